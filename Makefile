@@ -1,0 +1,57 @@
+# GNU make. Everything runs from the project's own virtualenv (.venv), made on first use with a
+# Python >= 3.11 found on PATH. Set PYTHON=/path/to/python to choose one yourself.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Deferred (=): only looked up when the venv has to be created.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	if command -v $$p >/dev/null 2>&1 && \
+	   $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then \
+	  command -v $$p; break; fi; done)
+
+# Stamps: reinstall only when pyproject.toml changes (or the venv is new).
+DEV_STAMP := $(VENV)/.durable-dev.stamp
+TEST_STAMP := $(VENV)/.durable-test.stamp
+
+.PHONY: help dev test lint typecheck pytest bench clean
+
+help:
+	@echo "make dev    - install (editable) and run the dev server on examples/"
+	@echo "make test   - install with test extras, then ruff, mypy and pytest"
+	@echo "make bench  - run every bench/*.py"
+	@echo "make clean  - remove build artefacts and caches (keeps .venv)"
+
+$(PY):
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "error: no Python >= 3.11 on PATH (tried python3.13 python3.12 python3.11 python3);" \
+	       "set PYTHON=/path/to/python" >&2; exit 2; fi
+	$(PYTHON) -m venv $(VENV)
+
+$(DEV_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@ $(DEV_STAMP)
+
+dev: $(DEV_STAMP)
+	$(VENV)/bin/durable dev examples/
+
+test: $(TEST_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest
+
+bench: $(DEV_STAMP)
+	@shopt -s nullglob; scripts=(bench/*.py); \
+	if [ $${#scripts[@]} -eq 0 ]; then echo "no bench/*.py scripts"; exit 0; fi; \
+	for f in "$${scripts[@]}"; do echo "== $$f"; $(PY) "$$f"; done
+
+clean:
+	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

@@ -1,0 +1,47 @@
+"""The `durable` typer app and its console-script entry point.
+
+Commands stay thin: parse options, call into `durable`, `durable.devserver` or `durable.tui`,
+print with rich (or `--json`), and exit 0 (ok), 1 (check failed) or 2 (usage or input error).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
+
+import typer
+
+app = typer.Typer(
+    name="durable",
+    help="Durable functions for Python: SDK, local dev server and run inspector.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Durable functions for Python: SDK, local dev server and run inspector."""
+
+
+def installed_version() -> str:
+    """The installed distribution's version, or "0+unknown" when run from a bare checkout."""
+    try:
+        return _dist_version("durable")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@app.command()
+def version() -> None:
+    """Print the installed durable version."""
+    typer.echo(installed_version())
+
+
+def main() -> None:
+    """Console-script entry point (`durable`)."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

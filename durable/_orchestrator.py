@@ -1,0 +1,546 @@
+"""Orchestration: the run state machine over a Store, a Clock and an Executor.
+
+    queued ──▶ running ──▶ completed
+                 │ ▲  └──▶ failed ──▶ event durable/function.failed
+                 ▼ │
+        sleeping / waiting          any non-terminal ──cancel──▶ cancelled
+
+The orchestrator accepts events (dedup by id, trigger matching by name index and ``if``),
+creates runs, picks due runs, builds each pass's history, hands it to the executor, and
+applies the result: output, failure, body retry with backoff, or the next wake-up time.
+It never imports user code: functions are known by their :class:`FunctionConfig` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ._backoff import DEFAULT_BACKOFF, Backoff
+from ._clock import Clock
+from ._config import FunctionConfig
+from ._errors import UnknownFunctionError
+from ._events import validate_event
+from ._ids import new_id
+from ._limits import EVENT_DEDUP_WINDOW_SECONDS
+from ._protocol import ExecutionRequest, ExecutionResult, Executor, MemoState, MemoStep
+from ._run_host import RunHost, memo_output
+from ._serialization import dumps, encoded_size
+from ._store import (
+    EventRecord,
+    LogRecord,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+    Store,
+)
+from ._triggers import EventNameIndex
+
+FUNCTION_FAILED = "durable/function.failed"
+FUNCTION_CANCELLED = "durable/function.cancelled"
+FUNCTION_INVOKED = "durable/function.invoked"
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class Orchestrator:
+    """Runs durable functions to completion, one pass at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        executor: Executor,
+        functions: Iterable[FunctionConfig] = (),
+        *,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+        max_parallel: int = 1000,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.executor = executor
+        self.backoff = backoff
+        self.rng = rng or random.Random()
+        self.max_parallel = max_parallel
+        self._functions: dict[str, FunctionConfig] = {}
+        self._triggers: EventNameIndex[FunctionConfig] = EventNameIndex()
+        self._executing: dict[str, asyncio.Task[None]] = {}
+        self._cancelled: set[str] = set()
+        self._logs: list[LogRecord] = []
+        self._commit_waiters: asyncio.Future[None] | None = None
+        self._listeners: list[Listener] = []
+        self._rerun_after_pass: set[str] = set()
+        self._mocks: dict[str, dict[str, MemoStep]] = {}
+        self.wakeup = asyncio.Event()
+        self.set_functions(functions)
+
+    # -- functions --------------------------------------------------------------------
+
+    def set_functions(self, functions: Iterable[FunctionConfig]) -> None:
+        """Replace the registered functions (on start and on every reload)."""
+        self._functions = {}
+        self._triggers = EventNameIndex()
+        for config in functions:
+            self._functions[config.id] = config
+            for trigger in config.event_triggers:
+                self._triggers.add(trigger.event, config)
+
+    def has_function(self, function_id: str) -> bool:
+        """Whether ``function_id`` is registered."""
+        return function_id in self._functions
+
+    def function(self, function_id: str) -> FunctionConfig:
+        """The config of ``function_id``."""
+        try:
+            return self._functions[function_id]
+        except KeyError:
+            raise UnknownFunctionError(function_id) from None
+
+    # -- notifications ----------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(kind, payload)`` on every run, step and event change."""
+        self._listeners.append(listener)
+
+    def _notify(self, kind: str, payload: dict[str, Any]) -> None:
+        for listener in self._listeners:
+            listener(kind, payload)
+
+    def notify_step(self, run: RunRecord, step: StepRecord) -> None:
+        """Tell listeners a step changed."""
+        if self._listeners:
+            self._notify("step", {"run_id": run.run_id, "key": step.key, "status": step.status})
+
+    def _save_run(self, run: RunRecord) -> None:
+        self.store.update_run(run)
+        if self._listeners:
+            self._notify("run", {"run_id": run.run_id, "status": run.status.value})
+
+    # -- commits ------------------------------------------------------------------------
+
+    def buffer_log(self, line: LogRecord) -> None:
+        """Keep a log line until the next commit."""
+        self._logs.append(line)
+
+    def _flush(self) -> None:
+        if self._logs:
+            lines, self._logs = self._logs, []
+            self.store.add_logs(lines)
+        self.store.commit()
+
+    async def commit(self) -> None:
+        """Commit now; with several passes in flight, share one commit among them."""
+        if len(self._executing) <= 1:
+            self._flush()
+            return
+        if self._commit_waiters is None:
+            self._commit_waiters = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(self._group_commit)
+        await asyncio.shield(self._commit_waiters)
+
+    def _group_commit(self) -> None:
+        waiters, self._commit_waiters = self._commit_waiters, None
+        try:
+            self._flush()
+        except BaseException as exc:  # pragma: no cover - disk failures
+            if waiters is not None:
+                waiters.set_exception(exc)
+            raise
+        if waiters is not None:
+            waiters.set_result(None)
+
+    def encode(self, value: Any) -> str:
+        """JSON text of a value the host stores itself (events, ids)."""
+        return dumps(value)
+
+    # -- events and runs ------------------------------------------------------------------
+
+    def ingest_events(self, raw_events: list[Any], *, origin: str | None = None) -> list[str]:
+        """Store events (deduplicated by id), start triggered runs, resolve waits. No commit."""
+        now = self.clock.now()
+        ids = []
+        for raw in raw_events:
+            event = validate_event(raw, now_ms=int(now * 1000))
+            ids.append(event.id)
+            previous = self.store.get_event(event.id)
+            if previous is not None and now - previous.received_at < EVENT_DEDUP_WINDOW_SECONDS:
+                continue
+            record = EventRecord(
+                id=event.id,
+                name=event.name,
+                data=event.data,
+                ts=event.ts,
+                received_at=now,
+                user=event.user,
+            )
+            self.store.insert_event(record)
+            data = record.to_event_dict()
+            for config in self._triggered(data):
+                record.run_ids.append(self._create_run(config, data, trigger="event").run_id)
+            if record.run_ids:
+                self.store.update_event(record)
+            self._resolve_waits(data)
+            if self._listeners:
+                self._notify("event", {"id": event.id, "name": event.name})
+        self.wakeup.set()
+        return ids
+
+    async def send(self, raw_events: list[Any]) -> list[str]:
+        """Accept events and commit them before returning their ids."""
+        ids = self.ingest_events(raw_events)
+        self._flush()
+        return ids
+
+    def _triggered(self, event: dict[str, Any]) -> list[FunctionConfig]:
+        matched: dict[str, FunctionConfig] = {}
+        for config in self._triggers.lookup(event["name"]):
+            if config.id in matched:
+                continue
+            for trigger in config.event_triggers:
+                if trigger.if_ is None or trigger.if_.matches({"event": event}):
+                    matched[config.id] = config
+                    break
+        return list(matched.values())
+
+    def _create_run(
+        self,
+        config: FunctionConfig,
+        event: dict[str, Any],
+        *,
+        trigger: str,
+        parent: RunRecord | None = None,
+        step_key: str | None = None,
+    ) -> RunRecord:
+        now = self.clock.now()
+        run = RunRecord(
+            run_id=new_id(int(now * 1000)),
+            function_id=config.id,
+            status=RunStatus.QUEUED,
+            event=event,
+            events=[event],
+            created_at=now,
+            ready_at=now,
+            trigger=trigger,
+            parent_run_id=parent.run_id if parent else None,
+            parent_step_key=step_key,
+        )
+        self.store.insert_run(run)
+        if self._listeners:
+            self._notify("run", {"run_id": run.run_id, "status": run.status.value})
+        return run
+
+    def start_run(
+        self,
+        function_id: str,
+        event: dict[str, Any],
+        *,
+        trigger: str = "manual",
+        mocks: Mapping[str, MemoStep] | None = None,
+    ) -> RunRecord:
+        """Create a run of ``function_id`` for ``event`` directly (no trigger matching).
+
+        ``mocks`` (kept in memory, for tests and replay) stand in for the steps they name.
+        """
+        checked = validate_event(event, now_ms=int(self.clock.now() * 1000)).to_dict()
+        run = self._create_run(self.function(function_id), checked, trigger=trigger)
+        if mocks:
+            self._mocks[run.run_id] = dict(mocks)
+        self.wakeup.set()
+        return run
+
+    def start_invoked_run(
+        self, function_id: str, data: dict[str, Any], *, parent: RunRecord, step_key: str
+    ) -> RunRecord:
+        """Create the child run of a ``step.invoke``."""
+        now_ms = int(self.clock.now() * 1000)
+        event = {"name": FUNCTION_INVOKED, "data": data, "id": new_id(now_ms), "ts": now_ms}
+        run = self._create_run(
+            self.function(function_id), event, trigger="invoke", parent=parent, step_key=step_key
+        )
+        self.wakeup.set()
+        return run
+
+    def _resolve_waits(self, event: dict[str, Any]) -> None:
+        from ._expressions import compile_expression
+
+        for wait in self.store.waits_for(event["name"]):
+            run = self.store.get_run(wait.run_id)
+            if run is None or run.status.terminal:
+                self.store.remove_wait(wait.run_id, wait.step_key)
+                continue
+            if wait.condition and not compile_expression(wait.condition).matches(
+                {"event": run.event, "async": event}
+            ):
+                continue
+            step = next((s for s in self.store.get_steps(run.run_id) if s.key == wait.step_key), None)
+            self.store.remove_wait(wait.run_id, wait.step_key)
+            if step is None or step.status is not StepStatus.WAITING:
+                continue
+            step.status = StepStatus.COMPLETED
+            step.output = self.encode(event)
+            step.ended_at = self.clock.now()
+            step.wake_at = None
+            step.detail = {**step.detail, "matched": event["id"]}
+            self.store.upsert_step(step)
+            self._make_ready(run)
+
+    def _make_ready(self, run: RunRecord) -> None:
+        if run.run_id in self._executing:
+            self._rerun_after_pass.add(run.run_id)
+            return
+        run.ready_at = self.clock.now()
+        self._save_run(run)
+        self.wakeup.set()
+
+    # -- cancellation -------------------------------------------------------------------
+
+    def is_cancelled(self, run_id: str) -> bool:
+        """Whether ``run_id`` was cancelled while a pass of it was in flight."""
+        return run_id in self._cancelled
+
+    def cancel(self, run_id: str, reason: str = "cancelled by request") -> bool:
+        """Cancel a run: no step starts after this. False if it had already ended."""
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise KeyError(run_id)
+        if run.status.terminal:
+            return False
+        if run_id in self._executing:
+            self._cancelled.add(run_id)
+        run.status, run.cancel_reason = RunStatus.CANCELLED, reason
+        run.ended_at, run.ready_at = self.clock.now(), None
+        self._save_run(run)
+        for step in self.store.get_steps(run_id):
+            if step.status is StepStatus.WAITING:
+                self.store.remove_wait(run_id, step.key)
+        self._system_event(FUNCTION_CANCELLED, run, {"reason": reason})
+        self._resolve_parent(run, error={"name": "FunctionCancelled", "message": reason})
+        self._flush()
+        return True
+
+    def _system_event(self, name: str, run: RunRecord, extra: dict[str, Any]) -> None:
+        data = {"function_id": run.function_id, "run_id": run.run_id, "event": run.event, **extra}
+        self.ingest_events([{"name": name, "data": data}])
+
+    # -- passes ---------------------------------------------------------------------------
+
+    def _history(self, run: RunRecord) -> tuple[dict[str, StepRecord], dict[str, MemoStep]]:
+        now = self.clock.now()
+        steps = {s.key: s for s in self.store.get_steps(run.run_id)}
+        memo: dict[str, MemoStep] = {}
+        for step in steps.values():
+            kind = step.kind or None
+            if step.status in (StepStatus.SLEEPING, StepStatus.WAITING) and (
+                step.wake_at is not None and step.wake_at <= now
+            ):
+                if step.status is StepStatus.WAITING:
+                    self.store.remove_wait(run.run_id, step.key)
+                step.status, step.ended_at, step.output = StepStatus.COMPLETED, now, None
+                self.store.upsert_step(step)
+            if step.status is StepStatus.INVOKING and step.wake_at is not None and step.wake_at <= now:
+                step.status, step.ended_at = StepStatus.FAILED, now
+                step.error = {"name": "InvokeTimeout", "message": "the invoked run timed out"}
+                self.store.upsert_step(step)
+            if step.status is StepStatus.COMPLETED:
+                memo[step.key] = MemoStep(step.key, kind, MemoState.COMPLETED, memo_output(step))
+            elif step.status is StepStatus.FAILED:
+                memo[step.key] = MemoStep(step.key, kind, MemoState.FAILED, error=step.error)
+            elif step.status is StepStatus.ERRORED and (step.wake_at or 0) <= now:
+                memo[step.key] = MemoStep(
+                    step.key, kind, MemoState.RETRY, attempts=len(step.attempts)
+                )
+            else:
+                memo[step.key] = MemoStep(
+                    step.key, kind, MemoState.PENDING, attempts=len(step.attempts)
+                )
+        return steps, memo
+
+    async def execute(self, run: RunRecord) -> None:
+        """Run one pass of ``run`` and apply its result."""
+        config = self._functions.get(run.function_id)
+        if config is None:
+            self._finish_failed(run, UnknownFunctionError(run.function_id).to_dict())
+            self._flush()
+            return
+        now = self.clock.now()
+        run.status, run.ready_at = RunStatus.RUNNING, None
+        if run.started_at is None:
+            run.started_at = now
+        self._save_run(run)
+        steps, memo = self._history(run)
+        state_bytes = encoded_size(dumps(run.event)) + sum(
+            encoded_size(s.output) for s in steps.values() if s.output is not None
+        )
+        request = ExecutionRequest(
+            run_id=run.run_id,
+            function_id=run.function_id,
+            event=run.event,
+            events=tuple(run.events),
+            steps=memo,
+            attempt=run.attempt,
+            state_bytes=state_bytes,
+            step_count=len(steps),
+            mocks=self._mocks.get(run.run_id, {}),
+        )
+        host = RunHost(self, run, config, steps, backoff=self.backoff, rng=self.rng)
+        try:
+            result = await self.executor.execute(request, host)
+        except Exception as exc:  # a worker crash: retry the pass like a body error
+            result = ExecutionResult(
+                "errored", error={"name": type(exc).__name__, "message": str(exc)}
+            )
+        latest = self.store.get_run(run.run_id)
+        if latest is None or latest.status.terminal:
+            self._cancelled.discard(run.run_id)
+            self._flush()
+            return
+        self._apply(run, config, steps, result)
+        self._flush()
+
+    def _apply(
+        self,
+        run: RunRecord,
+        config: FunctionConfig,
+        steps: Mapping[str, StepRecord],
+        result: ExecutionResult,
+    ) -> None:
+        now = self.clock.now()
+        if result.status != "suspended":
+            self._rerun_after_pass.discard(run.run_id)
+        if result.status == "completed":
+            run.status, run.output, run.ended_at, run.error = (
+                RunStatus.COMPLETED, result.output, now, None,
+            )
+            self._save_run(run)
+            self._resolve_parent(run, output=result.output)
+        elif result.status == "failed":
+            self._finish_failed(run, dict(result.error or {}))
+        elif result.status == "errored":
+            self._body_error(run, config, dict(result.error or {}))
+        elif result.status == "suspended":
+            self._suspend(run, steps, reenter=result.reenter)
+
+    def _body_error(self, run: RunRecord, config: FunctionConfig, error: dict[str, Any]) -> None:
+        run.attempt += 1
+        if run.attempt > config.retries:
+            self._finish_failed(run, error)
+            return
+        now = self.clock.now()
+        retry_at = error.get("retry_at")
+        if not isinstance(retry_at, (int, float)):
+            backoff = self.backoff or config.backoff or DEFAULT_BACKOFF
+            retry_at = now + backoff.delay(run.attempt, self.rng).total_seconds()
+        run.error, run.ready_at, run.status = error, retry_at, RunStatus.RUNNING
+        self._save_run(run)
+
+    def _suspend(self, run: RunRecord, steps: Mapping[str, StepRecord], *, reenter: bool) -> None:
+        pending = [
+            s
+            for s in self.store.get_steps(run.run_id)
+            if s.status not in (StepStatus.COMPLETED, StepStatus.FAILED)
+        ]
+        wakes = [s.wake_at for s in pending if s.wake_at is not None]
+        statuses = {s.status for s in pending}
+        if reenter or run.run_id in self._rerun_after_pass or not pending:
+            self._rerun_after_pass.discard(run.run_id)
+            run.ready_at, run.status = self.clock.now(), RunStatus.RUNNING
+        else:
+            run.ready_at = min(wakes) if wakes else None
+            if statuses & {StepStatus.WAITING, StepStatus.INVOKING}:
+                run.status = RunStatus.WAITING
+            elif StepStatus.SLEEPING in statuses:
+                run.status = RunStatus.SLEEPING
+            else:
+                run.status = RunStatus.RUNNING
+        self._save_run(run)
+
+    def _finish_failed(self, run: RunRecord, error: dict[str, Any]) -> None:
+        run.status, run.error, run.ended_at, run.ready_at = (
+            RunStatus.FAILED, error, self.clock.now(), None,
+        )
+        self._save_run(run)
+        self._system_event(FUNCTION_FAILED, run, {"error": error})
+        self._resolve_parent(run, error=error)
+
+    def _resolve_parent(
+        self, run: RunRecord, *, output: str | None = None, error: dict[str, Any] | None = None
+    ) -> None:
+        if run.parent_run_id is None or run.parent_step_key is None:
+            return
+        parent = self.store.get_run(run.parent_run_id)
+        if parent is None or parent.status.terminal:
+            return
+        step = next(
+            (s for s in self.store.get_steps(parent.run_id) if s.key == run.parent_step_key), None
+        )
+        if step is None or step.status is not StepStatus.INVOKING:
+            return
+        step.ended_at, step.wake_at = self.clock.now(), None
+        if error is None:
+            step.status, step.output = StepStatus.COMPLETED, output
+        else:
+            step.status, step.error = StepStatus.FAILED, error
+        self.store.upsert_step(step)
+        self._make_ready(parent)
+
+    # -- scheduling -----------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """After a restart: make runs that were mid-pass ready again. Returns their number."""
+        now, count = self.clock.now(), 0
+        for run in self.store.unfinished_runs():
+            if run.ready_at is None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+                run.ready_at = now
+                self.store.update_run(run)
+                count += 1
+        self._flush()
+        return count
+
+    def start_due(self) -> int:
+        """Start a pass for every due run not already in flight. Returns how many started."""
+        room = self.max_parallel - len(self._executing)
+        if room <= 0:
+            return 0
+        started = 0
+        for run in self.store.ready_runs(self.clock.now(), room + len(self._executing)):
+            if run.run_id in self._executing or started >= room:
+                continue
+            task = asyncio.ensure_future(self.execute(run))
+            self._executing[run.run_id] = task
+            task.add_done_callback(lambda _t, rid=run.run_id: self._pass_done(rid))
+            started += 1
+        return started
+
+    def _pass_done(self, run_id: str) -> None:
+        self._executing.pop(run_id, None)
+        self.wakeup.set()
+
+    async def settle(self) -> None:
+        """Run every pass that is due now, and those they make due, until nothing is."""
+        while True:
+            self.start_due()
+            if not self._executing:
+                if self.store.ready_runs(self.clock.now(), 1):
+                    continue
+                return
+            done, _ = await asyncio.wait(
+                list(self._executing.values()), return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                task.result()
+
+    async def run_forever(self) -> None:
+        """The real-clock scheduler loop: start due passes, then sleep until the next one."""
+        while True:
+            self.wakeup.clear()
+            self.start_due()
+            next_at = self.store.next_ready_at()
+            timeout = None if next_at is None else max(0.0, next_at - self.clock.now())
+            try:
+                await asyncio.wait_for(self.wakeup.wait(), timeout)
+            except TimeoutError:
+                pass

@@ -1,0 +1,221 @@
+"""The host side of one execution: turn the core's checkpoints into stored step records.
+
+A :class:`RunHost` lives for one pass of one run. It owns the retry decision for failed
+attempts (per-step counters, backoff, ``RetryAfterError``) and resolves what can be resolved
+at once (an expired sleep, an event that already arrived, sent events).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+from ._backoff import DEFAULT_BACKOFF, Backoff
+from ._config import FunctionConfig
+from ._errors import UnknownFunctionError
+from ._expressions import compile_expression
+from ._protocol import (
+    CONTINUE,
+    PARK,
+    STOP,
+    Checkpoint,
+    InvokeRequest,
+    LogLine,
+    Reply,
+    SendEventRequest,
+    SleepRequest,
+    StepCompleted,
+    StepFailed,
+    StepKind,
+    WaitRequest,
+)
+from ._serialization import loads
+from ._store import LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
+
+if TYPE_CHECKING:
+    from ._orchestrator import Orchestrator
+
+
+class RunHost:
+    """Implements :class:`~durable._protocol.ExecutionHost` for one pass of one run."""
+
+    def __init__(
+        self,
+        orchestrator: Orchestrator,
+        run: RunRecord,
+        config: FunctionConfig,
+        steps: dict[str, StepRecord],
+        *,
+        backoff: Backoff | None,
+        rng: random.Random,
+    ) -> None:
+        self.orch = orchestrator
+        self.run = run
+        self.config = config
+        self.steps = steps
+        self.backoff = backoff or config.backoff or DEFAULT_BACKOFF
+        self.rng = rng
+        self.next_position = max((s.position for s in steps.values()), default=-1) + 1
+        self.last_checkpoint_at = max(
+            (s.ended_at for s in steps.values() if s.ended_at is not None),
+            default=run.started_at or run.created_at,
+        )
+
+    # -- ExecutionHost ------------------------------------------------------------------
+
+    def is_cancelled(self) -> bool:
+        return self.orch.is_cancelled(self.run.run_id)
+
+    def log(self, line: LogLine) -> None:
+        self.orch.buffer_log(
+            LogRecord(self.run.run_id, line.ts, line.level, line.message, line.step_key)
+        )
+
+    async def checkpoint(self, message: Checkpoint) -> Reply:
+        if self.is_cancelled():
+            return STOP
+        if isinstance(message, StepCompleted):
+            reply = self._completed(message)
+        elif isinstance(message, StepFailed):
+            reply = self._failed(message)
+        elif isinstance(message, SleepRequest):
+            reply = self._sleep(message)
+        elif isinstance(message, WaitRequest):
+            reply = self._wait(message)
+        elif isinstance(message, InvokeRequest):
+            reply = self._invoke(message)
+        else:
+            reply = self._send(message)
+        await self.orch.commit()
+        return reply
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    def _step(self, key: str, step_id: str, kind: StepKind, status: StepStatus) -> StepRecord:
+        step = self.steps.get(key)
+        if step is None:
+            step = StepRecord(
+                run_id=self.run.run_id,
+                key=key,
+                id=step_id,
+                kind=kind.value,
+                status=status,
+                position=self.next_position,
+                started_at=self.orch.clock.now(),
+            )
+            self.next_position += 1
+            self.steps[key] = step
+        step.status = status
+        return step
+
+    def _save(self, step: StepRecord) -> None:
+        self.orch.store.upsert_step(step)
+        self.orch.notify_step(self.run, step)
+
+    def _completed(self, msg: StepCompleted) -> Reply:
+        step = self._step(msg.key, msg.id, msg.kind, StepStatus.COMPLETED)
+        step.attempts.append({"started_at": msg.started_at, "ended_at": msg.ended_at, "error": None})
+        if step.started_at is None or len(step.attempts) == 1:
+            step.started_at = msg.started_at
+        step.output, step.error, step.wake_at = msg.output, None, None
+        step.ended_at = msg.ended_at
+        self.last_checkpoint_at = msg.ended_at
+        self._save(step)
+        return CONTINUE
+
+    def _failed(self, msg: StepFailed) -> Reply:
+        step = self._step(msg.key, msg.id, msg.kind, StepStatus.ERRORED)
+        if not step.attempts:
+            step.started_at = msg.started_at
+        step.attempts.append(
+            {"started_at": msg.started_at, "ended_at": msg.ended_at, "error": dict(msg.error)}
+        )
+        failures = len(step.attempts)
+        step.ended_at = msg.ended_at
+        step.error = dict(msg.error)
+        if not msg.retriable or failures > self.config.retries:
+            step.status, step.wake_at = StepStatus.FAILED, None
+            self.last_checkpoint_at = msg.ended_at
+            self._save(step)
+            return Reply("fail", error=step.error)
+        now = self.orch.clock.now()
+        if msg.retry_at is not None:
+            due = msg.retry_at
+        else:
+            due = now + self.backoff.delay(failures, self.rng).total_seconds()
+        step.wake_at = due
+        self._save(step)
+        return CONTINUE if due <= now else PARK
+
+    def _sleep(self, msg: SleepRequest) -> Reply:
+        now = self.orch.clock.now()
+        if msg.until <= now:
+            step = self._step(msg.key, msg.id, StepKind.SLEEP, StepStatus.COMPLETED)
+            step.ended_at = now
+            step.detail = {"until": msg.until}
+            self._save(step)
+            return CONTINUE
+        step = self._step(msg.key, msg.id, StepKind.SLEEP, StepStatus.SLEEPING)
+        step.wake_at = msg.until
+        step.detail = {"until": msg.until}
+        self._save(step)
+        return PARK
+
+    def _wait(self, msg: WaitRequest) -> Reply:
+        condition = compile_expression(msg.if_) if msg.if_ else None
+        trigger = self.run.event
+        for candidate in self.orch.store.events_since(msg.event, self.last_checkpoint_at):
+            data = candidate.to_event_dict()
+            if condition is None or condition.matches({"event": trigger, "async": data}):
+                step = self._step(msg.key, msg.id, StepKind.WAIT_FOR_EVENT, StepStatus.COMPLETED)
+                step.detail = {"event": msg.event, "if": msg.if_, "matched": candidate.id}
+                step.output = self.orch.encode(data)
+                step.ended_at = self.orch.clock.now()
+                self._save(step)
+                return Reply("continue", data)
+        step = self._step(msg.key, msg.id, StepKind.WAIT_FOR_EVENT, StepStatus.WAITING)
+        step.wake_at = msg.timeout_at
+        step.detail = {"event": msg.event, "if": msg.if_, "timeout_at": msg.timeout_at}
+        self.orch.store.add_wait(
+            WaitRecord(
+                run_id=self.run.run_id,
+                step_key=msg.key,
+                event_name=msg.event,
+                condition=msg.if_,
+                expires_at=msg.timeout_at,
+                since=self.last_checkpoint_at,
+            )
+        )
+        self._save(step)
+        return PARK
+
+    def _invoke(self, msg: InvokeRequest) -> Reply:
+        if not self.orch.has_function(msg.function_id):
+            error = UnknownFunctionError(msg.function_id)
+            step = self._step(msg.key, msg.id, StepKind.INVOKE, StepStatus.FAILED)
+            step.error = {**error.to_dict(), "name": "UnknownFunctionError"}
+            step.ended_at = self.orch.clock.now()
+            self._save(step)
+            return Reply("fail", error=step.error)
+        child = self.orch.start_invoked_run(
+            msg.function_id, dict(msg.data), parent=self.run, step_key=msg.key
+        )
+        step = self._step(msg.key, msg.id, StepKind.INVOKE, StepStatus.INVOKING)
+        step.wake_at = msg.timeout_at
+        step.detail = {"function_id": msg.function_id, "child_run_id": child.run_id}
+        self._save(step)
+        return PARK
+
+    def _send(self, msg: SendEventRequest) -> Reply:
+        ids = self.orch.ingest_events([dict(e) for e in msg.events], origin=self.run.run_id)
+        step = self._step(msg.key, msg.id, StepKind.SEND_EVENT, StepStatus.COMPLETED)
+        step.output = self.orch.encode(ids)
+        step.ended_at = self.orch.clock.now()
+        self.last_checkpoint_at = step.ended_at
+        self._save(step)
+        return Reply("continue", ids)
+
+
+def memo_output(step: StepRecord) -> Any:
+    """A stored step's output as the handler sees it."""
+    return loads(step.output) if step.output is not None else None

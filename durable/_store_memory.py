@@ -1,0 +1,119 @@
+"""An in-memory :class:`~durable._store.Store`, for tests and ``durable.testing``."""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+
+from ._store import EventRecord, LogRecord, RunRecord, StepRecord, WaitRecord
+
+
+class MemoryStore:
+    """Dictionaries behind the Store protocol. Records are copied in and out, like a database."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, RunRecord] = {}
+        self._steps: dict[str, dict[str, StepRecord]] = defaultdict(dict)
+        self._events: dict[str, EventRecord] = {}
+        self._waits: dict[str, dict[tuple[str, str], WaitRecord]] = defaultdict(dict)
+        self._logs: dict[str, list[LogRecord]] = defaultdict(list)
+
+    def insert_run(self, run: RunRecord) -> None:
+        if run.run_id in self._runs:
+            raise KeyError(f"run {run.run_id!r} already exists")
+        self._runs[run.run_id] = copy.deepcopy(run)
+
+    def update_run(self, run: RunRecord) -> None:
+        self._runs[run.run_id] = copy.deepcopy(run)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        run = self._runs.get(run_id)
+        return copy.deepcopy(run) if run is not None else None
+
+    def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        function_id: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[RunRecord]:
+        runs = sorted(self._runs.values(), key=lambda r: (r.created_at, r.run_id), reverse=True)
+        if before is not None and before in self._runs:
+            anchor = self._runs[before]
+            runs = [r for r in runs if (r.created_at, r.run_id) < (anchor.created_at, anchor.run_id)]
+        picked = [
+            r
+            for r in runs
+            if (status is None or r.status == status)
+            and (function_id is None or r.function_id == function_id)
+        ]
+        return [copy.deepcopy(r) for r in picked[:limit]]
+
+    def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
+        due = [
+            r
+            for r in self._runs.values()
+            if r.ready_at is not None and r.ready_at <= now and not r.status.terminal
+        ]
+        due.sort(key=lambda r: (r.ready_at or 0.0, r.created_at))
+        return [copy.deepcopy(r) for r in due[:limit]]
+
+    def next_ready_at(self) -> float | None:
+        times = [
+            r.ready_at for r in self._runs.values() if r.ready_at is not None and not r.status.terminal
+        ]
+        return min(times) if times else None
+
+    def unfinished_runs(self) -> list[RunRecord]:
+        return [copy.deepcopy(r) for r in self._runs.values() if not r.status.terminal]
+
+    def upsert_step(self, step: StepRecord) -> None:
+        self._steps[step.run_id][step.key] = copy.deepcopy(step)
+
+    def get_steps(self, run_id: str) -> list[StepRecord]:
+        steps = sorted(self._steps.get(run_id, {}).values(), key=lambda s: s.position)
+        return [copy.deepcopy(s) for s in steps]
+
+    def insert_event(self, event: EventRecord) -> None:
+        self._events[event.id] = copy.deepcopy(event)
+
+    def update_event(self, event: EventRecord) -> None:
+        self._events[event.id] = copy.deepcopy(event)
+
+    def get_event(self, event_id: str) -> EventRecord | None:
+        event = self._events.get(event_id)
+        return copy.deepcopy(event) if event is not None else None
+
+    def list_events(self, *, name: str | None = None, limit: int = 50) -> list[EventRecord]:
+        events = [e for e in self._events.values() if name is None or e.name == name]
+        events.sort(key=lambda e: e.received_at, reverse=True)
+        return [copy.deepcopy(e) for e in events[:limit]]
+
+    def events_since(self, name: str, since: float) -> list[EventRecord]:
+        events = [e for e in self._events.values() if e.name == name and e.received_at >= since]
+        events.sort(key=lambda e: e.received_at)
+        return [copy.deepcopy(e) for e in events]
+
+    def add_wait(self, wait: WaitRecord) -> None:
+        self._waits[wait.event_name][(wait.run_id, wait.step_key)] = copy.deepcopy(wait)
+
+    def remove_wait(self, run_id: str, step_key: str) -> None:
+        for waits in self._waits.values():
+            waits.pop((run_id, step_key), None)
+
+    def waits_for(self, event_name: str) -> list[WaitRecord]:
+        return [copy.deepcopy(w) for w in self._waits.get(event_name, {}).values()]
+
+    def add_logs(self, lines: list[LogRecord]) -> None:
+        for line in lines:
+            self._logs[line.run_id].append(copy.deepcopy(line))
+
+    def get_logs(self, run_id: str) -> list[LogRecord]:
+        return [copy.deepcopy(line) for line in self._logs.get(run_id, [])]
+
+    def commit(self) -> None:
+        """Nothing to do: every write is already visible."""
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,1 @@
+"""Shared pytest configuration for the whole suite (fixtures shared across folders go here)."""
