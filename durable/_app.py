@@ -42,9 +42,9 @@ class DurableFunction:
     def source_location(self) -> tuple[str, int] | None:
         """``(file, line)`` where the handler is defined, for error messages."""
         try:
-            return inspect.getsourcefile(self.handler) or "?", inspect.getsourcelines(
-                self.handler
-            )[1]
+            return inspect.getsourcefile(self.handler) or "?", inspect.getsourcelines(self.handler)[
+                1
+            ]
         except (OSError, TypeError):
             return None
 

@@ -18,7 +18,13 @@ from ._durations import parse_duration
 from ._errors import ConfigError, ExpressionError, InvalidDurationError
 from ._expressions import Expression, compile_expression
 from ._limits import MAX_CONCURRENCY_RULES, MAX_TRIGGERS
-from ._triggers import CronTrigger, EventTrigger, Trigger, parse_trigger
+from ._triggers import (
+    CronTrigger,
+    EventTrigger,
+    Trigger,
+    parse_trigger,
+    validate_event_pattern,
+)
 
 _FUNCTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 MAX_RETRIES = 20
@@ -143,7 +149,9 @@ def _triggers(raw: Any, function_id: str) -> tuple[Trigger, ...]:
             function_id=function_id,
             field="triggers",
         )
-    return tuple(parse_trigger(item, function_id=function_id, index=i) for i, item in enumerate(raw))
+    return tuple(
+        parse_trigger(item, function_id=function_id, index=i) for i, item in enumerate(raw)
+    )
 
 
 def _retries(raw: Any, function_id: str) -> int:
@@ -186,7 +194,10 @@ def _concurrency(raw: Any, function_id: str) -> tuple[ConcurrencyRule, ...]:
                     function_id=function_id,
                     field=where,
                 )
-            limit, key = item.get("limit"), _expression(item.get("key"), function_id, where + ".key")
+            limit, key = (
+                item.get("limit"),
+                _expression(item.get("key"), function_id, where + ".key"),
+            )
         else:
             limit, key = item, None
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -221,12 +232,13 @@ def _cancel_on(raw: Any, function_id: str) -> tuple[CancelRule, ...]:
                 function_id=function_id,
                 field=where,
             )
-        trigger = parse_trigger({"event": item.get("event")}, function_id=function_id, index=i)
-        assert isinstance(trigger, EventTrigger)
+        event = validate_event_pattern(
+            item.get("event"), function_id=function_id, field=where + ".event"
+        )
         timeout = _duration(item.get("timeout"), function_id, where + ".timeout")
         rules.append(
             CancelRule(
-                event=trigger.event,
+                event=event,
                 if_=_expression(item.get("if"), function_id, where + ".if"),
                 timeout=timeout,
             )

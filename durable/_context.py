@@ -103,7 +103,9 @@ class Step:
         payload = dict(data or {})
         dumps(payload, what=f"the data of step.invoke({step_id!r})")
         timeout_at = (
-            self._x.clock() + parse_duration(timeout).total_seconds() if timeout is not None else None
+            self._x.clock() + parse_duration(timeout).total_seconds()
+            if timeout is not None
+            else None
         )
         return await self._x.request_step(
             step_id,
@@ -166,7 +168,7 @@ class RunLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         super().__init__(logger, {})
         self._x = execution
 
-    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's spelling
+    def isEnabledFor(self, level: int) -> bool:
         return not self._x.replaying
 
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import inspect
 import traceback
 from collections.abc import Callable, Mapping
@@ -107,6 +108,7 @@ class Execution:
         self._max_runtime = config.max_runtime.total_seconds() if config.max_runtime else None
         self._counts: dict[str, int] = {}
         self._used_keys: set[str] = set()
+        self._seq: dict[str, int] = {}
         self._unreplayed = {
             key
             for key, memo in request.steps.items()
@@ -211,6 +213,7 @@ class Execution:
             key = f"{step_id}:{n}"
         self._counts[step_id] = n + 1
         self._used_keys.add(key)
+        self._seq[key] = len(self._used_keys)
         return key
 
     def _lookup(self, key: str, kind: StepKind) -> MemoStep | None:
@@ -347,7 +350,8 @@ class Execution:
             mock = self.request.mocks.get(key)
             if mock is not None:
                 return await self._use_mock(key, step_id, kind, mock)
-            return await self._follow(await self.host.checkpoint(build(key)), step_id)
+            message = dataclasses.replace(build(key), seq=self._seq[key])
+            return await self._follow(await self.host.checkpoint(message), step_id)
         finally:
             self._active -= 1
             self._settled()
@@ -395,11 +399,21 @@ class Execution:
         now = self.clock()
         if mock.state is MemoState.FAILED:
             failed = StepFailed(
-                key, step_id, dict(mock.error or {}), 0, now, now, retriable=False, kind=kind
+                key,
+                step_id,
+                dict(mock.error or {}),
+                0,
+                now,
+                now,
+                retriable=False,
+                kind=kind,
+                seq=self._seq[key],
             )
             return await self._follow(await self.host.checkpoint(failed), step_id)
         text = dumps(mock.output, what=f"the mocked result of step {step_id!r}")
-        reply = await self.host.checkpoint(StepCompleted(key, step_id, text, 0, now, now, kind))
+        reply = await self.host.checkpoint(
+            StepCompleted(key, step_id, text, 0, now, now, kind, seq=self._seq[key])
+        )
         if reply.action == "stop":
             self._stop()
         return loads(text)
@@ -447,7 +461,7 @@ class Execution:
             self._abort(self._state_limit(size, key))
         self._state_bytes += size
         reply = await self.host.checkpoint(
-            StepCompleted(key, step_id, text, attempt, started, ended)
+            StepCompleted(key, step_id, text, attempt, started, ended, seq=self._seq[key])
         )
         if reply.action == "stop":
             self._stop()
@@ -481,6 +495,7 @@ class Execution:
                 ended,
                 retriable=not isinstance(exc, NonRetriableError),
                 retry_at=retry_at,
+                seq=self._seq[key],
             )
         )
         if reply.action == "continue":
@@ -516,4 +531,3 @@ def _leaves(exc: BaseException) -> list[BaseException]:
             out.extend(_leaves(inner))
         return out
     return [exc]
-

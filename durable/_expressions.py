@@ -5,6 +5,9 @@ Expressions are compiled once (and cached) by Google's CEL implementation, never
 that is declared but not passed evaluates as an empty map, so ``has(async.data.x)`` is
 simply false when only ``event`` is given.
 
+JSON numbers arrive as ints or doubles unpredictably (``150`` or ``150.0``); CEL compares
+them across types, and we add ``+ - * /`` between an int and a double (giving a double).
+
 Evaluation never raises on bad data: a missing field, a type mismatch or a division by zero
 makes :meth:`Expression.matches` false and :meth:`Expression.value` ``None``.
 
@@ -17,8 +20,10 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cel_expr_python import cel
@@ -194,9 +199,45 @@ def _variable_names(variables: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(set(variables)))
 
 
+def _divide(a: float, b: float) -> float:
+    """IEEE division, as CEL does for doubles: ``1 / 0.0`` is infinity, not an error."""
+    if b:
+        return a / b
+    if a == 0 or math.isnan(a):
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _mixed_arithmetic() -> Any:
+    """``+ - * /`` between an int and a double (JSON gives ``150`` or ``150.0`` at random).
+
+    CEL only defines them for two ints or two doubles; comparisons are already mixed.
+    """
+    int_, double = cel.Type.INT, cel.Type.DOUBLE
+    operations: dict[str, tuple[str, Callable[[float, float], float]]] = {
+        "_+_": ("add", operator.add),
+        "_-_": ("subtract", operator.sub),
+        "_*_": ("multiply", operator.mul),
+        "_/_": ("divide", _divide),
+    }
+    declarations = [
+        cel.FunctionDecl(
+            symbol,
+            [
+                cel.Overload(f"durable_{name}_double_int", double, [double, int_], impl=impl),
+                cel.Overload(f"durable_{name}_int_double", double, [int_, double], impl=impl),
+            ],
+        )
+        for symbol, (name, impl) in operations.items()
+    ]
+    return cel.CelExtension("durable_mixed_arithmetic", declarations)
+
+
 @functools.lru_cache(maxsize=32)
 def _env(names: tuple[str, ...]) -> Any:
-    return cel.NewEnv(variables={name: cel.Type.DYN for name in names})
+    return cel.NewEnv(
+        variables={name: cel.Type.DYN for name in names}, extensions=[_mixed_arithmetic()]
+    )
 
 
 @functools.lru_cache(maxsize=2048)

@@ -14,6 +14,8 @@ It never imports user code: functions are known by their :class:`FunctionConfig`
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import random
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -200,10 +202,8 @@ class Orchestrator:
         for config in self._triggers.lookup(event["name"]):
             if config.id in matched:
                 continue
-            for trigger in config.event_triggers:
-                if trigger.if_ is None or trigger.if_.matches({"event": event}):
-                    matched[config.id] = config
-                    break
+            if any(trigger.matches(event) for trigger in config.event_triggers):
+                matched[config.id] = config
         return list(matched.values())
 
     def _create_run(
@@ -276,7 +276,9 @@ class Orchestrator:
                 {"event": run.event, "async": event}
             ):
                 continue
-            step = next((s for s in self.store.get_steps(run.run_id) if s.key == wait.step_key), None)
+            step = next(
+                (s for s in self.store.get_steps(run.run_id) if s.key == wait.step_key), None
+            )
             self.store.remove_wait(wait.run_id, wait.step_key)
             if step is None or step.status is not StepStatus.WAITING:
                 continue
@@ -341,7 +343,11 @@ class Orchestrator:
                     self.store.remove_wait(run.run_id, step.key)
                 step.status, step.ended_at, step.output = StepStatus.COMPLETED, now, None
                 self.store.upsert_step(step)
-            if step.status is StepStatus.INVOKING and step.wake_at is not None and step.wake_at <= now:
+            if (
+                step.status is StepStatus.INVOKING
+                and step.wake_at is not None
+                and step.wake_at <= now
+            ):
                 step.status, step.ended_at = StepStatus.FAILED, now
                 step.error = {"name": "InvokeTimeout", "message": "the invoked run timed out"}
                 self.store.upsert_step(step)
@@ -413,7 +419,10 @@ class Orchestrator:
             self._rerun_after_pass.discard(run.run_id)
         if result.status == "completed":
             run.status, run.output, run.ended_at, run.error = (
-                RunStatus.COMPLETED, result.output, now, None,
+                RunStatus.COMPLETED,
+                result.output,
+                now,
+                None,
             )
             self._save_run(run)
             self._resolve_parent(run, output=result.output)
@@ -460,7 +469,10 @@ class Orchestrator:
 
     def _finish_failed(self, run: RunRecord, error: dict[str, Any]) -> None:
         run.status, run.error, run.ended_at, run.ready_at = (
-            RunStatus.FAILED, error, self.clock.now(), None,
+            RunStatus.FAILED,
+            error,
+            self.clock.now(),
+            None,
         )
         self._save_run(run)
         self._system_event(FUNCTION_FAILED, run, {"error": error})
@@ -511,11 +523,11 @@ class Orchestrator:
                 continue
             task = asyncio.ensure_future(self.execute(run))
             self._executing[run.run_id] = task
-            task.add_done_callback(lambda _t, rid=run.run_id: self._pass_done(rid))
+            task.add_done_callback(functools.partial(self._pass_done, run.run_id))
             started += 1
         return started
 
-    def _pass_done(self, run_id: str) -> None:
+    def _pass_done(self, run_id: str, _task: object = None) -> None:
         self._executing.pop(run_id, None)
         self.wakeup.set()
 
@@ -540,7 +552,5 @@ class Orchestrator:
             self.start_due()
             next_at = self.store.next_ready_at()
             timeout = None if next_at is None else max(0.0, next_at - self.clock.now())
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout)
-            except TimeoutError:
-                pass

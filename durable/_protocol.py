@@ -77,6 +77,7 @@ class StepCompleted:
     started_at: float
     ended_at: float
     kind: StepKind = StepKind.RUN
+    seq: int = 0  #: call order of the step's key in this pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ class StepFailed:
     retriable: bool = True
     retry_at: float | None = None  #: from ``RetryAfterError``: epoch seconds
     kind: StepKind = StepKind.RUN
+    seq: int = 0  #: call order of the step's key in this pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ class SleepRequest:
     key: str
     id: str
     until: float
+    seq: int = 0  #: call order of the step's key in this pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,7 @@ class WaitRequest:
     event: str
     timeout_at: float
     if_: str | None = None
+    seq: int = 0  #: call order of the step's key in this pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,7 @@ class InvokeRequest:
     function_id: str
     data: Mapping[str, Any]
     timeout_at: float | None = None
+    seq: int = 0  #: call order of the step's key in this pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +137,12 @@ class SendEventRequest:
     key: str
     id: str
     events: tuple[Mapping[str, Any], ...]
+    seq: int = 0  #: call order of the step's key in this pass
 
 
-Checkpoint = StepCompleted | StepFailed | SleepRequest | WaitRequest | InvokeRequest | SendEventRequest
+Checkpoint = (
+    StepCompleted | StepFailed | SleepRequest | WaitRequest | InvokeRequest | SendEventRequest
+)
 
 
 @dataclass(frozen=True, slots=True)

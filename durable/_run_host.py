@@ -55,7 +55,7 @@ class RunHost:
         self.steps = steps
         self.backoff = backoff or config.backoff or DEFAULT_BACKOFF
         self.rng = rng
-        self.next_position = max((s.position for s in steps.values()), default=-1) + 1
+        self.base_position = max((s.position for s in steps.values()), default=-1) + 1
         self.last_checkpoint_at = max(
             (s.ended_at for s in steps.values() if s.ended_at is not None),
             default=run.started_at or run.created_at,
@@ -91,20 +91,19 @@ class RunHost:
 
     # -- checkpoints --------------------------------------------------------------------
 
-    def _step(self, key: str, step_id: str, kind: StepKind, status: StepStatus) -> StepRecord:
-        step = self.steps.get(key)
+    def _step(self, msg: Checkpoint, kind: StepKind, status: StepStatus) -> StepRecord:
+        step = self.steps.get(msg.key)
         if step is None:
             step = StepRecord(
                 run_id=self.run.run_id,
-                key=key,
-                id=step_id,
+                key=msg.key,
+                id=msg.id,
                 kind=kind.value,
                 status=status,
-                position=self.next_position,
+                position=self.base_position + msg.seq,
                 started_at=self.orch.clock.now(),
             )
-            self.next_position += 1
-            self.steps[key] = step
+            self.steps[msg.key] = step
         step.status = status
         return step
 
@@ -113,8 +112,10 @@ class RunHost:
         self.orch.notify_step(self.run, step)
 
     def _completed(self, msg: StepCompleted) -> Reply:
-        step = self._step(msg.key, msg.id, msg.kind, StepStatus.COMPLETED)
-        step.attempts.append({"started_at": msg.started_at, "ended_at": msg.ended_at, "error": None})
+        step = self._step(msg, msg.kind, StepStatus.COMPLETED)
+        step.attempts.append(
+            {"started_at": msg.started_at, "ended_at": msg.ended_at, "error": None}
+        )
         if step.started_at is None or len(step.attempts) == 1:
             step.started_at = msg.started_at
         step.output, step.error, step.wake_at = msg.output, None, None
@@ -124,7 +125,7 @@ class RunHost:
         return CONTINUE
 
     def _failed(self, msg: StepFailed) -> Reply:
-        step = self._step(msg.key, msg.id, msg.kind, StepStatus.ERRORED)
+        step = self._step(msg, msg.kind, StepStatus.ERRORED)
         if not step.attempts:
             step.started_at = msg.started_at
         step.attempts.append(
@@ -150,12 +151,12 @@ class RunHost:
     def _sleep(self, msg: SleepRequest) -> Reply:
         now = self.orch.clock.now()
         if msg.until <= now:
-            step = self._step(msg.key, msg.id, StepKind.SLEEP, StepStatus.COMPLETED)
+            step = self._step(msg, StepKind.SLEEP, StepStatus.COMPLETED)
             step.ended_at = now
             step.detail = {"until": msg.until}
             self._save(step)
             return CONTINUE
-        step = self._step(msg.key, msg.id, StepKind.SLEEP, StepStatus.SLEEPING)
+        step = self._step(msg, StepKind.SLEEP, StepStatus.SLEEPING)
         step.wake_at = msg.until
         step.detail = {"until": msg.until}
         self._save(step)
@@ -167,13 +168,13 @@ class RunHost:
         for candidate in self.orch.store.events_since(msg.event, self.last_checkpoint_at):
             data = candidate.to_event_dict()
             if condition is None or condition.matches({"event": trigger, "async": data}):
-                step = self._step(msg.key, msg.id, StepKind.WAIT_FOR_EVENT, StepStatus.COMPLETED)
+                step = self._step(msg, StepKind.WAIT_FOR_EVENT, StepStatus.COMPLETED)
                 step.detail = {"event": msg.event, "if": msg.if_, "matched": candidate.id}
                 step.output = self.orch.encode(data)
                 step.ended_at = self.orch.clock.now()
                 self._save(step)
                 return Reply("continue", data)
-        step = self._step(msg.key, msg.id, StepKind.WAIT_FOR_EVENT, StepStatus.WAITING)
+        step = self._step(msg, StepKind.WAIT_FOR_EVENT, StepStatus.WAITING)
         step.wake_at = msg.timeout_at
         step.detail = {"event": msg.event, "if": msg.if_, "timeout_at": msg.timeout_at}
         self.orch.store.add_wait(
@@ -192,7 +193,7 @@ class RunHost:
     def _invoke(self, msg: InvokeRequest) -> Reply:
         if not self.orch.has_function(msg.function_id):
             error = UnknownFunctionError(msg.function_id)
-            step = self._step(msg.key, msg.id, StepKind.INVOKE, StepStatus.FAILED)
+            step = self._step(msg, StepKind.INVOKE, StepStatus.FAILED)
             step.error = {**error.to_dict(), "name": "UnknownFunctionError"}
             step.ended_at = self.orch.clock.now()
             self._save(step)
@@ -200,7 +201,7 @@ class RunHost:
         child = self.orch.start_invoked_run(
             msg.function_id, dict(msg.data), parent=self.run, step_key=msg.key
         )
-        step = self._step(msg.key, msg.id, StepKind.INVOKE, StepStatus.INVOKING)
+        step = self._step(msg, StepKind.INVOKE, StepStatus.INVOKING)
         step.wake_at = msg.timeout_at
         step.detail = {"function_id": msg.function_id, "child_run_id": child.run_id}
         self._save(step)
@@ -208,7 +209,7 @@ class RunHost:
 
     def _send(self, msg: SendEventRequest) -> Reply:
         ids = self.orch.ingest_events([dict(e) for e in msg.events], origin=self.run.run_id)
-        step = self._step(msg.key, msg.id, StepKind.SEND_EVENT, StepStatus.COMPLETED)
+        step = self._step(msg, StepKind.SEND_EVENT, StepStatus.COMPLETED)
         step.output = self.orch.encode(ids)
         step.ended_at = self.orch.clock.now()
         self.last_checkpoint_at = step.ended_at

@@ -10,8 +10,9 @@ from ._errors import SerializationError
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def dumps(value: Any, *, what: str = "value", run_id: str | None = None,
-          step_id: str | None = None) -> str:
+def dumps(
+    value: Any, *, what: str = "value", run_id: str | None = None, step_id: str | None = None
+) -> str:
     """Encode ``value`` as compact JSON or raise :class:`SerializationError` naming ``what``."""
     try:
         return _encoder.encode(value)

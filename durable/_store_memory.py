@@ -41,7 +41,9 @@ class MemoryStore:
         runs = sorted(self._runs.values(), key=lambda r: (r.created_at, r.run_id), reverse=True)
         if before is not None and before in self._runs:
             anchor = self._runs[before]
-            runs = [r for r in runs if (r.created_at, r.run_id) < (anchor.created_at, anchor.run_id)]
+            runs = [
+                r for r in runs if (r.created_at, r.run_id) < (anchor.created_at, anchor.run_id)
+            ]
         picked = [
             r
             for r in runs
@@ -61,7 +63,9 @@ class MemoryStore:
 
     def next_ready_at(self) -> float | None:
         times = [
-            r.ready_at for r in self._runs.values() if r.ready_at is not None and not r.status.terminal
+            r.ready_at
+            for r in self._runs.values()
+            if r.ready_at is not None and not r.status.terminal
         ]
         return min(times) if times else None
 

@@ -152,7 +152,9 @@ class SQLiteStore:
                 f"{SCHEMA_VERSION}: upgrade durable or use another --db"
             )
         for number in range(version, SCHEMA_VERSION):
-            self._db.executescript("BEGIN;" + MIGRATIONS[number] + f"PRAGMA user_version={number + 1};COMMIT;")
+            self._db.executescript(
+                "BEGIN;" + MIGRATIONS[number] + f"PRAGMA user_version={number + 1};COMMIT;"
+            )
 
     @property
     def schema_version(self) -> int:

@@ -168,9 +168,7 @@ class TestEngine:
         function_id = function if isinstance(function, str) else function.id
         raw_event = dict(event) if event is not None else {"name": "durable/test.execute"}
         mocks = {key: _mock(key, value) for key, value in (steps or {}).items()}
-        record = self.orchestrator.start_run(
-            function_id, raw_event, trigger="test", mocks=mocks
-        )
+        record = self.orchestrator.start_run(function_id, raw_event, trigger="test", mocks=mocks)
         deadline = self.clock.now() + parse_duration(max_time).total_seconds()
         await self.settle()
         while not self._ended(record.run_id):

@@ -58,6 +58,13 @@ def test_event_against_async() -> None:
         ("event.data.n == 150.0", {"n": 150}, True),
         ("event.data.n < 1.5", {"n": 1}, True),
         ("event.data.total + 1 > 10", {"total": 9.5}, True),
+        ("event.data.total + 1 > 10", {"total": 10}, True),
+        ("event.data.a + event.data.b == 7.5", {"a": 5, "b": 2.5}, True),
+        ("event.data.a - 1 == 1.5", {"a": 2.5}, True),
+        ("2 * event.data.a == 5.0", {"a": 2.5}, True),
+        ("1 / event.data.a == 0.5", {"a": 2.0}, True),
+        ("10 / event.data.a == 2.5", {"a": 4.0}, True),
+        ("10 / event.data.a == 2", {"a": 4}, True),
         ("event.data.nested.deep.x == 1", {"nested": {"deep": {"x": 1}}}, True),
     ],
 )
@@ -82,6 +89,14 @@ def test_absent_variables_are_empty_maps() -> None:
     expr = compile_expression("has(async.data.x)")
     assert expr.matches({"event": event(x=1)}) is False
     assert expr.matches({"event": event(), "async": event(x=1)}) is True
+
+
+def test_mixed_arithmetic_values() -> None:
+    expr = compile_expression("event.data.a / event.data.b")
+    assert expr.value({"event": event(a=1, b=4.0)}) == 0.25
+    assert expr.value({"event": event(a=1.0, b=0)}) == float("inf")
+    assert expr.value({"event": event(a=1, b=0)}) is None  # int division by zero: an error
+    assert compile_expression("event.data.a + 1").value({"event": event(a=1)}) == 2
 
 
 def test_values_and_keys() -> None:
@@ -133,9 +148,7 @@ def test_bindings_are_reusable() -> None:
         ('"é" == 1 +', (1, 11), "unexpected end of expression"),
     ],
 )
-def test_compile_errors_have_positions(
-    source: str, position: tuple[int, int], detail: str
-) -> None:
+def test_compile_errors_have_positions(source: str, position: tuple[int, int], detail: str) -> None:
     with pytest.raises(ExpressionError) as info:
         compile_expression(source)
     error = info.value
