@@ -22,6 +22,7 @@ from ._triggers import (
     CronTrigger,
     EventTrigger,
     Trigger,
+    is_wildcard,
     parse_trigger,
     validate_event_pattern,
 )
@@ -235,6 +236,12 @@ def _cancel_on(raw: Any, function_id: str) -> tuple[CancelRule, ...]:
         event = validate_event_pattern(
             item.get("event"), function_id=function_id, field=where + ".event"
         )
+        if is_wildcard(event):
+            raise ConfigError(
+                f"cancel_on takes an exact event name, not the pattern {event!r}",
+                function_id=function_id,
+                field=where + ".event",
+            )
         timeout = _duration(item.get("timeout"), function_id, where + ".timeout")
         rules.append(
             CancelRule(

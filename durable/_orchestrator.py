@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import random
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from ._backoff import DEFAULT_BACKOFF, Backoff
@@ -25,8 +27,9 @@ from ._clock import Clock
 from ._config import FunctionConfig
 from ._errors import UnknownFunctionError
 from ._events import validate_event
+from ._flow import Slots, concurrency_keys, cron_event, idempotency_key
 from ._ids import new_id
-from ._limits import EVENT_DEDUP_WINDOW_SECONDS
+from ._limits import EVENT_DEDUP_WINDOW_SECONDS, IDEMPOTENCY_WINDOW_SECONDS
 from ._protocol import ExecutionRequest, ExecutionResult, Executor, MemoState, MemoStep
 from ._run_host import RunHost, memo_output
 from ._serialization import dumps, encoded_size
@@ -38,8 +41,9 @@ from ._store import (
     StepRecord,
     StepStatus,
     Store,
+    WaitRecord,
 )
-from ._triggers import EventNameIndex
+from ._triggers import CronTrigger, EventNameIndex
 
 FUNCTION_FAILED = "durable/function.failed"
 FUNCTION_CANCELLED = "durable/function.cancelled"
@@ -77,6 +81,9 @@ class Orchestrator:
         self._listeners: list[Listener] = []
         self._rerun_after_pass: set[str] = set()
         self._mocks: dict[str, dict[str, MemoStep]] = {}
+        self._slots = Slots()
+        self._held_slots: dict[str, list[str]] = {}
+        self._cron_next: dict[tuple[str, str], float] = {}
         self.wakeup = asyncio.Event()
         self.set_functions(functions)
 
@@ -90,6 +97,19 @@ class Orchestrator:
             self._functions[config.id] = config
             for trigger in config.event_triggers:
                 self._triggers.add(trigger.event, config)
+        self._schedule_crons()
+
+    def _schedule_crons(self) -> None:
+        now = self.clock.now()
+        self._cron_next = {}
+        for config in self._functions.values():
+            for trigger in config.cron_triggers:
+                next_at = self.store.get_cron(config.id, trigger.cron)
+                if next_at is None:
+                    next_at = _next_tick(trigger, now)
+                    self.store.set_cron(config.id, trigger.cron, next_at)
+                self._cron_next[(config.id, trigger.cron)] = next_at
+        self._flush()
 
     def has_function(self, function_id: str) -> bool:
         """Whether ``function_id`` is registered."""
@@ -168,9 +188,6 @@ class Orchestrator:
         for raw in raw_events:
             event = validate_event(raw, now_ms=int(now * 1000))
             ids.append(event.id)
-            previous = self.store.get_event(event.id)
-            if previous is not None and now - previous.received_at < EVENT_DEDUP_WINDOW_SECONDS:
-                continue
             record = EventRecord(
                 id=event.id,
                 name=event.name,
@@ -179,11 +196,23 @@ class Orchestrator:
                 received_at=now,
                 user=event.user,
             )
+            previous = self.store.get_event(event.id)
+            if previous is not None and now - previous.received_at < EVENT_DEDUP_WINDOW_SECONDS:
+                record.skipped = f"duplicate: event id {event.id!r} was already received"
+                self.store.insert_event(record)
+                continue
             self.store.insert_event(record)
             data = record.to_event_dict()
+            skipped = []
             for config in self._triggered(data):
-                record.run_ids.append(self._create_run(config, data, trigger="event").run_id)
-            if record.run_ids:
+                run = self._create_run(config, data, trigger="event")
+                if isinstance(run, RunRecord):
+                    record.run_ids.append(run.run_id)
+                else:
+                    skipped.append(run)
+            if skipped and not record.run_ids:
+                record.skipped = "; ".join(skipped)
+            if record.run_ids or record.skipped:
                 self.store.update_event(record)
             self._resolve_waits(data)
             if self._listeners:
@@ -214,10 +243,19 @@ class Orchestrator:
         trigger: str,
         parent: RunRecord | None = None,
         step_key: str | None = None,
-    ) -> RunRecord:
+    ) -> RunRecord | str:
+        """A new queued run, or (for a repeated idempotency key) why none was created."""
         now = self.clock.now()
+        run_id = new_id(int(now * 1000))
+        key = idempotency_key(config, event) if trigger == "event" else None
+        if key is not None:
+            existing = self.store.claim_idempotency(
+                config.id, key, run_id, now=now, window=IDEMPOTENCY_WINDOW_SECONDS
+            )
+            if existing is not None:
+                return f"idempotency: {config.id} already ran for key {key!r} (run {existing})"
         run = RunRecord(
-            run_id=new_id(int(now * 1000)),
+            run_id=run_id,
             function_id=config.id,
             status=RunStatus.QUEUED,
             event=event,
@@ -227,8 +265,25 @@ class Orchestrator:
             trigger=trigger,
             parent_run_id=parent.run_id if parent else None,
             parent_step_key=step_key,
+            idempotency_key=key,
+            concurrency_keys=concurrency_keys(config, event),
         )
+        if config.start_timeout is not None:
+            run.deadline_at = now + config.start_timeout.total_seconds()
+            run.deadline_reason = "timeouts.start: the run did not start in time"
         self.store.insert_run(run)
+        for index, rule in enumerate(config.cancel_on):
+            self.store.add_wait(
+                WaitRecord(
+                    run_id=run.run_id,
+                    step_key=f"cancel_on[{index}]",
+                    event_name=rule.event,
+                    condition=rule.if_.source if rule.if_ else None,
+                    expires_at=now + rule.timeout.total_seconds() if rule.timeout else math.inf,
+                    since=now,
+                    kind="cancel",
+                )
+            )
         if self._listeners:
             self._notify("run", {"run_id": run.run_id, "status": run.status.value})
         return run
@@ -247,6 +302,7 @@ class Orchestrator:
         """
         checked = validate_event(event, now_ms=int(self.clock.now() * 1000)).to_dict()
         run = self._create_run(self.function(function_id), checked, trigger=trigger)
+        assert isinstance(run, RunRecord)
         if mocks:
             self._mocks[run.run_id] = dict(mocks)
         self.wakeup.set()
@@ -261,20 +317,27 @@ class Orchestrator:
         run = self._create_run(
             self.function(function_id), event, trigger="invoke", parent=parent, step_key=step_key
         )
+        assert isinstance(run, RunRecord)
         self.wakeup.set()
         return run
 
     def _resolve_waits(self, event: dict[str, Any]) -> None:
         from ._expressions import compile_expression
 
+        now = self.clock.now()
         for wait in self.store.waits_for(event["name"]):
             run = self.store.get_run(wait.run_id)
-            if run is None or run.status.terminal:
+            if run is None or run.status.terminal or wait.expires_at < now:
                 self.store.remove_wait(wait.run_id, wait.step_key)
                 continue
             if wait.condition and not compile_expression(wait.condition).matches(
                 {"event": run.event, "async": event}
             ):
+                continue
+            if wait.kind == "cancel":
+                self.cancel(
+                    run.run_id, f"cancel_on: event {event['name']} ({event['id']})", commit=False
+                )
                 continue
             step = next(
                 (s for s in self.store.get_steps(run.run_id) if s.key == wait.step_key), None
@@ -304,7 +367,9 @@ class Orchestrator:
         """Whether ``run_id`` was cancelled while a pass of it was in flight."""
         return run_id in self._cancelled
 
-    def cancel(self, run_id: str, reason: str = "cancelled by request") -> bool:
+    def cancel(
+        self, run_id: str, reason: str = "cancelled by request", *, commit: bool = True
+    ) -> bool:
         """Cancel a run: no step starts after this. False if it had already ended."""
         run = self.store.get_run(run_id)
         if run is None:
@@ -314,15 +379,19 @@ class Orchestrator:
         if run_id in self._executing:
             self._cancelled.add(run_id)
         run.status, run.cancel_reason = RunStatus.CANCELLED, reason
-        run.ended_at, run.ready_at = self.clock.now(), None
-        self._save_run(run)
-        for step in self.store.get_steps(run_id):
-            if step.status is StepStatus.WAITING:
-                self.store.remove_wait(run_id, step.key)
+        self._end(run)
         self._system_event(FUNCTION_CANCELLED, run, {"reason": reason})
         self._resolve_parent(run, error={"name": "FunctionCancelled", "message": reason})
-        self._flush()
+        if commit:
+            self._flush()
         return True
+
+    def _end(self, run: RunRecord) -> None:
+        """Save a run that just reached a terminal status and drop what it was waiting on."""
+        run.ended_at, run.ready_at, run.deadline_at = self.clock.now(), None, None
+        self._save_run(run)
+        self.store.remove_waits(run.run_id)
+        self._mocks.pop(run.run_id, None)
 
     def _system_event(self, name: str, run: RunRecord, extra: dict[str, Any]) -> None:
         data = {"function_id": run.function_id, "run_id": run.run_id, "event": run.event, **extra}
@@ -376,6 +445,11 @@ class Orchestrator:
         run.status, run.ready_at = RunStatus.RUNNING, None
         if run.started_at is None:
             run.started_at = now
+            run.deadline_at, run.deadline_reason = None, None
+            if config.finish_timeout is not None:
+                run.deadline_at = now + config.finish_timeout.total_seconds()
+                run.deadline_reason = "timeouts.finish: the run did not finish in time"
+
         self._save_run(run)
         steps, memo = self._history(run)
         state_bytes = encoded_size(dumps(run.event)) + sum(
@@ -414,17 +488,11 @@ class Orchestrator:
         steps: Mapping[str, StepRecord],
         result: ExecutionResult,
     ) -> None:
-        now = self.clock.now()
         if result.status != "suspended":
             self._rerun_after_pass.discard(run.run_id)
         if result.status == "completed":
-            run.status, run.output, run.ended_at, run.error = (
-                RunStatus.COMPLETED,
-                result.output,
-                now,
-                None,
-            )
-            self._save_run(run)
+            run.status, run.output, run.error = RunStatus.COMPLETED, result.output, None
+            self._end(run)
             self._resolve_parent(run, output=result.output)
         elif result.status == "failed":
             self._finish_failed(run, dict(result.error or {}))
@@ -468,13 +536,8 @@ class Orchestrator:
         self._save_run(run)
 
     def _finish_failed(self, run: RunRecord, error: dict[str, Any]) -> None:
-        run.status, run.error, run.ended_at, run.ready_at = (
-            RunStatus.FAILED,
-            error,
-            self.clock.now(),
-            None,
-        )
-        self._save_run(run)
+        run.status, run.error = RunStatus.FAILED, error
+        self._end(run)
         self._system_event(FUNCTION_FAILED, run, {"error": error})
         self._resolve_parent(run, error=error)
 
@@ -518,9 +581,14 @@ class Orchestrator:
         if room <= 0:
             return 0
         started = 0
-        for run in self.store.ready_runs(self.clock.now(), room + len(self._executing)):
+        for run in self.store.ready_runs(self.clock.now(), room + len(self._executing) + 1000):
             if run.run_id in self._executing or started >= room:
                 continue
+            config = self._functions.get(run.function_id)
+            if config is not None and config.concurrency:
+                if not self._slots.try_acquire(config, run.concurrency_keys):
+                    continue
+                self._held_slots[run.run_id] = run.concurrency_keys
             task = asyncio.ensure_future(self.execute(run))
             self._executing[run.run_id] = task
             task.add_done_callback(functools.partial(self._pass_done, run.run_id))
@@ -529,14 +597,54 @@ class Orchestrator:
 
     def _pass_done(self, run_id: str, _task: object = None) -> None:
         self._executing.pop(run_id, None)
+        self._slots.release(self._held_slots.pop(run_id, []))
         self.wakeup.set()
+
+    def tick(self) -> int:
+        """Expire deadlines, fire due cron ticks, start due passes. Returns passes started."""
+        now = self.clock.now()
+        for run in self.store.expired_deadlines(now):
+            self.cancel(run.run_id, run.deadline_reason or "timed out", commit=False)
+        for (function_id, cron), next_at in list(self._cron_next.items()):
+            if next_at <= now:
+                self._fire_cron(function_id, cron, next_at, now)
+        self._flush()
+        return self.start_due()
+
+    def _fire_cron(self, function_id: str, cron: str, tick: float, now: float) -> None:
+        config = self._functions[function_id]
+        trigger = next(t for t in config.cron_triggers if t.cron == cron)
+        event = cron_event(function_id, trigger, tick)
+        if self.store.get_event(event["id"]) is None:  # never twice for one tick
+            record = EventRecord(
+                id=event["id"],
+                name=event["name"],
+                data=event["data"],
+                ts=event["ts"],
+                received_at=now,
+            )
+            run = self._create_run(config, event, trigger="cron")
+            assert isinstance(run, RunRecord)
+            record.run_ids.append(run.run_id)
+            self.store.insert_event(record)
+        next_at = _next_tick(trigger, max(now, tick))  # missed ticks fire once, not per tick
+        self.store.set_cron(function_id, cron, next_at)
+        self._cron_next[(function_id, cron)] = next_at
+
+    def next_wake_at(self) -> float | None:
+        """When something next falls due: a run, a deadline or a cron tick."""
+        times = [
+            t for t in (self.store.next_ready_at(), self.store.next_deadline_at()) if t is not None
+        ]
+        times.extend(self._cron_next.values())
+        return min(times) if times else None
 
     async def settle(self) -> None:
         """Run every pass that is due now, and those they make due, until nothing is."""
         while True:
-            self.start_due()
+            self.tick()
             if not self._executing:
-                if self.store.ready_runs(self.clock.now(), 1):
+                if self._has_startable():
                     continue
                 return
             done, _ = await asyncio.wait(
@@ -549,8 +657,22 @@ class Orchestrator:
         """The real-clock scheduler loop: start due passes, then sleep until the next one."""
         while True:
             self.wakeup.clear()
-            self.start_due()
-            next_at = self.store.next_ready_at()
+            self.tick()
+            next_at = self.next_wake_at()
             timeout = None if next_at is None else max(0.0, next_at - self.clock.now())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout)
+
+    def _has_startable(self) -> bool:
+        for run in self.store.ready_runs(self.clock.now(), 1000):
+            config = self._functions.get(run.function_id)
+            if config is None or not config.concurrency:
+                return True
+            if self._slots.try_acquire(config, run.concurrency_keys):
+                self._slots.release(run.concurrency_keys)
+                return True
+        return False
+
+
+def _next_tick(trigger: CronTrigger, after: float) -> float:
+    return trigger.schedule.next_after(datetime.fromtimestamp(after, UTC)).timestamp()

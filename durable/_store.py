@@ -66,6 +66,8 @@ class RunRecord:
     cancel_reason: str | None = None
     idempotency_key: str | None = None
     concurrency_keys: list[str] = field(default_factory=list)
+    deadline_at: float | None = None  #: ``timeouts.start`` / ``timeouts.finish`` expiry
+    deadline_reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -118,6 +120,7 @@ class WaitRecord:
     condition: str | None
     expires_at: float
     since: float  #: events received at or after this time may match (no lost wake-up)
+    kind: str = "step"  #: ``step`` (wait_for_event) or ``cancel`` (a cancel_on rule)
 
 
 @dataclass(slots=True)
@@ -178,7 +181,7 @@ class Store(Protocol):
         ...
 
     def insert_event(self, event: EventRecord) -> None:
-        """Add a received event."""
+        """Add a received event (a duplicate id is stored too, marked ``skipped``)."""
         ...
 
     def update_event(self, event: EventRecord) -> None:
@@ -186,7 +189,7 @@ class Store(Protocol):
         ...
 
     def get_event(self, event_id: str) -> EventRecord | None:
-        """One event by id, or None."""
+        """The first event received with this id, or None."""
         ...
 
     def list_events(self, *, name: str | None = None, limit: int = 50) -> list[EventRecord]:
@@ -207,6 +210,32 @@ class Store(Protocol):
 
     def waits_for(self, event_name: str) -> list[WaitRecord]:
         """The waits on events named ``event_name``, oldest first."""
+        ...
+
+    def remove_waits(self, run_id: str) -> None:
+        """Forget every wait and cancel rule of a run (it ended)."""
+        ...
+
+    def claim_idempotency(
+        self, function_id: str, key: str, run_id: str, *, now: float, window: float
+    ) -> str | None:
+        """Claim ``key`` for ``run_id``; if a claim younger than ``window`` exists, its run id."""
+        ...
+
+    def get_cron(self, function_id: str, cron: str) -> float | None:
+        """When the next tick of this cron trigger is due, if scheduled."""
+        ...
+
+    def set_cron(self, function_id: str, cron: str, next_at: float) -> None:
+        """Record when the next tick of this cron trigger is due."""
+        ...
+
+    def expired_deadlines(self, now: float) -> list[RunRecord]:
+        """Non-terminal runs whose ``deadline_at`` has passed."""
+        ...
+
+    def next_deadline_at(self) -> float | None:
+        """The earliest ``deadline_at`` of a non-terminal run."""
         ...
 
     def add_logs(self, lines: list[LogRecord]) -> None:

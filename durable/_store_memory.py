@@ -14,7 +14,10 @@ class MemoryStore:
     def __init__(self) -> None:
         self._runs: dict[str, RunRecord] = {}
         self._steps: dict[str, dict[str, StepRecord]] = defaultdict(dict)
-        self._events: dict[str, EventRecord] = {}
+        self._events: list[EventRecord] = []
+        self._events_by_id: dict[str, EventRecord] = {}
+        self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
+        self._crons: dict[tuple[str, str], float] = {}
         self._waits: dict[str, dict[tuple[str, str], WaitRecord]] = defaultdict(dict)
         self._logs: dict[str, list[LogRecord]] = defaultdict(list)
 
@@ -80,24 +83,31 @@ class MemoryStore:
         return [copy.deepcopy(s) for s in steps]
 
     def insert_event(self, event: EventRecord) -> None:
-        self._events[event.id] = copy.deepcopy(event)
+        record = copy.deepcopy(event)
+        self._events.append(record)
+        self._events_by_id.setdefault(record.id, record)
 
     def update_event(self, event: EventRecord) -> None:
-        self._events[event.id] = copy.deepcopy(event)
+        for i in range(len(self._events) - 1, -1, -1):
+            if self._events[i].id == event.id:
+                self._events[i].run_ids = list(event.run_ids)
+                self._events[i].skipped = event.skipped
+                return
 
     def get_event(self, event_id: str) -> EventRecord | None:
-        event = self._events.get(event_id)
+        event = self._events_by_id.get(event_id)
         return copy.deepcopy(event) if event is not None else None
 
     def list_events(self, *, name: str | None = None, limit: int = 50) -> list[EventRecord]:
-        events = [e for e in self._events.values() if name is None or e.name == name]
-        events.sort(key=lambda e: e.received_at, reverse=True)
+        events = [e for e in reversed(self._events) if name is None or e.name == name]
         return [copy.deepcopy(e) for e in events[:limit]]
 
     def events_since(self, name: str, since: float) -> list[EventRecord]:
-        events = [e for e in self._events.values() if e.name == name and e.received_at >= since]
-        events.sort(key=lambda e: e.received_at)
-        return [copy.deepcopy(e) for e in events]
+        return [
+            copy.deepcopy(e)
+            for e in self._events
+            if e.name == name and e.received_at >= since and e.skipped is None
+        ]
 
     def add_wait(self, wait: WaitRecord) -> None:
         self._waits[wait.event_name][(wait.run_id, wait.step_key)] = copy.deepcopy(wait)
@@ -108,6 +118,41 @@ class MemoryStore:
 
     def waits_for(self, event_name: str) -> list[WaitRecord]:
         return [copy.deepcopy(w) for w in self._waits.get(event_name, {}).values()]
+
+    def remove_waits(self, run_id: str) -> None:
+        for waits in self._waits.values():
+            for key in [k for k in waits if k[0] == run_id]:
+                del waits[key]
+
+    def claim_idempotency(
+        self, function_id: str, key: str, run_id: str, *, now: float, window: float
+    ) -> str | None:
+        claim = self._idempotency.get((function_id, key))
+        if claim is not None and now - claim[1] < window:
+            return claim[0]
+        self._idempotency[(function_id, key)] = (run_id, now)
+        return None
+
+    def get_cron(self, function_id: str, cron: str) -> float | None:
+        return self._crons.get((function_id, cron))
+
+    def set_cron(self, function_id: str, cron: str, next_at: float) -> None:
+        self._crons[(function_id, cron)] = next_at
+
+    def expired_deadlines(self, now: float) -> list[RunRecord]:
+        return [
+            copy.deepcopy(r)
+            for r in self._runs.values()
+            if r.deadline_at is not None and r.deadline_at <= now and not r.status.terminal
+        ]
+
+    def next_deadline_at(self) -> float | None:
+        times = [
+            r.deadline_at
+            for r in self._runs.values()
+            if r.deadline_at is not None and not r.status.terminal
+        ]
+        return min(times) if times else None
 
     def add_logs(self, lines: list[LogRecord]) -> None:
         for line in lines:

@@ -44,8 +44,11 @@ MIGRATIONS: tuple[str, ...] = (
         output TEXT,
         error TEXT,
         event TEXT NOT NULL,
-        events TEXT NOT NULL DEFAULT '[]'
+        events TEXT NOT NULL DEFAULT '[]',
+        deadline_at REAL,
+        deadline_reason TEXT
     );
+    CREATE INDEX runs_deadline ON runs (deadline_at) WHERE deadline_at IS NOT NULL;
     CREATE INDEX runs_ready ON runs (ready_at) WHERE ready_at IS NOT NULL;
     CREATE INDEX runs_created ON runs (created_at, run_id);
     CREATE INDEX runs_function ON runs (function_id, created_at);
@@ -68,7 +71,8 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, key)
     ) WITHOUT ROWID;
     CREATE TABLE events (
-        id TEXT PRIMARY KEY,
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL,
         name TEXT NOT NULL,
         data TEXT NOT NULL,
         ts INTEGER NOT NULL,
@@ -77,6 +81,7 @@ MIGRATIONS: tuple[str, ...] = (
         run_ids TEXT NOT NULL DEFAULT '[]',
         skipped TEXT
     );
+    CREATE INDEX events_id ON events (id, seq);
     CREATE INDEX events_name ON events (name, received_at);
     CREATE INDEX events_received ON events (received_at);
     CREATE TABLE waits (
@@ -86,6 +91,7 @@ MIGRATIONS: tuple[str, ...] = (
         condition TEXT,
         expires_at REAL NOT NULL,
         since REAL NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'step',
         PRIMARY KEY (run_id, step_key)
     );
     CREATE INDEX waits_event ON waits (event_name);
@@ -98,6 +104,19 @@ MIGRATIONS: tuple[str, ...] = (
         step_key TEXT
     );
     CREATE INDEX logs_run ON logs (run_id, seq);
+    CREATE TABLE idempotency (
+        function_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        PRIMARY KEY (function_id, key)
+    );
+    CREATE TABLE crons (
+        function_id TEXT NOT NULL,
+        cron TEXT NOT NULL,
+        next_at REAL NOT NULL,
+        PRIMARY KEY (function_id, cron)
+    );
     """,
 )
 
@@ -106,7 +125,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _RUN_COLUMNS = (
     "run_id, function_id, status, created_at, started_at, ended_at, ready_at, attempt, trigger, "
     "parent_run_id, parent_step_key, cancel_reason, idempotency_key, concurrency_keys, output, "
-    "error, event, events"
+    "error, event, events, deadline_at, deadline_reason"
 )
 _STEP_COLUMNS = (
     "run_id, key, id, kind, status, position, output, error, attempts, wake_at, detail, "
@@ -165,14 +184,14 @@ class SQLiteStore:
 
     def insert_run(self, run: RunRecord) -> None:
         self._db.execute(
-            f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 18)})", _run_row(run)
+            f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 20)})", _run_row(run)
         )
 
     def update_run(self, run: RunRecord) -> None:
         self._db.execute(
             "UPDATE runs SET status=?, started_at=?, ended_at=?, ready_at=?, attempt=?, "
-            "cancel_reason=?, idempotency_key=?, concurrency_keys=?, output=?, error=? "
-            "WHERE run_id=?",
+            "cancel_reason=?, idempotency_key=?, concurrency_keys=?, output=?, error=?, "
+            "deadline_at=?, deadline_reason=? WHERE run_id=?",
             (
                 run.status.value,
                 run.started_at,
@@ -184,6 +203,8 @@ class SQLiteStore:
                 _dump(run.concurrency_keys),
                 run.output,
                 _dump(run.error),
+                run.deadline_at,
+                run.deadline_reason,
                 run.run_id,
             ),
         )
@@ -292,31 +313,31 @@ class SQLiteStore:
 
     def insert_event(self, event: EventRecord) -> None:
         self._db.execute(
-            f"INSERT OR REPLACE INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             _event_row(event),
         )
 
     def update_event(self, event: EventRecord) -> None:
         self._db.execute(
-            "UPDATE events SET run_ids=?, skipped=? WHERE id=?",
+            "UPDATE events SET run_ids=?, skipped=? "
+            "WHERE seq=(SELECT MAX(seq) FROM events WHERE id=?)",
             (_dump(event.run_ids), event.skipped, event.id),
         )
 
     def get_event(self, event_id: str) -> EventRecord | None:
         row = self._db.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE id=?", (event_id,)
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE id=? ORDER BY seq LIMIT 1", (event_id,)
         ).fetchone()
         return _event_from(row) if row else None
 
     def list_events(self, *, name: str | None = None, limit: int = 50) -> list[EventRecord]:
         if name is None:
             rows = self._db.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY received_at DESC LIMIT ?", (limit,)
+                f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?", (limit,)
             ).fetchall()
         else:
             rows = self._db.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE name=? "
-                "ORDER BY received_at DESC LIMIT ?",
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE name=? ORDER BY seq DESC LIMIT ?",
                 (name, limit),
             ).fetchall()
         return [_event_from(row) for row in rows]
@@ -324,7 +345,7 @@ class SQLiteStore:
     def events_since(self, name: str, since: float) -> list[EventRecord]:
         rows = self._db.execute(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE name=? AND received_at>=? "
-            "ORDER BY received_at",
+            "AND skipped IS NULL ORDER BY seq",
             (name, since),
         ).fetchall()
         return [_event_from(row) for row in rows]
@@ -334,7 +355,7 @@ class SQLiteStore:
     def add_wait(self, wait: WaitRecord) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO waits (run_id, step_key, event_name, condition, expires_at, "
-            "since) VALUES (?, ?, ?, ?, ?, ?)",
+            "since, kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 wait.run_id,
                 wait.step_key,
@@ -342,6 +363,7 @@ class SQLiteStore:
                 wait.condition,
                 wait.expires_at,
                 wait.since,
+                wait.kind,
             ),
         )
 
@@ -350,11 +372,57 @@ class SQLiteStore:
 
     def waits_for(self, event_name: str) -> list[WaitRecord]:
         rows = self._db.execute(
-            "SELECT run_id, step_key, event_name, condition, expires_at, since FROM waits "
+            "SELECT run_id, step_key, event_name, condition, expires_at, since, kind FROM waits "
             "WHERE event_name=? ORDER BY since",
             (event_name,),
         ).fetchall()
         return [WaitRecord(*row) for row in rows]
+
+    def remove_waits(self, run_id: str) -> None:
+        self._db.execute("DELETE FROM waits WHERE run_id=?", (run_id,))
+
+    def claim_idempotency(
+        self, function_id: str, key: str, run_id: str, *, now: float, window: float
+    ) -> str | None:
+        row = self._db.execute(
+            "SELECT run_id, claimed_at FROM idempotency WHERE function_id=? AND key=?",
+            (function_id, key),
+        ).fetchone()
+        if row is not None and now - row[1] < window:
+            return str(row[0])
+        self._db.execute(
+            "INSERT OR REPLACE INTO idempotency (function_id, key, run_id, claimed_at) "
+            "VALUES (?, ?, ?, ?)",
+            (function_id, key, run_id, now),
+        )
+        return None
+
+    def get_cron(self, function_id: str, cron: str) -> float | None:
+        row = self._db.execute(
+            "SELECT next_at FROM crons WHERE function_id=? AND cron=?", (function_id, cron)
+        ).fetchone()
+        return float(row[0]) if row else None
+
+    def set_cron(self, function_id: str, cron: str, next_at: float) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO crons (function_id, cron, next_at) VALUES (?, ?, ?)",
+            (function_id, cron, next_at),
+        )
+
+    def expired_deadlines(self, now: float) -> list[RunRecord]:
+        rows = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE deadline_at IS NOT NULL AND deadline_at <= ? "
+            f"AND status NOT IN {_TERMINAL}",
+            (now,),
+        ).fetchall()
+        return [_run_from(row) for row in rows]
+
+    def next_deadline_at(self) -> float | None:
+        row = self._db.execute(
+            f"SELECT MIN(deadline_at) FROM runs WHERE deadline_at IS NOT NULL "
+            f"AND status NOT IN {_TERMINAL}"
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
 
     def add_logs(self, lines: list[LogRecord]) -> None:
         self._db.executemany(
@@ -399,6 +467,8 @@ def _run_row(run: RunRecord) -> tuple[Any, ...]:
         _dump(run.error),
         _dump(run.event),
         _dump(run.events),
+        run.deadline_at,
+        run.deadline_reason,
     )
 
 
@@ -422,6 +492,8 @@ def _run_from(row: tuple[Any, ...]) -> RunRecord:
         error=_load(row[15]),
         event=_load(row[16]),
         events=_load(row[17]),
+        deadline_at=row[18],
+        deadline_reason=row[19],
     )
 
 

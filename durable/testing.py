@@ -122,7 +122,7 @@ class TestEngine:
         target = self.clock.now() + parse_duration(duration).total_seconds()
         await self.settle()
         while True:
-            due = self.store.next_ready_at()
+            due = self.orchestrator.next_wake_at()
             if due is None or due > target:
                 break
             self.clock.set(due)
@@ -172,7 +172,7 @@ class TestEngine:
         deadline = self.clock.now() + parse_duration(max_time).total_seconds()
         await self.settle()
         while not self._ended(record.run_id):
-            due = self.store.next_ready_at()
+            due = self.orchestrator.next_wake_at()
             if due is None or due > deadline:
                 break
             self.clock.set(due)
