@@ -105,7 +105,9 @@ class Execution:
         self.clock = clock
         config = function.config
         self._checkpointing = config.checkpointing if checkpointing is None else checkpointing
-        self._max_runtime = config.max_runtime.total_seconds() if config.max_runtime else None
+        self._max_runtime = (
+            config.max_runtime.total_seconds() if config.max_runtime is not None else None
+        )
         self._counts: dict[str, int] = {}
         self._used_keys: set[str] = set()
         self._seq: dict[str, int] = {}
