@@ -30,8 +30,9 @@ from ._events import validate_event
 from ._flow import Slots, concurrency_keys, cron_event, idempotency_key
 from ._ids import new_id
 from ._limits import EVENT_DEDUP_WINDOW_SECONDS, IDEMPOTENCY_WINDOW_SECONDS
+from ._matching import field_value
 from ._protocol import ExecutionRequest, ExecutionResult, Executor, MemoState, MemoStep
-from ._run_host import RunHost, memo_output
+from ._run_host import RunHost, make_wait, memo_output
 from ._serialization import dumps, encoded_size
 from ._store import (
     EventRecord,
@@ -41,7 +42,6 @@ from ._store import (
     StepRecord,
     StepStatus,
     Store,
-    WaitRecord,
 )
 from ._triggers import CronTrigger, EventNameIndex
 
@@ -274,8 +274,8 @@ class Orchestrator:
         self.store.insert_run(run)
         for index, rule in enumerate(config.cancel_on):
             self.store.add_wait(
-                WaitRecord(
-                    run_id=run.run_id,
+                make_wait(
+                    run,
                     step_key=f"cancel_on[{index}]",
                     event_name=rule.event,
                     condition=rule.if_.source if rule.if_ else None,
@@ -325,7 +325,12 @@ class Orchestrator:
         from ._expressions import compile_expression
 
         now = self.clock.now()
-        for wait in self.store.waits_for(event["name"]):
+        matches = {}
+        for field in self.store.wait_match_fields(event["name"]):
+            value = field_value(event, field)
+            if value is not None:
+                matches[field] = value
+        for wait in self.store.waits_for(event["name"], matches):
             run = self.store.get_run(wait.run_id)
             if run is None or run.status.terminal or wait.expires_at < now:
                 self.store.remove_wait(wait.run_id, wait.step_key)

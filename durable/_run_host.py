@@ -14,6 +14,7 @@ from ._backoff import DEFAULT_BACKOFF, Backoff
 from ._config import FunctionConfig
 from ._errors import UnknownFunctionError
 from ._expressions import compile_expression
+from ._matching import field_value, match_field
 from ._protocol import (
     CONTINUE,
     PARK,
@@ -178,8 +179,8 @@ class RunHost:
         step.wake_at = msg.timeout_at
         step.detail = {"event": msg.event, "if": msg.if_, "timeout_at": msg.timeout_at}
         self.orch.store.add_wait(
-            WaitRecord(
-                run_id=self.run.run_id,
+            make_wait(
+                self.run,
                 step_key=msg.key,
                 event_name=msg.event,
                 condition=msg.if_,
@@ -215,6 +216,31 @@ class RunHost:
         self.last_checkpoint_at = step.ended_at
         self._save(step)
         return Reply("continue", ids)
+
+
+def make_wait(
+    run: RunRecord,
+    *,
+    step_key: str,
+    event_name: str,
+    condition: str | None,
+    expires_at: float,
+    since: float,
+    kind: str = "step",
+) -> WaitRecord:
+    """A wait record, indexed by the matched field's value when the condition allows."""
+    field = match_field(condition)
+    return WaitRecord(
+        run_id=run.run_id,
+        step_key=step_key,
+        event_name=event_name,
+        condition=condition,
+        expires_at=expires_at,
+        since=since,
+        kind=kind,
+        match_field=field,
+        match_value=field_value(run.event, field) if field else None,
+    )
 
 
 def memo_output(step: StepRecord) -> Any:

@@ -8,6 +8,7 @@ Two backends: :mod:`durable._store_memory` (tests) and :mod:`durable._store_sqli
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -121,6 +122,8 @@ class WaitRecord:
     expires_at: float
     since: float  #: events received at or after this time may match (no lost wake-up)
     kind: str = "step"  #: ``step`` (wait_for_event) or ``cancel`` (a cancel_on rule)
+    match_field: str | None = None  #: ``data.orderId`` when the condition requires equality
+    match_value: str | None = None  #: the trigger's value of ``match_field`` (JSON text)
 
 
 @dataclass(slots=True)
@@ -208,8 +211,18 @@ class Store(Protocol):
         """Forget a waiting step (matched, timed out or cancelled)."""
         ...
 
-    def waits_for(self, event_name: str) -> list[WaitRecord]:
-        """The waits on events named ``event_name``, oldest first."""
+    def waits_for(
+        self, event_name: str, matches: Mapping[str, str] | None = None
+    ) -> list[WaitRecord]:
+        """The waits on events named ``event_name``, oldest first.
+
+        With ``matches`` (field -> value), only waits without a match field or whose field
+        has that value: the index that keeps many waiting runs from slowing each event.
+        """
+        ...
+
+    def wait_match_fields(self, event_name: str) -> list[str]:
+        """The distinct match fields of the waits on ``event_name``."""
         ...
 
     def remove_waits(self, run_id: str) -> None:

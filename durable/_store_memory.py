@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
+from collections.abc import Mapping
 
 from ._store import EventRecord, LogRecord, RunRecord, StepRecord, WaitRecord
 
@@ -116,8 +117,21 @@ class MemoryStore:
         for waits in self._waits.values():
             waits.pop((run_id, step_key), None)
 
-    def waits_for(self, event_name: str) -> list[WaitRecord]:
-        return [copy.deepcopy(w) for w in self._waits.get(event_name, {}).values()]
+    def waits_for(
+        self, event_name: str, matches: Mapping[str, str] | None = None
+    ) -> list[WaitRecord]:
+        waits = sorted(self._waits.get(event_name, {}).values(), key=lambda w: w.since)
+        if matches is not None:
+            waits = [
+                w
+                for w in waits
+                if w.match_field is None or matches.get(w.match_field) == w.match_value
+            ]
+        return [copy.deepcopy(w) for w in waits]
+
+    def wait_match_fields(self, event_name: str) -> list[str]:
+        fields = {w.match_field for w in self._waits.get(event_name, {}).values()}
+        return sorted(f for f in fields if f is not None)
 
     def remove_waits(self, run_id: str) -> None:
         for waits in self._waits.values():

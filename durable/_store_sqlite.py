@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +93,11 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at REAL NOT NULL,
         since REAL NOT NULL,
         kind TEXT NOT NULL DEFAULT 'step',
+        match_field TEXT,
+        match_value TEXT,
         PRIMARY KEY (run_id, step_key)
     );
-    CREATE INDEX waits_event ON waits (event_name);
+    CREATE INDEX waits_event ON waits (event_name, match_field, match_value);
     CREATE TABLE logs (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         run_id TEXT NOT NULL,
@@ -355,7 +358,7 @@ class SQLiteStore:
     def add_wait(self, wait: WaitRecord) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO waits (run_id, step_key, event_name, condition, expires_at, "
-            "since, kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "since, kind, match_field, match_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 wait.run_id,
                 wait.step_key,
@@ -364,19 +367,38 @@ class SQLiteStore:
                 wait.expires_at,
                 wait.since,
                 wait.kind,
+                wait.match_field,
+                wait.match_value,
             ),
         )
 
     def remove_wait(self, run_id: str, step_key: str) -> None:
         self._db.execute("DELETE FROM waits WHERE run_id=? AND step_key=?", (run_id, step_key))
 
-    def waits_for(self, event_name: str) -> list[WaitRecord]:
+    def waits_for(
+        self, event_name: str, matches: Mapping[str, str] | None = None
+    ) -> list[WaitRecord]:
+        sql = (
+            "SELECT run_id, step_key, event_name, condition, expires_at, since, kind, "
+            "match_field, match_value FROM waits WHERE event_name=?"
+        )
+        params: list[Any] = [event_name]
+        if matches is not None:
+            clauses = ["match_field IS NULL"]
+            for field, value in matches.items():
+                clauses.append("(match_field=? AND match_value=?)")
+                params += [field, value]
+            sql += f" AND ({' OR '.join(clauses)})"
+        rows = self._db.execute(sql + " ORDER BY since", params).fetchall()
+        return [WaitRecord(*row) for row in rows]
+
+    def wait_match_fields(self, event_name: str) -> list[str]:
         rows = self._db.execute(
-            "SELECT run_id, step_key, event_name, condition, expires_at, since, kind FROM waits "
-            "WHERE event_name=? ORDER BY since",
+            "SELECT DISTINCT match_field FROM waits WHERE event_name=? "
+            "AND match_field IS NOT NULL ORDER BY match_field",
             (event_name,),
         ).fetchall()
-        return [WaitRecord(*row) for row in rows]
+        return [str(row[0]) for row in rows]
 
     def remove_waits(self, run_id: str) -> None:
         self._db.execute("DELETE FROM waits WHERE run_id=?", (run_id,))
