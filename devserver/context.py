@@ -1,0 +1,24 @@
+"""The parts of a running dev server that its faces (HTTP API, headless log) read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from durable._clock import Clock
+from durable._orchestrator import Orchestrator
+from durable._store import Store
+
+from .registry import Registry
+
+
+@dataclass(slots=True)
+class ServerContext:
+    """Store, orchestrator and registry of one server process, wired together."""
+
+    store: Store
+    orchestrator: Orchestrator
+    registry: Registry
+    clock: Clock
+    started_at: float
+    status: dict[str, Any] = field(default_factory=dict)  #: workers, reloads, for /health
