@@ -38,6 +38,11 @@ def version() -> None:
     typer.echo(installed_version())
 
 
+from .dev import dev  # noqa: E402 - commands register after the app exists
+
+app.command()(dev)
+
+
 def main() -> None:
     """Console-script entry point (`durable`)."""
     app()

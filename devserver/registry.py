@@ -56,9 +56,7 @@ class Registry:
     errors: list[RegistrationError] = field(default_factory=list)
     generation: int = 0  #: bumped on every successful (re)load
 
-    def replace(
-        self, functions: list[FunctionInfo], errors: list[RegistrationError]
-    ) -> None:
+    def replace(self, functions: list[FunctionInfo], errors: list[RegistrationError]) -> None:
         """Install a new load. Modules that failed keep their last good functions."""
         failed_files = {e.file for e in errors}
         kept = {

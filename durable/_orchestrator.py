@@ -31,7 +31,14 @@ from ._flow import Slots, concurrency_keys, cron_event, idempotency_key
 from ._ids import new_id
 from ._limits import EVENT_DEDUP_WINDOW_SECONDS, IDEMPOTENCY_WINDOW_SECONDS
 from ._matching import field_value
-from ._protocol import ExecutionRequest, ExecutionResult, Executor, MemoState, MemoStep
+from ._protocol import (
+    ExecutionRequest,
+    ExecutionResult,
+    Executor,
+    MemoState,
+    MemoStep,
+    PassInterrupted,
+)
 from ._run_host import RunHost, make_wait, memo_output
 from ._serialization import dumps, encoded_size
 from ._store import (
@@ -135,12 +142,23 @@ class Orchestrator:
     def notify_step(self, run: RunRecord, step: StepRecord) -> None:
         """Tell listeners a step changed."""
         if self._listeners:
-            self._notify("step", {"run_id": run.run_id, "key": step.key, "status": step.status})
+            self._notify(
+                "step",
+                {
+                    "run_id": run.run_id,
+                    "function_id": run.function_id,
+                    "key": step.key,
+                    "kind": step.kind,
+                    "status": step.status.value,
+                    "attempts": len(step.attempts),
+                    "error": (step.error or {}).get("message") if step.error else None,
+                },
+            )
 
     def _save_run(self, run: RunRecord) -> None:
         self.store.update_run(run)
         if self._listeners:
-            self._notify("run", {"run_id": run.run_id, "status": run.status.value})
+            self._notify("run", _run_change(run))
 
     # -- commits ------------------------------------------------------------------------
 
@@ -216,7 +234,10 @@ class Orchestrator:
                 self.store.update_event(record)
             self._resolve_waits(data)
             if self._listeners:
-                self._notify("event", {"id": event.id, "name": event.name})
+                self._notify(
+                    "event",
+                    {"id": event.id, "name": event.name, "run_ids": list(record.run_ids)},
+                )
         self.wakeup.set()
         return ids
 
@@ -285,7 +306,7 @@ class Orchestrator:
                 )
             )
         if self._listeners:
-            self._notify("run", {"run_id": run.run_id, "status": run.status.value})
+            self._notify("run", _run_change(run))
         return run
 
     def start_run(
@@ -474,6 +495,8 @@ class Orchestrator:
         host = RunHost(self, run, config, steps, backoff=self.backoff, rng=self.rng)
         try:
             result = await self.executor.execute(request, host)
+        except PassInterrupted:
+            result = ExecutionResult("suspended", reenter=True)
         except Exception as exc:  # a worker crash: retry the pass like a body error
             result = ExecutionResult(
                 "errored", error={"name": type(exc).__name__, "message": str(exc)}
@@ -681,3 +704,17 @@ class Orchestrator:
 
 def _next_tick(trigger: CronTrigger, after: float) -> float:
     return trigger.schedule.next_after(datetime.fromtimestamp(after, UTC)).timestamp()
+
+
+def _run_change(run: RunRecord) -> dict[str, Any]:
+    """What listeners hear of a run's status change."""
+    change: dict[str, Any] = {
+        "run_id": run.run_id,
+        "function_id": run.function_id,
+        "status": run.status.value,
+    }
+    if run.status is RunStatus.FAILED and run.error:
+        change["error"] = run.error.get("message")
+    if run.status is RunStatus.CANCELLED:
+        change["reason"] = run.cancel_reason
+    return change

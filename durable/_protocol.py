@@ -189,6 +189,13 @@ class ExecutionResult:
     reenter: bool = False
 
 
+class PassInterrupted(Exception):
+    """A pass was cut short through no fault of the run (a worker was replaced).
+
+    The orchestrator runs the pass again at once, without counting an attempt.
+    """
+
+
 class ExecutionHost(Protocol):
     """What the core needs from the orchestrator while a handler runs."""
 

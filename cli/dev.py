@@ -1,0 +1,63 @@
+"""``durable dev``: the local dev server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from durable._durations import parse_duration
+from durable._errors import InvalidDurationError
+
+
+def dev(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or folders with durable apps (default: the project)."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the HTTP API.")] = 8288,
+    db: Annotated[
+        str, typer.Option(help="SQLite database file; ':memory:' keeps nothing.")
+    ] = ".durable/dev.db",
+    no_tui: Annotated[bool, typer.Option("--no-tui", help="Plain log lines, no TUI.")] = False,
+    retry_interval: Annotated[
+        str | None,
+        typer.Option(help="Retry failed steps after this delay instead of the backoff table."),
+    ] = None,
+    fsync: Annotated[
+        bool, typer.Option(help="Sync every commit to disk (survives power loss, slower).")
+    ] = False,
+    no_reload: Annotated[bool, typer.Option("--no-reload", help="Do not watch files.")] = False,
+) -> None:
+    """Run the dev server: discover functions, execute runs durably, serve the HTTP API."""
+    from durable.devserver.server import DevOptions, run
+
+    interval = None
+    if retry_interval is not None:
+        try:
+            interval = parse_duration(retry_interval)
+        except InvalidDurationError as exc:
+            typer.echo(f"error: --retry-interval: {exc}", err=True)
+            raise typer.Exit(2) from None
+    for path in paths or []:
+        if not path.exists():
+            typer.echo(f"error: {path} does not exist", err=True)
+            raise typer.Exit(2)
+    if not (1 <= port <= 65535):
+        typer.echo(f"error: --port must be 1-65535, got {port}", err=True)
+        raise typer.Exit(2)
+    _ = no_tui or not sys.stdout.isatty()  # the TUI arrives with the inspector issue
+    run(
+        DevOptions(
+            paths=list(paths or []),
+            host=host,
+            port=port,
+            db=db,
+            retry_interval=interval,
+            fsync=fsync,
+            reload=not no_reload,
+        )
+    )

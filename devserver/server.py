@@ -1,0 +1,221 @@
+"""``durable dev``: wire the store, clock, orchestrator, workers, HTTP API and reloader.
+
+The server process owns the SQLite store and the scheduler; user code only ever runs in
+worker processes. A save replaces the worker (hot reload); a module that fails to load
+leaves the last good worker serving and shows the error with its file and line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from durable._backoff import fixed_backoff
+from durable._clock import RealClock
+from durable._errors import ConfigError
+from durable._orchestrator import Orchestrator
+from durable._store_sqlite import SQLiteStore
+
+from .context import ServerContext
+from .discovery import DiscoveryError, discover, find_project_root
+from .headless import HeadlessLog
+from .registry import FunctionInfo, RegistrationError, Registry, function_info_from_wire
+from .reload import watch
+from .workers import WorkerExecutor, WorkerProcess, WorkerStartError
+
+
+@dataclass(slots=True)
+class DevOptions:
+    """The options of ``durable dev``."""
+
+    paths: list[Path] = field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = 8288
+    db: str = ".durable/dev.db"
+    retry_interval: timedelta | None = None
+    fsync: bool = False
+    reload: bool = True
+    root: Path | None = None
+
+
+def _hello_to_registry(hello: dict[str, Any]) -> tuple[list[FunctionInfo], list[RegistrationError]]:
+    functions, errors = [], []
+    for raw in hello.get("functions", []):
+        try:
+            functions.append(function_info_from_wire(raw))
+        except ConfigError as exc:
+            errors.append(RegistrationError(raw.get("file") or "?", raw.get("line"), str(exc)))
+    for raw in hello.get("errors", []):
+        errors.append(RegistrationError(raw["file"], raw.get("line"), raw["message"]))
+    return functions, errors
+
+
+class DevServer:
+    """One ``durable dev`` process."""
+
+    def __init__(self, options: DevOptions, log: HeadlessLog | None = None) -> None:
+        self.options = options
+        self.root = options.root or find_project_root(Path.cwd())
+        self.log = log or HeadlessLog()
+        self.clock = RealClock()
+        self.registry = Registry()
+        self.store = SQLiteStore(options.db, fsync=options.fsync)
+        self.executor = WorkerExecutor(self._spawn)
+        backoff = fixed_backoff(options.retry_interval) if options.retry_interval else None
+        self.orchestrator = Orchestrator(self.store, self.clock, self.executor, [], backoff=backoff)
+        self.context = ServerContext(
+            store=self.store,
+            orchestrator=self.orchestrator,
+            registry=self.registry,
+            clock=self.clock,
+            started_at=self.clock.now(),
+        )
+        self.files: list[Path] = []
+        self._reloading = asyncio.Lock()
+        self._stop = asyncio.Event()
+
+    def _spawn(self) -> WorkerProcess:
+        return WorkerProcess(self.files, self.root, on_output=self._worker_output)
+
+    def _worker_output(self, line: str) -> None:
+        self.log.info(f"[dim]worker |[/dim] {line}")
+
+    def _discover(self) -> list[Path]:
+        paths = [p if p.is_absolute() else Path.cwd() / p for p in self.options.paths]
+        return discover(paths, self.root)
+
+    def _install(self, functions: list[FunctionInfo], errors: list[RegistrationError]) -> None:
+        self.registry.replace(functions, errors)
+        self.orchestrator.set_functions(self.registry.configs())
+        self.context.status["functions"] = len(self.registry.functions)
+        self.context.status["errors"] = len(errors)
+        for error in errors:
+            where = f"{error.file}:{error.line}" if error.line else error.file
+            self.log.info(f"[bold red]error[/bold red] {where}: {error.message}")
+
+    async def start(self) -> None:
+        """Discover, start the first worker, recover unfinished runs."""
+        try:
+            self.files = self._discover()
+        except DiscoveryError as exc:
+            self.log.info(f"[bold red]error[/bold red] {exc}")
+            self.files = []
+        try:
+            hello = await self.executor.start()
+        except WorkerStartError as exc:
+            hello = {"functions": [], "errors": [{"file": "?", "line": None, "message": str(exc)}]}
+        self._install(*_hello_to_registry(hello))
+        recovered = self.orchestrator.recover()
+        self.orchestrator.subscribe(self.log)
+        self.orchestrator.subscribe(self._forward_cancel)
+        self.context.status["reloads"] = 0
+        self.log.info(
+            f"durable dev: {len(self.registry.functions)} function(s) from {len(self.files)} "
+            f"module(s); {recovered} run(s) resumed; "
+            f"http://{self.options.host}:{self.options.port}"
+        )
+
+    def _forward_cancel(self, kind: str, change: dict[str, Any]) -> None:
+        if kind == "run" and change["status"] == "cancelled":
+            self.executor.cancel_run(change["run_id"])
+
+    async def reload(self, changed: set[str] | None = None) -> bool:
+        """Load the code again in a new worker; swap it in if it loaded cleanly."""
+        async with self._reloading:
+            began = time.perf_counter()
+            try:
+                self.files = self._discover()
+            except DiscoveryError as exc:
+                self._install(
+                    list(self.registry.functions.values()),
+                    [RegistrationError(str(self.root), None, str(exc))],
+                )
+                return False
+            worker = self._spawn()
+            try:
+                hello = await worker.start()
+            except WorkerStartError as exc:
+                hello = {
+                    "functions": [],
+                    "errors": [{"file": "?", "line": None, "message": str(exc)}],
+                }
+            functions, errors = _hello_to_registry(hello)
+            if errors and self.executor.current is not None and self.executor.current.alive:
+                await worker.kill()
+                self._install(list(self.registry.functions.values()), errors)
+                self.log.info("reload failed: still serving the last good version")
+                return False
+            await self.executor.swap(worker)
+            self._install(functions, errors)
+            self.context.status["reloads"] = self.context.status.get("reloads", 0) + 1
+            elapsed = (time.perf_counter() - began) * 1000
+            self.context.status["last_reload_ms"] = round(elapsed, 1)
+            self.log.info(f"reloaded {len(functions)} function(s) in {elapsed:.0f} ms")
+            return True
+
+    async def serve(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Run until stopped (SIGINT/SIGTERM or :meth:`stop`)."""
+        from .api import create_app
+
+        await self.start()
+        config = uvicorn.Config(
+            create_app(self.context),
+            host=self.options.host,
+            port=self.options.port,
+            log_level="warning",
+            lifespan="off",
+        )
+        http = _QuietServer(config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+        tasks = [
+            asyncio.ensure_future(self.orchestrator.run_forever()),
+            asyncio.ensure_future(http.serve()),
+        ]
+        if self.options.reload:
+            watched = self.options.paths or [self.root]
+            tasks.append(asyncio.ensure_future(watch(watched, self._on_change)))
+        while not http.started and not tasks[1].done():
+            await asyncio.sleep(0.01)
+        if on_ready is not None:
+            on_ready()
+        await self._stop.wait()
+        http.should_exit = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(tasks[1], 5)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.executor.close()
+        self.store.close()
+
+    async def _on_change(self, changed: set[str]) -> None:
+        await self.reload(changed)
+
+    def stop(self) -> None:
+        """Ask :meth:`serve` to shut down."""
+        self._stop.set()
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the dev server shuts everything down."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def run(options: DevOptions) -> None:
+    """Blocking entry point of ``durable dev``."""
+    asyncio.run(DevServer(options).serve())

@@ -1,0 +1,161 @@
+"""The worker process: imports user code and runs handler passes for the server.
+
+Started by the server as ``python -m durable.devserver.worker --fd N --root DIR FILE...``.
+It talks JSON lines over the inherited socket ``N`` (never stdout, which user code owns):
+
+    worker -> server   hello {functions, errors} | cp {x, c, m} | log {x, l} | done {x, result}
+    server -> worker   exec {x, request} | reply {x, c, r} | cancel {run_id} | stop
+
+``x`` numbers an execution (one pass of one run), ``c`` a checkpoint within it. Passes run
+concurrently on the worker's event loop; each checkpoint is one round trip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from durable._app import DurableFunction
+from durable._core import Execution, error_dict
+from durable._protocol import Checkpoint, ExecutionResult, LogLine, Reply
+from durable._wire import (
+    checkpoint_to_wire,
+    log_to_wire,
+    reply_from_wire,
+    request_from_wire,
+    result_to_wire,
+)
+
+from .loader import function_info, load
+
+#: Largest message accepted on the socket: a pass's whole history can be 32 MB of state.
+MESSAGE_LIMIT = 64 * 1024 * 1024
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One JSON line."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+class _RemoteHost:
+    """The ExecutionHost of one pass, relayed to the server over the socket."""
+
+    def __init__(self, worker: Worker, exec_id: int, run_id: str) -> None:
+        self.worker = worker
+        self.exec_id = exec_id
+        self.run_id = run_id
+        self._next = 0
+
+    def is_cancelled(self) -> bool:
+        return self.run_id in self.worker.cancelled
+
+    async def checkpoint(self, message: Checkpoint) -> Reply:
+        self._next += 1
+        number = self._next
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.worker.pending[(self.exec_id, number)] = future
+        self.worker.send(
+            {"t": "cp", "x": self.exec_id, "c": number, "m": checkpoint_to_wire(message)}
+        )
+        return reply_from_wire(await future)
+
+    def log(self, line: LogLine) -> None:
+        self.worker.send({"t": "log", "x": self.exec_id, "l": log_to_wire(line)})
+
+
+class Worker:
+    """The worker's side of the socket."""
+
+    def __init__(
+        self,
+        functions: dict[str, DurableFunction],
+        writer: asyncio.StreamWriter,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.functions = functions
+        self.writer = writer
+        self.clock = clock
+        self.pending: dict[tuple[int, int], asyncio.Future[dict[str, Any]]] = {}
+        self.cancelled: set[str] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.writer.write(encode(message))
+
+    async def serve(self, reader: asyncio.StreamReader) -> None:
+        """Handle server messages until ``stop`` or the socket closes."""
+        while line := await reader.readline():
+            message = json.loads(line)
+            kind = message["t"]
+            if kind == "exec":
+                task = asyncio.ensure_future(self._execute(message["x"], message["request"]))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            elif kind == "reply":
+                future = self.pending.pop((message["x"], message["c"]), None)
+                if future is not None and not future.done():
+                    future.set_result(message["r"])
+            elif kind == "cancel":
+                self.cancelled.add(message["run_id"])
+            elif kind == "stop":
+                break
+            await self.writer.drain()
+
+    async def _execute(self, exec_id: int, raw: dict[str, Any]) -> None:
+        request = request_from_wire(raw)
+        function = self.functions.get(request.function_id)
+        if function is None:
+            result = ExecutionResult(
+                "errored",
+                error={
+                    "name": "UnknownFunctionError",
+                    "message": f"this worker has no function {request.function_id!r}",
+                },
+            )
+        else:
+            host = _RemoteHost(self, exec_id, request.run_id)
+            try:
+                result = await Execution(function, request, host, clock=self.clock).run()
+            except Exception as exc:
+                result = ExecutionResult("errored", error=error_dict(exc))
+        self.send({"t": "done", "x": exec_id, "result": result_to_wire(result)})
+        await self.writer.drain()
+
+
+async def main_async(fd: int, root: Path, files: list[Path]) -> None:
+    """Load the user modules, say hello, serve."""
+    sock = socket.socket(fileno=fd)
+    reader, writer = await asyncio.open_connection(sock=sock, limit=MESSAGE_LIMIT)
+    functions, errors = load(files, root)
+    writer.write(
+        encode(
+            {
+                "t": "hello",
+                "functions": [function_info(fn) for fn in functions.values()],
+                "errors": errors,
+            }
+        )
+    )
+    await writer.drain()
+    await Worker(functions, writer).serve(reader)
+    writer.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m durable.devserver.worker``."""
+    parser = argparse.ArgumentParser(description="durable worker process")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--root", type=Path, required=True)
+    parser.add_argument("files", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    asyncio.run(main_async(args.fd, args.root, args.files))
+
+
+if __name__ == "__main__":
+    main()

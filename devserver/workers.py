@@ -1,0 +1,256 @@
+"""Worker processes seen from the server: spawn, relay passes, replace on death or reload.
+
+:class:`WorkerExecutor` is the orchestrator's :class:`~durable._protocol.Executor` in the dev
+server. It forwards each pass to the current :class:`WorkerProcess`, and relays every
+checkpoint to the pass's host (which commits) before answering the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from durable._protocol import ExecutionHost, ExecutionRequest, ExecutionResult, PassInterrupted
+from durable._wire import (
+    checkpoint_from_wire,
+    log_from_wire,
+    reply_to_wire,
+    request_to_wire,
+    result_from_wire,
+)
+
+from .worker import MESSAGE_LIMIT, encode
+
+OutputSink = Callable[[str], None]
+
+
+class WorkerDied(Exception):
+    """The worker process ended while a pass was running in it."""
+
+
+class WorkerStartError(Exception):
+    """A worker process did not start (it exited or said nothing in time)."""
+
+
+@dataclass
+class _Pass:
+    host: ExecutionHost
+    done: asyncio.Future[ExecutionResult]
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class WorkerProcess:
+    """One worker process and the socket to it."""
+
+    def __init__(
+        self,
+        files: list[Path],
+        root: Path,
+        *,
+        on_output: OutputSink | None = None,
+        python: str = sys.executable,
+    ) -> None:
+        self.files = files
+        self.root = root
+        self.on_output = on_output or (lambda line: print(line, file=sys.stderr))
+        self.python = python
+        self.process: asyncio.subprocess.Process | None = None
+        self.hello: dict[str, Any] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._passes: dict[int, _Pass] = {}
+        self._next = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = asyncio.Event()
+
+    @property
+    def alive(self) -> bool:
+        """True until the process ends or the socket closes."""
+        return not self._closed.is_set()
+
+    @property
+    def in_flight(self) -> int:
+        """Passes running in this worker."""
+        return len(self._passes)
+
+    async def start(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Spawn the process; return its hello (functions and registration errors)."""
+        ours, theirs = socket.socketpair()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = await asyncio.create_subprocess_exec(
+            self.python,
+            "-m",
+            "durable.devserver.worker",
+            "--fd",
+            str(theirs.fileno()),
+            "--root",
+            str(self.root),
+            *map(str, self.files),
+            pass_fds=(theirs.fileno(),),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=str(self.root),
+            env=env,
+            start_new_session=False,
+        )
+        theirs.close()
+        reader, self._writer = await asyncio.open_connection(sock=ours, limit=MESSAGE_LIMIT)
+        self._spawn(self._pump_output())
+        try:
+            line = await asyncio.wait_for(reader.readline(), timeout)
+        except TimeoutError:
+            await self.kill()
+            raise WorkerStartError(f"the worker said nothing within {timeout:.0f}s") from None
+        if not line:
+            code = await self.process.wait()
+            self._closed.set()
+            raise WorkerStartError(f"the worker exited with code {code} while loading modules")
+        self.hello = json.loads(line)
+        self._spawn(self._read(reader))
+        return self.hello
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _pump_output(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            self.on_output(line.decode(errors="replace").rstrip("\n"))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while line := await reader.readline():
+                self._dispatch(json.loads(line))
+        except (ConnectionError, ValueError):
+            pass
+        finally:
+            self._closed.set()
+            code = await self.process.wait() if self.process else None
+            for number, running in list(self._passes.items()):
+                if not running.done.done():
+                    running.done.set_exception(
+                        WorkerDied(f"the worker process died (exit code {code}) during the pass")
+                    )
+                self._passes.pop(number, None)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        running = self._passes.get(message.get("x", -1))
+        if running is None:
+            return
+        kind = message["t"]
+        if kind == "cp":
+            task = asyncio.ensure_future(self._checkpoint(running, message))
+            running.tasks.add(task)
+            task.add_done_callback(running.tasks.discard)
+        elif kind == "log":
+            running.host.log(log_from_wire(message["l"]))
+        elif kind == "done" and not running.done.done():
+            running.done.set_result(result_from_wire(message["result"]))
+
+    async def _checkpoint(self, running: _Pass, message: dict[str, Any]) -> None:
+        reply = await running.host.checkpoint(checkpoint_from_wire(message["m"]))
+        self.send({"t": "reply", "x": message["x"], "c": message["c"], "r": reply_to_wire(reply)})
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Write one message to the worker (dropped if it is gone)."""
+        if self._writer is not None and self.alive:
+            self._writer.write(encode(message))
+
+    async def execute(self, request: ExecutionRequest, host: ExecutionHost) -> ExecutionResult:
+        """Run one pass in this worker."""
+        if not self.alive:
+            raise WorkerDied("the worker process is not running")
+        self._next += 1
+        number = self._next
+        running = _Pass(host, asyncio.get_running_loop().create_future())
+        self._passes[number] = running
+        self.send({"t": "exec", "x": number, "request": request_to_wire(request)})
+        try:
+            return await running.done
+        finally:
+            self._passes.pop(number, None)
+
+    def cancel_run(self, run_id: str) -> None:
+        """Tell the worker a run was cancelled: it starts no further step of it."""
+        self.send({"t": "cancel", "run_id": run_id})
+
+    async def stop(self, grace: float = 2.0) -> None:
+        """Let passes in flight finish for up to ``grace`` seconds, then end the process."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                while self._passes:
+                    await asyncio.sleep(0.01)
+        for running in self._passes.values():
+            if not running.done.done():
+                running.done.set_exception(PassInterrupted("the worker was replaced"))
+        self.send({"t": "stop"})
+        await self.kill(wait=0.5)
+
+    async def kill(self, wait: float = 0.0) -> None:
+        """End the process (after ``wait`` seconds for it to exit by itself)."""
+        if self.process is None:
+            return
+        if self.process.returncode is None and wait:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.process.wait(), wait)
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+        if self._writer is not None:
+            self._writer.close()
+        self._closed.set()
+
+
+class WorkerExecutor:
+    """The dev server's Executor: passes go to the current worker, replaced when it dies."""
+
+    def __init__(self, spawn: Callable[[], WorkerProcess]) -> None:
+        self._spawn = spawn
+        self.current: WorkerProcess | None = None
+        self._replacing: asyncio.Lock = asyncio.Lock()
+        self.restarts = 0
+
+    async def start(self) -> dict[str, Any]:
+        """Start the first worker; return its hello."""
+        self.current = self._spawn()
+        return await self.current.start()
+
+    async def swap(self, worker: WorkerProcess) -> None:
+        """Make an already started worker current and retire the old one (hot reload)."""
+        old, self.current = self.current, worker
+        if old is not None:
+            await old.stop()
+
+    async def _worker(self) -> WorkerProcess:
+        async with self._replacing:
+            if self.current is None or not self.current.alive:
+                self.restarts += 1
+                worker = self._spawn()
+                await worker.start()
+                self.current = worker
+            return self.current
+
+    async def execute(self, request: ExecutionRequest, host: ExecutionHost) -> ExecutionResult:
+        worker = await self._worker()
+        return await worker.execute(request, host)
+
+    def cancel_run(self, run_id: str) -> None:
+        """Forward a cancellation to the current worker."""
+        if self.current is not None:
+            self.current.cancel_run(run_id)
+
+    async def close(self) -> None:
+        """Stop the current worker."""
+        if self.current is not None:
+            await self.current.stop(grace=0.5)
