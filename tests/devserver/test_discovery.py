@@ -44,13 +44,13 @@ def test_tool_durable_modules_lists_modules_explicitly(tmp_path: Path) -> None:
 
 def test_tool_durable_naming_a_missing_module_is_a_clear_error(tmp_path: Path) -> None:
     write(tmp_path / "pyproject.toml", '[tool.durable]\nmodules = ["nope.mod"]\n')
-    with pytest.raises(DiscoveryError, match="'nope.mod'"):
+    with pytest.raises(DiscoveryError, match=r"'nope\.mod'"):
         discover([], tmp_path)
 
 
 def test_bad_pyproject_is_reported_with_its_path(tmp_path: Path) -> None:
     write(tmp_path / "pyproject.toml", "[tool.durable\n")
-    with pytest.raises(DiscoveryError, match="pyproject.toml"):
+    with pytest.raises(DiscoveryError, match=r"pyproject\.toml"):
         discover([], tmp_path)
 
 
