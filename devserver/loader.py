@@ -10,7 +10,6 @@ import importlib
 import importlib.util
 import sys
 import traceback
-from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -65,26 +64,13 @@ def error_location(exc: BaseException, file: Path) -> tuple[str, int | None]:
     return str(file), None
 
 
-def jsonable(value: Any) -> Any:
-    """Function options as JSON (durations in seconds)."""
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
 def function_info(fn: DurableFunction) -> dict[str, Any]:
     """A function as reported to the server."""
     location = fn.source_location()
     return {
         "id": fn.id,
         "app_id": fn.app.id,
-        "options": jsonable(dict(fn.config.raw)),
+        "options": fn.config.to_dict(),
         "file": location[0] if location else None,
         "line": location[1] if location else None,
     }

@@ -92,7 +92,21 @@ class FunctionConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The options as JSON-ready data; ``parse_function_config`` reads it back."""
-        return dict(self.raw)
+        result: dict[str, Any] = jsonable(dict(self.raw))
+        return result
+
+
+def jsonable(value: Any) -> Any:
+    """Options as JSON: durations (timedelta) in seconds, tuples as lists."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
 
 
 def parse_function_config(options: Mapping[str, Any]) -> FunctionConfig:
@@ -165,11 +179,18 @@ def _retries(raw: Any, function_id: str) -> int:
     return raw
 
 
-def _expression(raw: Any, function_id: str, field_name: str) -> Expression | None:
+def _expression(
+    raw: Any,
+    function_id: str,
+    field_name: str,
+    *,
+    variables: tuple[str, ...] = ("event",),
+    boolean: bool = False,
+) -> Expression | None:
     if raw is None:
         return None
     try:
-        return compile_expression(raw)
+        return compile_expression(raw, variables=variables, boolean=boolean)
     except ExpressionError as exc:
         raise exc.with_context(function_id=function_id, field=field_name) from None
 
@@ -246,7 +267,13 @@ def _cancel_on(raw: Any, function_id: str) -> tuple[CancelRule, ...]:
         rules.append(
             CancelRule(
                 event=event,
-                if_=_expression(item.get("if"), function_id, where + ".if"),
+                if_=_expression(
+                    item.get("if"),
+                    function_id,
+                    where + ".if",
+                    variables=("event", "async"),
+                    boolean=True,
+                ),
                 timeout=timeout,
             )
         )

@@ -48,8 +48,8 @@ def validate_event(raw: object, *, now_ms: int, index: int | None = None) -> Eve
 
     Raises :class:`InvalidEventError` naming the field (and the index in a batch).
     """
-    if isinstance(raw, Event):
-        raw = raw.to_dict()
+    if isinstance(raw, Event):  # an Event built by hand: empty id and zero ts mean unset
+        raw = {k: v for k, v in raw.to_dict().items() if not (k in ("id", "ts") and not v)}
     if not isinstance(raw, Mapping):
         raise InvalidEventError(
             f"an event must be an object with a 'name', got {type(raw).__name__}", index=index

@@ -145,7 +145,11 @@ class Store(Protocol):
         ...
 
     def update_run(self, run: RunRecord) -> None:
-        """Replace the stored run with ``run``."""
+        """Save the changing fields of ``run``.
+
+        Fixed at insert (not updated): ``function_id``, ``event``, ``events``,
+        ``created_at``, ``trigger``, ``parent_run_id``, ``parent_step_key``.
+        """
         ...
 
     def get_run(self, run_id: str) -> RunRecord | None:

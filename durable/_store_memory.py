@@ -43,7 +43,9 @@ class MemoryStore:
         before: str | None = None,
     ) -> list[RunRecord]:
         runs = sorted(self._runs.values(), key=lambda r: (r.created_at, r.run_id), reverse=True)
-        if before is not None and before in self._runs:
+        if before is not None:
+            if before not in self._runs:
+                return []
             anchor = self._runs[before]
             runs = [
                 r for r in runs if (r.created_at, r.run_id) < (anchor.created_at, anchor.run_id)
@@ -111,6 +113,7 @@ class MemoryStore:
         ]
 
     def add_wait(self, wait: WaitRecord) -> None:
+        self.remove_wait(wait.run_id, wait.step_key)
         self._waits[wait.event_name][(wait.run_id, wait.step_key)] = copy.deepcopy(wait)
 
     def remove_wait(self, run_id: str, step_key: str) -> None:
