@@ -23,13 +23,14 @@ from typing import Any
 
 from durable._app import DurableFunction
 from durable._core import Execution, error_dict
-from durable._protocol import Checkpoint, ExecutionResult, LogLine, Reply
+from durable._protocol import Checkpoint, ExecutionResult, LogLine, Reply, StepStarted
 from durable._wire import (
     checkpoint_to_wire,
     log_to_wire,
     reply_from_wire,
     request_from_wire,
     result_to_wire,
+    started_to_wire,
 )
 
 from .loader import function_info, load
@@ -67,6 +68,9 @@ class _RemoteHost:
 
     def log(self, line: LogLine) -> None:
         self.worker.send({"t": "log", "x": self.exec_id, "l": log_to_wire(line)})
+
+    def step_started(self, notice: StepStarted) -> None:
+        self.worker.send({"t": "start", "x": self.exec_id, "m": started_to_wire(notice)})
 
 
 class Worker:

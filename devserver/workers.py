@@ -25,6 +25,7 @@ from durable._wire import (
     reply_to_wire,
     request_to_wire,
     result_from_wire,
+    started_from_wire,
 )
 
 from .worker import MESSAGE_LIMIT, encode
@@ -152,6 +153,8 @@ class WorkerProcess:
             task = asyncio.ensure_future(self._checkpoint(running, message))
             running.tasks.add(task)
             task.add_done_callback(running.tasks.discard)
+        elif kind == "start":
+            running.host.step_started(started_from_wire(message["m"]))
         elif kind == "log":
             running.host.log(log_from_wire(message["l"]))
         elif kind == "done" and not running.done.done():

@@ -44,6 +44,7 @@ from ._protocol import (
     StepCompleted,
     StepFailed,
     StepKind,
+    StepStarted,
 )
 from ._retry_after import retry_at_from
 from ._serialization import dumps, encoded_size, loads
@@ -430,6 +431,7 @@ class Execution:
         attempt: int,
     ) -> Reply:
         started = self.clock()
+        self.host.step_started(StepStarted(key, step_id, attempt, started, self._seq[key]))
         token = current_step.set((key, attempt))
         try:
             result = await _call(fn, args, kwargs)

@@ -38,6 +38,7 @@ from ._protocol import (
     MemoState,
     MemoStep,
     PassInterrupted,
+    StepStarted,
 )
 from ._run_host import RunHost, make_wait, memo_output
 from ._serialization import dumps, encoded_size
@@ -152,6 +153,22 @@ class Orchestrator:
                     "status": step.status.value,
                     "attempts": len(step.attempts),
                     "error": (step.error or {}).get("message") if step.error else None,
+                },
+            )
+
+    def notify_started(self, run: RunRecord, notice: StepStarted) -> None:
+        """Tell listeners a step attempt started (not stored: it is not a checkpoint)."""
+        if self._listeners:
+            self._notify(
+                "step",
+                {
+                    "run_id": run.run_id,
+                    "function_id": run.function_id,
+                    "key": notice.key,
+                    "kind": "run",
+                    "status": "running",
+                    "attempts": notice.attempt + 1,
+                    "error": None,
                 },
             )
 
@@ -497,10 +514,13 @@ class Orchestrator:
             result = await self.executor.execute(request, host)
         except PassInterrupted:
             result = ExecutionResult("suspended", reenter=True)
-        except Exception as exc:  # a worker crash: retry the pass like a body error
-            result = ExecutionResult(
-                "errored", error={"name": type(exc).__name__, "message": str(exc)}
-            )
+        except Exception as exc:  # a worker crash: the steps in flight failed an attempt
+            if host.crashed(str(exc)):
+                result = ExecutionResult("suspended")
+            else:
+                result = ExecutionResult(
+                    "errored", error={"name": type(exc).__name__, "message": str(exc)}
+                )
         latest = self.store.get_run(run.run_id)
         if latest is None or latest.status.terminal:
             self._cancelled.discard(run.run_id)

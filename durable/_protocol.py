@@ -67,6 +67,17 @@ class ExecutionRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class StepStarted:
+    """A ``step.run`` attempt began (a notice, no reply): live views, crash attribution."""
+
+    key: str
+    id: str
+    attempt: int
+    started_at: float
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class StepCompleted:
     """A ``step.run`` body returned; ``output`` is its JSON text."""
 
@@ -209,6 +220,10 @@ class ExecutionHost(Protocol):
 
     def log(self, line: LogLine) -> None:
         """Record a log line of the run (fire and forget)."""
+        ...
+
+    def step_started(self, notice: StepStarted) -> None:
+        """A step body is about to run (fire and forget)."""
         ...
 
 

@@ -28,6 +28,7 @@ from ._protocol import (
     StepCompleted,
     StepFailed,
     StepKind,
+    StepStarted,
     WaitRequest,
 )
 from ._serialization import loads
@@ -57,6 +58,7 @@ class RunHost:
         self.backoff = backoff or config.backoff or DEFAULT_BACKOFF
         self.rng = rng
         self.base_position = max((s.position for s in steps.values()), default=-1) + 1
+        self.in_flight: dict[str, StepStarted] = {}
         self.last_checkpoint_at = max(
             (s.ended_at for s in steps.values() if s.ended_at is not None),
             default=run.started_at or run.created_at,
@@ -67,12 +69,37 @@ class RunHost:
     def is_cancelled(self) -> bool:
         return self.orch.is_cancelled(self.run.run_id)
 
+    def step_started(self, notice: StepStarted) -> None:
+        self.in_flight[notice.key] = notice
+        self.orch.notify_started(self.run, notice)
+
+    def crashed(self, reason: str) -> bool:
+        """The process running this pass died: fail the attempts in flight, per step policy.
+
+        Returns False if no step was in flight (the crash was in handler code).
+        """
+        now = self.orch.clock.now()
+        for notice in list(self.in_flight.values()):
+            self._failed(
+                StepFailed(
+                    notice.key,
+                    notice.id,
+                    {"name": "WorkerDied", "message": reason},
+                    notice.attempt,
+                    notice.started_at,
+                    now,
+                    seq=notice.seq,
+                )
+            )
+        return bool(self.in_flight)
+
     def log(self, line: LogLine) -> None:
         self.orch.buffer_log(
             LogRecord(self.run.run_id, line.ts, line.level, line.message, line.step_key)
         )
 
     async def checkpoint(self, message: Checkpoint) -> Reply:
+        self.in_flight.pop(message.key, None)
         if self.is_cancelled():
             return STOP
         if isinstance(message, StepCompleted):

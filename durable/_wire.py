@@ -23,6 +23,7 @@ from ._protocol import (
     StepCompleted,
     StepFailed,
     StepKind,
+    StepStarted,
     WaitRequest,
 )
 
@@ -112,6 +113,16 @@ def result_to_wire(result: ExecutionResult) -> dict[str, Any]:
 def result_from_wire(raw: dict[str, Any]) -> ExecutionResult:
     """Rebuild an execution result."""
     return ExecutionResult(raw["status"], raw.get("output"), raw.get("error"), raw["reenter"])
+
+
+def started_to_wire(notice: StepStarted) -> dict[str, Any]:
+    """A step-started notice as a dict."""
+    return dataclasses.asdict(notice)
+
+
+def started_from_wire(raw: dict[str, Any]) -> StepStarted:
+    """Rebuild a step-started notice."""
+    return StepStarted(**raw)
 
 
 def log_to_wire(line: LogLine) -> dict[str, Any]:
