@@ -14,12 +14,9 @@ It never imports user code: functions are known by their :class:`FunctionConfig`
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import math
 import random
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from ._backoff import DEFAULT_BACKOFF, Backoff
@@ -27,7 +24,8 @@ from ._clock import Clock
 from ._config import FunctionConfig
 from ._errors import UnknownFunctionError
 from ._events import validate_event
-from ._flow import Slots, concurrency_keys, cron_event, idempotency_key
+from ._flow import concurrency_keys, idempotency_key
+from ._history import build_history, step_change
 from ._ids import new_id
 from ._limits import EVENT_DEDUP_WINDOW_SECONDS, IDEMPOTENCY_WINDOW_SECONDS
 from ._matching import field_value
@@ -35,12 +33,12 @@ from ._protocol import (
     ExecutionRequest,
     ExecutionResult,
     Executor,
-    MemoState,
     MemoStep,
     PassInterrupted,
     StepStarted,
 )
-from ._run_host import RunHost, make_wait, memo_output
+from ._run_host import RunHost, make_wait
+from ._scheduler import Scheduler
 from ._serialization import dumps, encoded_size
 from ._store import (
     EventRecord,
@@ -51,7 +49,7 @@ from ._store import (
     StepStatus,
     Store,
 )
-from ._triggers import CronTrigger, EventNameIndex
+from ._triggers import EventNameIndex
 
 FUNCTION_FAILED = "durable/function.failed"
 FUNCTION_CANCELLED = "durable/function.cancelled"
@@ -79,20 +77,15 @@ class Orchestrator:
         self.executor = executor
         self.backoff = backoff
         self.rng = rng or random.Random()
-        self.max_parallel = max_parallel
         self._functions: dict[str, FunctionConfig] = {}
         self._triggers: EventNameIndex[FunctionConfig] = EventNameIndex()
-        self._executing: dict[str, asyncio.Task[None]] = {}
+        self.scheduler = Scheduler(self, max_parallel=max_parallel)
         self._cancelled: set[str] = set()
         self._logs: list[LogRecord] = []
         self._commit_waiters: asyncio.Future[None] | None = None
         self._listeners: list[Listener] = []
         self._rerun_after_pass: set[str] = set()
         self._mocks: dict[str, dict[str, MemoStep]] = {}
-        self._slots = Slots()
-        self._held_slots: dict[str, list[str]] = {}
-        self._cron_next: dict[tuple[str, str], float] = {}
-        self.wakeup = asyncio.Event()
         self.set_functions(functions)
 
     # -- functions --------------------------------------------------------------------
@@ -105,19 +98,15 @@ class Orchestrator:
             self._functions[config.id] = config
             for trigger in config.event_triggers:
                 self._triggers.add(trigger.event, config)
-        self._schedule_crons()
+        self.scheduler.schedule_crons()
 
-    def _schedule_crons(self) -> None:
-        now = self.clock.now()
-        self._cron_next = {}
-        for config in self._functions.values():
-            for trigger in config.cron_triggers:
-                next_at = self.store.get_cron(config.id, trigger.cron)
-                if next_at is None:
-                    next_at = _next_tick(trigger, now)
-                    self.store.set_cron(config.id, trigger.cron, next_at)
-                self._cron_next[(config.id, trigger.cron)] = next_at
-        self._flush()
+    def functions(self) -> list[FunctionConfig]:
+        """The registered function configs."""
+        return list(self._functions.values())
+
+    def config_of(self, function_id: str) -> FunctionConfig | None:
+        """The config of ``function_id``, or None if it is not registered (any more)."""
+        return self._functions.get(function_id)
 
     def has_function(self, function_id: str) -> bool:
         """Whether ``function_id`` is registered."""
@@ -143,18 +132,7 @@ class Orchestrator:
     def notify_step(self, run: RunRecord, step: StepRecord) -> None:
         """Tell listeners a step changed."""
         if self._listeners:
-            self._notify(
-                "step",
-                {
-                    "run_id": run.run_id,
-                    "function_id": run.function_id,
-                    "key": step.key,
-                    "kind": step.kind,
-                    "status": step.status.value,
-                    "attempts": len(step.attempts),
-                    "error": (step.error or {}).get("message") if step.error else None,
-                },
-            )
+            self._notify("step", step_change(run, step))
 
     def notify_started(self, run: RunRecord, notice: StepStarted) -> None:
         """Tell listeners a step attempt started (not stored: it is not a checkpoint)."""
@@ -183,7 +161,7 @@ class Orchestrator:
         """Keep a log line until the next commit."""
         self._logs.append(line)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         if self._logs:
             lines, self._logs = self._logs, []
             self.store.add_logs(lines)
@@ -191,8 +169,8 @@ class Orchestrator:
 
     async def commit(self) -> None:
         """Commit now; with several passes in flight, share one commit among them."""
-        if len(self._executing) <= 1:
-            self._flush()
+        if len(self.scheduler.executing) <= 1:
+            self.flush()
             return
         if self._commit_waiters is None:
             self._commit_waiters = asyncio.get_running_loop().create_future()
@@ -202,7 +180,7 @@ class Orchestrator:
     def _group_commit(self) -> None:
         waiters, self._commit_waiters = self._commit_waiters, None
         try:
-            self._flush()
+            self.flush()
         except BaseException as exc:  # pragma: no cover - disk failures
             if waiters is not None:
                 waiters.set_exception(exc)
@@ -240,7 +218,7 @@ class Orchestrator:
             data = record.to_event_dict()
             skipped = []
             for config in self._triggered(data):
-                run = self._create_run(config, data, trigger="event")
+                run = self.create_run(config, data, trigger="event")
                 if isinstance(run, RunRecord):
                     record.run_ids.append(run.run_id)
                 else:
@@ -261,7 +239,7 @@ class Orchestrator:
     async def send(self, raw_events: list[Any]) -> list[str]:
         """Accept events and commit them before returning their ids."""
         ids = self.ingest_events(raw_events)
-        self._flush()
+        self.flush()
         return ids
 
     def _triggered(self, event: dict[str, Any]) -> list[FunctionConfig]:
@@ -273,7 +251,7 @@ class Orchestrator:
                 matched[config.id] = config
         return list(matched.values())
 
-    def _create_run(
+    def create_run(
         self,
         config: FunctionConfig,
         event: dict[str, Any],
@@ -339,7 +317,7 @@ class Orchestrator:
         ``mocks`` (kept in memory, for tests and replay) stand in for the steps they name.
         """
         checked = validate_event(event, now_ms=int(self.clock.now() * 1000)).to_dict()
-        run = self._create_run(self.function(function_id), checked, trigger=trigger)
+        run = self.create_run(self.function(function_id), checked, trigger=trigger)
         assert isinstance(run, RunRecord)
         if mocks:
             self._mocks[run.run_id] = dict(mocks)
@@ -352,7 +330,7 @@ class Orchestrator:
         """Create the child run of a ``step.invoke``."""
         now_ms = int(self.clock.now() * 1000)
         event = {"name": FUNCTION_INVOKED, "data": data, "id": new_id(now_ms), "ts": now_ms}
-        run = self._create_run(
+        run = self.create_run(
             self.function(function_id), event, trigger="invoke", parent=parent, step_key=step_key
         )
         assert isinstance(run, RunRecord)
@@ -397,7 +375,7 @@ class Orchestrator:
             self._make_ready(run)
 
     def _make_ready(self, run: RunRecord) -> None:
-        if run.run_id in self._executing:
+        if run.run_id in self.scheduler.executing:
             self._rerun_after_pass.add(run.run_id)
             return
         run.ready_at = self.clock.now()
@@ -419,14 +397,14 @@ class Orchestrator:
             raise KeyError(run_id)
         if run.status.terminal:
             return False
-        if run_id in self._executing:
+        if run_id in self.scheduler.executing:
             self._cancelled.add(run_id)
         run.status, run.cancel_reason = RunStatus.CANCELLED, reason
         self._end(run)
         self._system_event(FUNCTION_CANCELLED, run, {"reason": reason})
         self._resolve_parent(run, error={"name": "FunctionCancelled", "message": reason})
         if commit:
-            self._flush()
+            self.flush()
         return True
 
     def _end(self, run: RunRecord) -> None:
@@ -442,47 +420,12 @@ class Orchestrator:
 
     # -- passes ---------------------------------------------------------------------------
 
-    def _history(self, run: RunRecord) -> tuple[dict[str, StepRecord], dict[str, MemoStep]]:
-        now = self.clock.now()
-        steps = {s.key: s for s in self.store.get_steps(run.run_id)}
-        memo: dict[str, MemoStep] = {}
-        for step in steps.values():
-            kind = step.kind or None
-            if step.status in (StepStatus.SLEEPING, StepStatus.WAITING) and (
-                step.wake_at is not None and step.wake_at <= now
-            ):
-                if step.status is StepStatus.WAITING:
-                    self.store.remove_wait(run.run_id, step.key)
-                step.status, step.ended_at, step.output = StepStatus.COMPLETED, now, None
-                self.store.upsert_step(step)
-            if (
-                step.status is StepStatus.INVOKING
-                and step.wake_at is not None
-                and step.wake_at <= now
-            ):
-                step.status, step.ended_at = StepStatus.FAILED, now
-                step.error = {"name": "InvokeTimeout", "message": "the invoked run timed out"}
-                self.store.upsert_step(step)
-            if step.status is StepStatus.COMPLETED:
-                memo[step.key] = MemoStep(step.key, kind, MemoState.COMPLETED, memo_output(step))
-            elif step.status is StepStatus.FAILED:
-                memo[step.key] = MemoStep(step.key, kind, MemoState.FAILED, error=step.error)
-            elif step.status is StepStatus.ERRORED and (step.wake_at or 0) <= now:
-                memo[step.key] = MemoStep(
-                    step.key, kind, MemoState.RETRY, attempts=len(step.attempts)
-                )
-            else:
-                memo[step.key] = MemoStep(
-                    step.key, kind, MemoState.PENDING, attempts=len(step.attempts)
-                )
-        return steps, memo
-
     async def execute(self, run: RunRecord) -> None:
         """Run one pass of ``run`` and apply its result."""
         config = self._functions.get(run.function_id)
         if config is None:
             self._finish_failed(run, UnknownFunctionError(run.function_id).to_dict())
-            self._flush()
+            self.flush()
             return
         now = self.clock.now()
         run.status, run.ready_at = RunStatus.RUNNING, None
@@ -494,7 +437,7 @@ class Orchestrator:
                 run.deadline_reason = "timeouts.finish: the run did not finish in time"
 
         self._save_run(run)
-        steps, memo = self._history(run)
+        steps, memo = build_history(self.store, run, self.clock.now())
         state_bytes = encoded_size(dumps(run.event)) + sum(
             encoded_size(s.output) for s in steps.values() if s.output is not None
         )
@@ -524,10 +467,10 @@ class Orchestrator:
         latest = self.store.get_run(run.run_id)
         if latest is None or latest.status.terminal:
             self._cancelled.discard(run.run_id)
-            self._flush()
+            self.flush()
             return
         self._apply(run, config, steps, result)
-        self._flush()
+        self.flush()
 
     def _apply(
         self,
@@ -610,120 +553,36 @@ class Orchestrator:
         self.store.upsert_step(step)
         self._make_ready(parent)
 
-    # -- scheduling -----------------------------------------------------------------------
+    # -- scheduling (delegated to the scheduler) ----------------------------------------
+
+    @property
+    def wakeup(self) -> asyncio.Event:
+        """Set whenever new work may be due."""
+        return self.scheduler.wakeup
 
     def recover(self) -> int:
         """After a restart: make runs that were mid-pass ready again. Returns their number."""
-        now, count = self.clock.now(), 0
-        for run in self.store.unfinished_runs():
-            if run.ready_at is None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
-                run.ready_at = now
-                self.store.update_run(run)
-                count += 1
-        self._flush()
-        return count
+        return self.scheduler.recover()
 
     def start_due(self) -> int:
-        """Start a pass for every due run not already in flight. Returns how many started."""
-        room = self.max_parallel - len(self._executing)
-        if room <= 0:
-            return 0
-        started = 0
-        for run in self.store.ready_runs(self.clock.now(), room + len(self._executing) + 1000):
-            if run.run_id in self._executing or started >= room:
-                continue
-            config = self._functions.get(run.function_id)
-            if config is not None and config.concurrency:
-                if not self._slots.try_acquire(config, run.concurrency_keys):
-                    continue
-                self._held_slots[run.run_id] = run.concurrency_keys
-            task = asyncio.ensure_future(self.execute(run))
-            self._executing[run.run_id] = task
-            task.add_done_callback(functools.partial(self._pass_done, run.run_id))
-            started += 1
-        return started
-
-    def _pass_done(self, run_id: str, _task: object = None) -> None:
-        self._executing.pop(run_id, None)
-        self._slots.release(self._held_slots.pop(run_id, []))
-        self.wakeup.set()
+        """Start a pass for every due run not already in flight."""
+        return self.scheduler.start_due()
 
     def tick(self) -> int:
-        """Expire deadlines, fire due cron ticks, start due passes. Returns passes started."""
-        now = self.clock.now()
-        for run in self.store.expired_deadlines(now):
-            self.cancel(run.run_id, run.deadline_reason or "timed out", commit=False)
-        for (function_id, cron), next_at in list(self._cron_next.items()):
-            if next_at <= now:
-                self._fire_cron(function_id, cron, next_at, now)
-        self._flush()
-        return self.start_due()
-
-    def _fire_cron(self, function_id: str, cron: str, tick: float, now: float) -> None:
-        config = self._functions[function_id]
-        trigger = next(t for t in config.cron_triggers if t.cron == cron)
-        event = cron_event(function_id, trigger, tick)
-        if self.store.get_event(event["id"]) is None:  # never twice for one tick
-            record = EventRecord(
-                id=event["id"],
-                name=event["name"],
-                data=event["data"],
-                ts=event["ts"],
-                received_at=now,
-            )
-            run = self._create_run(config, event, trigger="cron")
-            assert isinstance(run, RunRecord)
-            record.run_ids.append(run.run_id)
-            self.store.insert_event(record)
-        next_at = _next_tick(trigger, max(now, tick))  # missed ticks fire once, not per tick
-        self.store.set_cron(function_id, cron, next_at)
-        self._cron_next[(function_id, cron)] = next_at
+        """Expire deadlines, fire due cron ticks, start due passes."""
+        return self.scheduler.tick()
 
     def next_wake_at(self) -> float | None:
         """When something next falls due: a run, a deadline or a cron tick."""
-        times = [
-            t for t in (self.store.next_ready_at(), self.store.next_deadline_at()) if t is not None
-        ]
-        times.extend(self._cron_next.values())
-        return min(times) if times else None
+        return self.scheduler.next_wake_at()
 
     async def settle(self) -> None:
         """Run every pass that is due now, and those they make due, until nothing is."""
-        while True:
-            self.tick()
-            if not self._executing:
-                if self._has_startable():
-                    continue
-                return
-            done, _ = await asyncio.wait(
-                list(self._executing.values()), return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in done:
-                task.result()
+        await self.scheduler.settle()
 
     async def run_forever(self) -> None:
-        """The real-clock scheduler loop: start due passes, then sleep until the next one."""
-        while True:
-            self.wakeup.clear()
-            self.tick()
-            next_at = self.next_wake_at()
-            timeout = None if next_at is None else max(0.0, next_at - self.clock.now())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout)
-
-    def _has_startable(self) -> bool:
-        for run in self.store.ready_runs(self.clock.now(), 1000):
-            config = self._functions.get(run.function_id)
-            if config is None or not config.concurrency:
-                return True
-            if self._slots.try_acquire(config, run.concurrency_keys):
-                self._slots.release(run.concurrency_keys)
-                return True
-        return False
-
-
-def _next_tick(trigger: CronTrigger, after: float) -> float:
-    return trigger.schedule.next_after(datetime.fromtimestamp(after, UTC)).timestamp()
+        """The real-clock scheduler loop."""
+        await self.scheduler.run_forever()
 
 
 def _run_change(run: RunRecord) -> dict[str, Any]:

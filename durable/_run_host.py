@@ -8,7 +8,7 @@ at once (an expired sleep, an event that already arrived, sent events).
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._backoff import DEFAULT_BACKOFF, Backoff
 from ._config import FunctionConfig
@@ -31,7 +31,6 @@ from ._protocol import (
     StepStarted,
     WaitRequest,
 )
-from ._serialization import loads
 from ._store import LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
 
 if TYPE_CHECKING:
@@ -268,8 +267,3 @@ def make_wait(
         match_field=field,
         match_value=field_value(run.event, field) if field else None,
     )
-
-
-def memo_output(step: StepRecord) -> Any:
-    """A stored step's output as the handler sees it."""
-    return loads(step.output) if step.output is not None else None

@@ -1,0 +1,164 @@
+"""Scheduling: which passes start when. Due runs, concurrency slots, cron ticks, deadlines.
+
+The :class:`Scheduler` belongs to one :class:`~durable._orchestrator.Orchestrator`. It picks
+due runs (oldest due first, skipping those whose concurrency keys are full), fires due cron
+ticks (at most once per tick, a missed stretch of ticks once), cancels runs past their
+``timeouts`` deadline, and drives the loops: :meth:`settle` for virtual time, and
+:meth:`run_forever` for the real clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from ._flow import Slots, cron_event
+from ._store import EventRecord, RunRecord, RunStatus
+from ._triggers import CronTrigger
+
+if TYPE_CHECKING:
+    from ._orchestrator import Orchestrator
+
+
+def next_tick(trigger: CronTrigger, after: float) -> float:
+    """The epoch second of the first tick of ``trigger`` strictly after ``after``."""
+    return trigger.schedule.next_after(datetime.fromtimestamp(after, UTC)).timestamp()
+
+
+class Scheduler:
+    """Starts the passes of one orchestrator."""
+
+    def __init__(self, orchestrator: Orchestrator, *, max_parallel: int) -> None:
+        self.orch = orchestrator
+        self.max_parallel = max_parallel
+        self.executing: dict[str, asyncio.Task[None]] = {}
+        self.wakeup = asyncio.Event()
+        self._slots = Slots()
+        self._held_slots: dict[str, list[str]] = {}
+        self._cron_next: dict[tuple[str, str], float] = {}
+
+    def schedule_crons(self) -> None:
+        """Load (or first compute) the next tick of every cron trigger."""
+        store, now = self.orch.store, self.orch.clock.now()
+        self._cron_next = {}
+        for config in self.orch.functions():
+            for trigger in config.cron_triggers:
+                next_at = store.get_cron(config.id, trigger.cron)
+                if next_at is None:
+                    next_at = next_tick(trigger, now)
+                    store.set_cron(config.id, trigger.cron, next_at)
+                self._cron_next[(config.id, trigger.cron)] = next_at
+        self.orch.flush()
+
+    def recover(self) -> int:
+        """After a restart: make runs that were mid-pass ready again. Returns their number."""
+        store, now, count = self.orch.store, self.orch.clock.now(), 0
+        for run in store.unfinished_runs():
+            if run.ready_at is None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+                run.ready_at = now
+                store.update_run(run)
+                count += 1
+        self.orch.flush()
+        return count
+
+    def start_due(self) -> int:
+        """Start a pass for every due run not already in flight. Returns how many started."""
+        room = self.max_parallel - len(self.executing)
+        if room <= 0:
+            return 0
+        started = 0
+        due = self.orch.store.ready_runs(self.orch.clock.now(), room + len(self.executing) + 1000)
+        for run in due:
+            if run.run_id in self.executing or started >= room:
+                continue
+            config = self.orch.config_of(run.function_id)
+            if config is not None and config.concurrency:
+                if not self._slots.try_acquire(config, run.concurrency_keys):
+                    continue
+                self._held_slots[run.run_id] = run.concurrency_keys
+            task = asyncio.ensure_future(self.orch.execute(run))
+            self.executing[run.run_id] = task
+            task.add_done_callback(functools.partial(self._pass_done, run.run_id))
+            started += 1
+        return started
+
+    def _pass_done(self, run_id: str, _task: object = None) -> None:
+        self.executing.pop(run_id, None)
+        self._slots.release(self._held_slots.pop(run_id, []))
+        self.wakeup.set()
+
+    def tick(self) -> int:
+        """Expire deadlines, fire due cron ticks, start due passes. Returns passes started."""
+        now = self.orch.clock.now()
+        for run in self.orch.store.expired_deadlines(now):
+            self.orch.cancel(run.run_id, run.deadline_reason or "timed out", commit=False)
+        for (function_id, cron), next_at in list(self._cron_next.items()):
+            if next_at <= now:
+                self._fire_cron(function_id, cron, next_at, now)
+        self.orch.flush()
+        return self.start_due()
+
+    def _fire_cron(self, function_id: str, cron: str, tick: float, now: float) -> None:
+        store = self.orch.store
+        config = self.orch.function(function_id)
+        trigger = next(t for t in config.cron_triggers if t.cron == cron)
+        event = cron_event(function_id, trigger, tick)
+        if store.get_event(event["id"]) is None:  # never twice for one tick
+            record = EventRecord(
+                id=event["id"],
+                name=event["name"],
+                data=event["data"],
+                ts=event["ts"],
+                received_at=now,
+            )
+            run = self.orch.create_run(config, event, trigger="cron")
+            assert isinstance(run, RunRecord)
+            record.run_ids.append(run.run_id)
+            store.insert_event(record)
+        next_at = next_tick(trigger, max(now, tick))  # missed ticks fire once, not per tick
+        store.set_cron(function_id, cron, next_at)
+        self._cron_next[(function_id, cron)] = next_at
+
+    def next_wake_at(self) -> float | None:
+        """When something next falls due: a run, a deadline or a cron tick."""
+        store = self.orch.store
+        times = [t for t in (store.next_ready_at(), store.next_deadline_at()) if t is not None]
+        times.extend(self._cron_next.values())
+        return min(times) if times else None
+
+    async def settle(self) -> None:
+        """Run every pass that is due now, and those they make due, until nothing is."""
+        while True:
+            self.tick()
+            if not self.executing:
+                if self._has_startable():
+                    continue
+                return
+            done, _ = await asyncio.wait(
+                list(self.executing.values()), return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                task.result()
+
+    async def run_forever(self) -> None:
+        """The real-clock loop: start due passes, then sleep until the next one is due."""
+        while True:
+            self.wakeup.clear()
+            self.tick()
+            next_at = self.next_wake_at()
+            timeout = None if next_at is None else max(0.0, next_at - self.orch.clock.now())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), timeout)
+
+    def _has_startable(self) -> bool:
+        for run in self.orch.store.ready_runs(self.orch.clock.now(), 1000):
+            config = self.orch.config_of(run.function_id)
+            if config is None or not config.concurrency:
+                return True
+            if self._slots.try_acquire(config, run.concurrency_keys):
+                self._slots.release(run.concurrency_keys)
+                return True
+        return False
