@@ -106,6 +106,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "c
 
 def start_server(root: Path, port: int, ledger: Path) -> Server:
     env = {**os.environ, "LEDGER": str(ledger), "PYTHONUNBUFFERED": "1"}
+    log = (root / "server.log").open("ab")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -121,16 +122,18 @@ def start_server(root: Path, port: int, ledger: Path) -> Server:
         ],
         cwd=root,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    log.close()  # the child has its own copy
     server = Server(f"http://127.0.0.1:{port}", root, ledger, process, port)
     try:
         wait_for(lambda: server.get("/health"), what="the server to answer /health")
     except AssertionError:
         process.kill()
-        output = process.communicate(timeout=5)[0].decode(errors="replace")
+        process.wait(timeout=5)
+        output = (root / "server.log").read_text(errors="replace")
         raise AssertionError(f"durable dev did not start:\n{output}") from None
     return server
 
@@ -143,11 +146,11 @@ def kill_group(server: Server) -> None:
 def stop(server: Server) -> str:
     if server.process.poll() is None:
         os.killpg(server.process.pid, signal.SIGTERM)
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            kill_group(server)
-    return server.process.stdout.read().decode(errors="replace") if server.process.stdout else ""
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        kill_group(server)
+    return (server.root / "server.log").read_text(errors="replace")
 
 
 @pytest.fixture
@@ -224,14 +227,14 @@ def test_hot_reload_puts_new_code_live(server: Server) -> None:
 
 def test_a_broken_module_keeps_the_last_good_version_until_fixed(server: Server) -> None:
     app_file = server.root / "app.py"
-    app_file.write_text(APP.replace('"v1"', '"v3"') + "\nthis is not python\n")
+    app_file.write_text(APP.replace('"v1"', '"v3"') + "\ndef broken(:\n")
     functions = wait_for(
         lambda: (body := server.get("/api/functions"))["errors"] and body,
         what="the registration error",
     )
     error = functions["errors"][0]
     assert error["file"].endswith("app.py")
-    assert error["line"] == len((APP + "\nthis is not python\n").splitlines())
+    assert error["line"] == len((APP + "\ndef broken(:\n").splitlines())
     assert "SyntaxError" in error["message"]
     assert {f["id"] for f in functions["functions"]} == {"pipeline", "crasher", "version"}
     server.send("job/version")
