@@ -10,7 +10,7 @@ then measures:
 
 Prints a table and one JSON line.
 
-    python bench/server_overhead.py [--steps 2000] [--events 200] [--runs 1000]
+    python bench/server_overhead.py [--steps 900] [--events 200] [--runs 1000]
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def measure(steps: int, events: int, runs: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=900)
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--runs", type=int, default=1000)
     args = parser.parse_args()
