@@ -38,9 +38,20 @@ def version() -> None:
     typer.echo(installed_version())
 
 
-from .dev import dev  # noqa: E402 - commands register after the app exists
+from .cancel import cancel  # noqa: E402 - commands register after the app exists
+from .dev import dev  # noqa: E402
+from .export import export  # noqa: E402
+from .functions import functions  # noqa: E402
+from .runs import runs, show_run  # noqa: E402
+from .send import send  # noqa: E402
 
 app.command()(dev)
+app.command()(send)
+app.command()(runs)
+app.command("run")(show_run)
+app.command()(cancel)
+app.command()(export)
+app.command()(functions)
 
 
 def main() -> None:

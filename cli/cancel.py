@@ -1,0 +1,25 @@
+"""``durable cancel RUN_ID``: cancel a run; no further step starts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+import typer
+
+from .client import ApiClient, JsonOption, UrlOption, cli_errors, print_json
+
+
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="The run to cancel (see `durable runs`).")],
+    url: UrlOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Cancel a run (it ends as `cancelled`; no further step starts)."""
+    with cli_errors():
+        body = ApiClient(url).post(f"/api/runs/{quote(run_id, safe='')}/cancel")
+    if json_output:
+        print_json(body)
+        return
+    status = body.get("status") if isinstance(body, dict) else None
+    typer.echo(f"{run_id}: {status}" if status else f"{run_id}: cancel requested")

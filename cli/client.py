@@ -1,0 +1,211 @@
+"""A small blocking client of the dev server's HTTP API, shared by the CLI commands.
+
+Errors, drawn once::
+
+    CliError                  message + exit code; `cli_errors()` prints it and exits
+      unreachable server      exit 2, names the URL
+      API error 400/404/413/422 ...
+                              exit 2: the request was wrong (bad input, unknown id)
+      API error 409, 5xx, other
+                              exit 1: a valid request the server could not carry out
+
+The API answers errors as ``{"error": {"code": ..., "message": ...}}`` with a 4xx/5xx status;
+the message is what the user sees.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+DEFAULT_URL = "http://127.0.0.1:8288"
+URL_ENV = "DURABLE_URL"
+TIMEOUT = 10.0
+#: Console width when stdout is not a terminal.
+PIPE_WIDTH = 200
+
+#: The ``--url`` option every API command takes (``DURABLE_URL`` when not given).
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help=f"Dev server URL (default: ${URL_ENV}, else {DEFAULT_URL}).",
+        show_default=False,
+    ),
+]
+#: The ``--json`` flag: machine-readable output instead of tables.
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+#: HTTP statuses that mean "the request was wrong": exit 2 (usage or input error).
+_INPUT_STATUSES = frozenset({400, 404, 405, 413, 414, 415, 422})
+
+
+class CliError(Exception):
+    """A failure to report on stderr, ending the command with ``exit_code``."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn a :class:`CliError` raised inside into ``error: ...`` on stderr and its exit code."""
+    try:
+        yield
+    except CliError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def resolve_url(url: str | None) -> str:
+    """The server URL: ``--url``, else ``$DURABLE_URL``, else the default; no trailing slash."""
+    chosen = url or os.environ.get(URL_ENV) or DEFAULT_URL
+    if not chosen.startswith(("http://", "https://")):
+        raise CliError(f"--url must start with http:// or https://, got {chosen!r}")
+    return chosen.rstrip("/")
+
+
+def error_message(response: httpx.Response) -> str:
+    """The ``error.message`` of an API error response, or a short excerpt of its body."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
+        error = body["error"]
+        message = str(error.get("message") or error.get("code") or "")
+        if message:
+            return message
+    text = response.text.strip()[:200]
+    return text or response.reason_phrase or "no details"
+
+
+class ApiClient:
+    """Calls one dev server; every failure becomes a :class:`CliError`."""
+
+    def __init__(self, url: str | None = None, *, timeout: float = TIMEOUT) -> None:
+        self.url = resolve_url(url)
+        self.timeout = timeout
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``path`` and return the decoded JSON body."""
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        return self._request("GET", path, params=clean)
+
+    def post(self, path: str, body: Any = None) -> Any:
+        """POST ``body`` as JSON to ``path`` and return the decoded JSON body."""
+        return self._request("POST", path, json=body)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = httpx.request(method, self.url + path, timeout=self.timeout, **kwargs)
+        except httpx.TimeoutException:
+            raise CliError(
+                f"the durable server at {self.url} did not answer within {self.timeout:g}s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise CliError(
+                f"cannot reach the durable server at {self.url} ({exc}); "
+                f"is `durable dev` running? (set --url or ${URL_ENV})"
+            ) from None
+        if response.status_code >= 400:
+            code = 2 if response.status_code in _INPUT_STATUSES else 1
+            raise CliError(
+                f"{error_message(response)} (HTTP {response.status_code})", exit_code=code
+            )
+        try:
+            return response.json()
+        except ValueError:
+            raise CliError(
+                f"the server at {self.url} answered {method} {path} with non-JSON content",
+                exit_code=1,
+            ) from None
+
+
+def print_json(value: Any) -> None:
+    """Print ``value`` as indented JSON on stdout (no colours: for scripts)."""
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An API time (ISO-8601 string, ``Z`` allowed; or epoch seconds) as an aware datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_time(value: datetime | None, *, date: bool = True, ms: bool = True) -> str:
+    """``2025-01-31 12:00:00.123`` (UTC), optionally without the date or milliseconds."""
+    if value is None:
+        return "-"
+    utc = value.astimezone(UTC)
+    text = utc.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S")
+    return f"{text}.{utc.microsecond // 1000:03d}" if ms else text
+
+
+def make_console() -> Console:
+    """A rich console on stdout; when piped (no terminal, no $COLUMNS) tables are not cut
+    to 80 columns, so ``durable runs | grep`` sees whole ids."""
+    console = Console()
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console = Console(width=PIPE_WIDTH)
+    return console
+
+
+def format_duration(seconds: float | None) -> str:
+    """A short human duration: ``<1ms``, ``12ms``, ``1.24s``, ``3m04s``, ``2h05m``, ``1d03h``."""
+    if seconds is None:
+        return "-"
+    seconds = max(seconds, 0.0)
+    if seconds < 0.001:
+        return "<1ms" if seconds > 0 else "0ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+STATUS_STYLES: dict[str, str] = {
+    "queued": "dim",
+    "running": "yellow",
+    "sleeping": "blue",
+    "waiting": "cyan",
+    "completed": "green",
+    "failed": "red",
+    "errored": "red",
+    "cancelled": "magenta",
+    "invoking": "cyan",
+}
+
+
+def styled_status(status: Any) -> str:
+    """A status as rich markup in its colour."""
+    text = str(status or "?")
+    return f"[{STATUS_STYLES.get(text, 'white')}]{escape(text)}[/]"

@@ -1,0 +1,35 @@
+"""``durable export RUN_ID [-o FILE]``: save a run as a replay fixture (SPEC section 4)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+import typer
+
+from .client import ApiClient, CliError, UrlOption, cli_errors
+
+
+def export(
+    run_id: Annotated[str, typer.Argument(help="The run to export (see `durable runs`).")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the fixture here (default: stdout)."),
+    ] = None,
+    url: UrlOption = None,
+) -> None:
+    """Save a run as a replay fixture for `durable replay`."""
+    with cli_errors():
+        fixture = ApiClient(url).get(f"/api/runs/{quote(run_id, safe='')}/fixture")
+        text = json.dumps(fixture, indent=2, ensure_ascii=False) + "\n"
+        if output is None:
+            typer.echo(text, nl=False)
+            return
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
+        typer.echo(f"wrote {output} (run {run_id})")

@@ -1,0 +1,374 @@
+"""``durable runs`` (list runs) and ``durable run RUN_ID`` (one run with its step timeline).
+
+The timeline has one row per step, with a bar drawn on a time axis shared by every row, so
+parallel steps overlap and backoff gaps show; each attempt of a retried step gets its own row
+with its error. Run attempts are solid bars, sleeps ``░`` and waits ``▒``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+from rich.console import Console
+from rich.json import JSON
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from durable._store import RunStatus
+
+from .client import (
+    ApiClient,
+    JsonOption,
+    UrlOption,
+    cli_errors,
+    format_duration,
+    format_time,
+    make_console,
+    parse_time,
+    print_json,
+    styled_status,
+)
+
+BAR_WIDTH = 32
+#: Bars narrow to this on narrow terminals and widen to ``MAX_BAR_WIDTH`` on wide ones.
+MIN_BAR_WIDTH, MAX_BAR_WIDTH = 10, 40
+#: Short kind labels, so the timeline fits 80 columns.
+_KIND_LABELS = {"wait_for_event": "wait", "send_event": "send"}
+_OPEN_STATUSES = frozenset({"running", "sleeping", "waiting", "invoking", "queued", "errored"})
+_SPAN_KINDS = {"sleep": ("░", "blue"), "wait_for_event": ("▒", "cyan"), "invoke": ("▒", "cyan")}
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of time drawn on a bar."""
+
+    start: datetime
+    end: datetime
+    char: str
+    style: str
+
+
+# -- durable runs --------------------------------------------------------------------------
+
+
+def runs(
+    status: Annotated[
+        RunStatus | None, typer.Option("--status", "-s", help="Only runs with this status.")
+    ] = None,
+    function: Annotated[
+        str | None, typer.Option("--function", "-f", help="Only runs of this function id.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 20,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="Continue a previous listing.")
+    ] = None,
+    url: UrlOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List runs, newest first."""
+    with cli_errors():
+        params = {
+            "status": status.value if status else None,
+            "function": function,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        body = ApiClient(url).get("/api/runs", params)
+    if json_output:
+        print_json(body)
+        return
+    console = make_console()
+    items = body.get("runs") or []
+    if not items:
+        console.print("[dim]no runs[/]")
+        return
+    table = Table(title=None, box=None, header_style="bold", pad_edge=False)
+    table.add_column("run id", no_wrap=True)
+    table.add_column("function", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("event", min_width=10)
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    now = datetime.now(UTC)
+    for item in items:
+        started = parse_time(item.get("started_at"))
+        table.add_row(
+            escape(str(item.get("run_id"))),
+            escape(str(item.get("function_id"))),
+            styled_status(item.get("status")),
+            escape(str((item.get("event") or {}).get("name", ""))),
+            format_time(started, ms=False),
+            format_duration(_elapsed(started, parse_time(item.get("ended_at")), item, now)),
+        )
+    console.print(table)
+    if body.get("cursor"):
+        console.print(f"[dim]more: durable runs --cursor {escape(str(body['cursor']))}[/]")
+
+
+def _elapsed(
+    start: datetime | None, end: datetime | None, item: dict[str, Any], now: datetime
+) -> float | None:
+    """Seconds from ``start`` to ``end`` (to now while the item is still open)."""
+    if start is None:
+        return None
+    if end is None:
+        if str(item.get("status")) not in _OPEN_STATUSES:
+            return None
+        end = now
+    return (end - start).total_seconds()
+
+
+# -- durable run RUN_ID --------------------------------------------------------------------
+
+
+def show_run(
+    run_id: Annotated[str, typer.Argument(help="The run id (see `durable runs`).")],
+    url: UrlOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show one run: its event, step timeline (every attempt) and output or error."""
+    with cli_errors():
+        body = ApiClient(url).get(f"/api/runs/{quote(run_id, safe='')}")
+    if json_output:
+        print_json(body)
+        return
+    console = make_console()
+    now = datetime.now(UTC)
+    console.print(_header(body, now))
+    steps = body.get("steps") or []
+    console.print()
+    if steps:
+        console.print(_timeline(body, steps, now, console.width))
+    else:
+        console.print("[dim]no steps yet[/]")
+    _print_result(console, body)
+
+
+def _header(run: dict[str, Any], now: datetime) -> Table:
+    """Run id, function, status (and cancel reason), event, start, end and duration."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    status = styled_status(run.get("status"))
+    reason = run.get("cancel_reason") or run.get("reason")
+    if reason:
+        status += f"  [dim]({escape(str(reason))})[/]"
+    started, ended = parse_time(run.get("started_at")), parse_time(run.get("ended_at"))
+    event = run.get("event") or {}
+    grid.add_row("run", escape(str(run.get("run_id"))))
+    grid.add_row("function", escape(str(run.get("function_id"))))
+    grid.add_row("status", status)
+    event_line = Text(str(event.get("name", "")), style="bold")
+    if event.get("id"):
+        event_line.append(f"  id={event['id']}", style="dim")
+    grid.add_row("event", event_line)
+    grid.add_row("", Text(json.dumps(event.get("data", {}), ensure_ascii=False)))
+    grid.add_row("started", f"{format_time(started)} UTC" if started else "-")
+    grid.add_row("ended", f"{format_time(ended)} UTC" if ended else "-")
+    grid.add_row("duration", format_duration(_elapsed(started, ended, run, now)))
+    return grid
+
+
+def _attempt_segment(attempt: dict[str, Any], now: datetime) -> Segment | None:
+    """One attempt as a solid bar: green ok, red failed, yellow still running."""
+    start = parse_time(attempt.get("started_at"))
+    if start is None:
+        return None
+    end = parse_time(attempt.get("ended_at"))
+    if end is None:
+        return Segment(start, now, "█", "yellow")
+    return Segment(start, end, "█", "red" if attempt.get("error") else "green")
+
+
+def _step_span(step: dict[str, Any], now: datetime) -> tuple[datetime | None, datetime | None]:
+    """When a step began and ended (``now`` while it is still open)."""
+    attempts = [a for a in step.get("attempts") or [] if isinstance(a, dict)]
+    starts = [parse_time(a.get("started_at")) for a in attempts]
+    ends = [parse_time(a.get("ended_at")) for a in attempts]
+    start = parse_time(step.get("started_at")) or min((s for s in starts if s), default=None)
+    end = parse_time(step.get("ended_at"))
+    if end is None and str(step.get("status")) not in _OPEN_STATUSES:
+        end = max((e for e in ends if e), default=None)
+    if end is None and start is not None and str(step.get("status")) in _OPEN_STATUSES:
+        end = now
+    return start, end
+
+
+def _step_segments(step: dict[str, Any], now: datetime) -> list[Segment]:
+    """What a step's bar shows: its span for sleeps, waits and invokes, else each attempt."""
+    kind = str(step.get("kind"))
+    start, end = _step_span(step, now)
+    if kind in _SPAN_KINDS and start is not None and end is not None:
+        char, style = _SPAN_KINDS[kind]
+        return [Segment(start, end, char, style)]
+    attempts = [a for a in step.get("attempts") or [] if isinstance(a, dict)]
+    segments = [_attempt_segment(a, now) for a in attempts]
+    found = [s for s in segments if s is not None]
+    if not found and start is not None and end is not None:
+        found = [Segment(start, end, "█", "green")]
+    return found
+
+
+class Axis:
+    """A time axis shared by every bar of a timeline."""
+
+    def __init__(self, start: datetime, end: datetime, width: int = BAR_WIDTH) -> None:
+        self.start = start
+        self.total = max((end - start).total_seconds(), 0.0)
+        self.width = width
+
+    def _cell(self, when: datetime) -> float:
+        if self.total <= 0:
+            return 0.0
+        return (when - self.start).total_seconds() / self.total * self.width
+
+    def bar(self, segments: list[Segment]) -> Text:
+        """The segments drawn as one bar of ``width`` cells (every segment gets a cell)."""
+        cells: list[tuple[str, str]] = [(" ", "")] * self.width
+        for segment in segments:
+            first = min(max(math.floor(self._cell(segment.start)), 0), self.width - 1)
+            last = min(max(math.ceil(self._cell(segment.end)), first + 1), self.width)
+            for i in range(first, last):
+                cells[i] = (segment.char, segment.style)
+        text = Text()
+        for char, style in cells:
+            text.append(char, style=style)
+        return text
+
+
+def _axis(
+    run: dict[str, Any], steps: list[dict[str, Any]], now: datetime, width: int = BAR_WIDTH
+) -> Axis:
+    """The axis spanning the run and every step (up to now while the run is open)."""
+    segments = [s for step in steps for s in _step_segments(step, now)]
+    starts = [s.start for s in segments]
+    ends = [s.end for s in segments]
+    run_start = parse_time(run.get("started_at"))
+    run_end = parse_time(run.get("ended_at"))
+    if run_end is None and str(run.get("status")) in _OPEN_STATUSES:
+        run_end = now
+    starts += [run_start] if run_start else []
+    ends += [run_end] if run_end else []
+    start = min(starts, default=now)
+    return Axis(start, max([*ends, start]), width)
+
+
+def _error_text(error: Any) -> str:
+    """``Name: message`` of an API error dict."""
+    if not isinstance(error, dict):
+        return str(error) if error else ""
+    name, message = error.get("name"), error.get("message")
+    return f"{name}: {message}" if name else str(message or "")
+
+
+def _preview(value: Any, width: int = 40) -> str:
+    """A value as compact JSON, cut to ``width`` characters."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _step_detail(step: dict[str, Any]) -> Text:
+    """What a step did, in a few words: its error, where it slept to, what it waited for."""
+    kind, status = str(step.get("kind")), str(step.get("status"))
+    detail = step.get("detail")
+    info: dict[str, Any] = detail if isinstance(detail, dict) else {}
+    if step.get("error"):
+        return Text(_error_text(step["error"]), style="red")
+    if kind == "sleep":
+        until = parse_time(step.get("wake_at") or info.get("until") or info.get("wake_at"))
+        return Text(f"until {format_time(until)} UTC" if until else "sleep", style="blue")
+    if kind == "wait_for_event":
+        event = step.get("event_name") or info.get("event") or info.get("event_name")
+        label = f"for {event}" if event else "for an event"
+        if status == "completed" and step.get("output") is None:
+            label += " (timed out)"
+        return Text(label, style="cyan")
+    if kind == "invoke":
+        target = info.get("function_id") or "a function"
+        child = f" (run {info['child_run_id']})" if info.get("child_run_id") else ""
+        if status != "completed":
+            return Text(f"invoking {target}{child}", style="cyan")
+        return Text(f"{target}{child} → {_preview(step.get('output'))}", style="dim")
+    if status == "completed":
+        return Text(_preview(step.get("output")), style="dim")
+    return Text("")
+
+
+def _timeline(run: dict[str, Any], steps: list[dict[str, Any]], now: datetime, width: int) -> Table:
+    """The step timeline: a row per step, a row per attempt of a retried or failed one."""
+    bar_width = min(max(width - 90, MIN_BAR_WIDTH), MAX_BAR_WIDTH)
+    axis = _axis(run, steps, now, bar_width)
+    table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
+    table.add_column("#", justify="right", style="dim", no_wrap=True)
+    table.add_column("step", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("att", justify="right", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    table.add_column(f"0 → {format_duration(axis.total)}", no_wrap=True, min_width=bar_width)
+    table.add_column("detail", overflow="fold")
+    for number, step in enumerate(steps, 1):
+        start, end = _step_span(step, now)
+        attempts = [a for a in step.get("attempts") or [] if isinstance(a, dict)]
+        duration = (end - start).total_seconds() if start and end else None
+        table.add_row(
+            str(number),
+            escape(str(step.get("key"))),
+            escape(_KIND_LABELS.get(str(step.get("kind")), str(step.get("kind")))),
+            styled_status(step.get("status")),
+            str(len(attempts)) if attempts else "-",
+            format_duration(duration),
+            axis.bar(_step_segments(step, now)),
+            _step_detail(step),
+        )
+        if len(attempts) > 1 or any(a.get("error") for a in attempts):
+            for n, attempt in enumerate(attempts, 1):
+                _add_attempt_row(table, axis, n, attempt, now)
+    return table
+
+
+def _add_attempt_row(
+    table: Table, axis: Axis, number: int, attempt: dict[str, Any], now: datetime
+) -> None:
+    """One attempt of a step, under it: state, duration, bar and error."""
+    segment = _attempt_segment(attempt, now)
+    start, end = parse_time(attempt.get("started_at")), parse_time(attempt.get("ended_at"))
+    state = "failed" if attempt.get("error") else ("ok" if end else "running")
+    style = {"failed": "red", "ok": "green", "running": "yellow"}[state]
+    duration = ((end or now) - start).total_seconds() if start else None
+    table.add_row(
+        "",
+        f"[dim]↳ attempt {number}[/]",
+        "",
+        f"[{style}]{state}[/]",
+        "",
+        format_duration(duration),
+        axis.bar([segment] if segment else []),
+        Text(_error_text(attempt.get("error")), style="red"),
+    )
+
+
+def _print_result(console: Console, run: dict[str, Any]) -> None:
+    """The run's output, or its error with the failed step's cause and traceback."""
+    status = str(run.get("status"))
+    error = run.get("error")
+    if error:
+        console.print()
+        console.print(Text("Error  ", style="bold red") + Text(_error_text(error)))
+        if isinstance(error, dict):
+            cause = error.get("cause")
+            if isinstance(cause, dict):
+                console.print(Text(f"  caused by {_error_text(cause)}", style="red"))
+            if error.get("traceback"):
+                console.print(Text(str(error["traceback"]).rstrip(), style="dim"))
+    elif status == "completed":
+        console.print()
+        console.print(Text("Output", style="bold green"))
+        console.print(JSON.from_data(run.get("output"), ensure_ascii=False))
