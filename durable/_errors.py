@@ -11,7 +11,8 @@ stable ``code`` and structured fields, and formats its own message::
     │   │   └── DuplicateFunctionError  two functions share an id in one app
     │   ├── InvalidDurationError      "5 minutes" is not a duration (also a ValueError)
     │   ├── InvalidInstantError       "next tuesday" is not an ISO-8601 time (also a ValueError)
-    │   ├── InvalidEventError         an event is malformed (field)
+    │   ├── InvalidEventError         an event is malformed (field, index)
+    │   │   └── EventTooLargeError    an event is over the 512 KB limit (size, limit)
     │   ├── LimitExceededError        a run breached a limit (limit, run_id, step_id)
     │   ├── SerializationError        a value is not JSON-serializable (run_id, step_id)
     │   ├── NonDeterminismError       replayed code diverged from its history (run_id, step_id)
@@ -172,6 +173,21 @@ class InvalidEventError(DurableError, ValueError):
         if field is not None:
             where += (" " if where else "") + f"field {field!r}"
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class EventTooLargeError(InvalidEventError):
+    """An event encodes to more than the 512 KB limit (``size`` and ``limit`` in bytes)."""
+
+    code = "event_too_large"
+
+    def __init__(self, *, size: int, limit: int, index: int | None = None) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"event is {size} bytes, over the limit of {limit} bytes ({limit // 1024} KB)",
+            field="data",
+            index=index,
+        )
 
 
 class LimitExceededError(DurableError):

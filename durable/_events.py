@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import InvalidEventError
+from ._errors import EventTooLargeError, InvalidEventError
 from ._ids import new_id
 from ._limits import MAX_EVENT_BYTES
 from ._serialization import dumps, encoded_size
@@ -97,11 +97,7 @@ def validate_event(raw: object, *, now_ms: int, index: int | None = None) -> Eve
     except Exception as exc:
         raise InvalidEventError(str(exc), field="data", index=index) from None
     if size > MAX_EVENT_BYTES:
-        raise InvalidEventError(
-            f"event is {size} bytes, over the limit of {MAX_EVENT_BYTES} bytes (512 KB)",
-            field="data",
-            index=index,
-        )
+        raise EventTooLargeError(size=size, limit=MAX_EVENT_BYTES, index=index)
     return event
 
 

@@ -1,0 +1,421 @@
+"""The dev server's HTTP API (SPEC section 2), a Starlette app over a :class:`ServerContext`.
+
+Every write goes through the orchestrator, on the event loop that runs it (one writer), and
+is committed before the response. Every error is ``{"error": {"code", "message"}}`` with a
+4xx/5xx status; an unexpected exception is logged and answered with a generic 500, and the
+server keeps serving. Request bodies are read up to :data:`MAX_BODY_BYTES`, never further.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from durable._errors import (
+    EventTooLargeError,
+    InvalidEventError,
+    SerializationError,
+    UnknownFunctionError,
+)
+from durable._events import validate_events
+from durable._fixtures import fixture_from_run
+from durable._limits import MAX_STEP_OUTPUT_BYTES
+from durable._serialization import dumps, encoded_size
+from durable._store import RunRecord, RunStatus, StepRecord, StepStatus
+
+from .context import ServerContext
+from .stream import DEFAULT_KEEPALIVE, StreamHub
+from .views import event_view, iso, log_view, run_view
+
+#: The largest request body read (a batch of events); larger ones get a 413.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+#: The most events accepted in one request.
+MAX_EVENTS_PER_REQUEST = 5_000
+#: The range of ``limit`` query parameters.
+MAX_PAGE = 1_000
+DEFAULT_PAGE = 50
+
+_STATUSES = tuple(status.value for status in RunStatus)
+
+logger = logging.getLogger("durable.devserver")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": {"code", "message"}}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_response(
+    status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """The one error shape of the API."""
+    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+
+
+def _endpoint(handler: Handler) -> Handler:
+    """Answer :class:`ApiError` in the error shape and anything unexpected with a bare 500."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        except Exception:
+            logger.exception("error handling %s %s", request.method, request.url.path)
+            return error_response(500, "internal_error", "internal server error (see the log)")
+
+    return endpoint
+
+
+# -- request parsing ----------------------------------------------------------------------
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, or a 413 as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(size, limit, at_least=True)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ApiError(400, "client_disconnect", "the client went away mid-body") from None
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int, *, at_least: bool = False) -> ApiError:
+    more = "more than " if at_least else ""
+    return ApiError(
+        413,
+        "body_too_large",
+        f"request body is {more}{size} bytes, over the limit of {limit} bytes",
+    )
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_json(request: Request, *, required: bool = True) -> Any:
+    """The parsed JSON body: 400 naming the problem if it is not JSON (None if empty)."""
+    body = await read_body(request)
+    if not body.strip():
+        if required:
+            raise ApiError(400, "invalid_json", "the request body is empty; expected JSON")
+        return None
+    try:
+        return json.loads(body, parse_constant=_no_constants)
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN
+        raise ApiError(400, "invalid_json", f"invalid JSON: {exc}") from None
+
+
+def query_limit(request: Request, default: int = DEFAULT_PAGE) -> int:
+    """The ``limit`` query parameter, 1 to :data:`MAX_PAGE`."""
+    raw = request.query_params.get("limit")
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f"'limit' must be an integer from 1 to {MAX_PAGE}, got {raw!r}",
+        )
+    return int(raw)
+
+
+def _run_or_404(ctx: ServerContext, run_id: str) -> RunRecord:
+    run = ctx.store.get_run(run_id)
+    if run is None:
+        raise ApiError(404, "run_not_found", f"no run with id {run_id!r}")
+    return run
+
+
+# -- the endpoints ------------------------------------------------------------------------
+
+
+class Api:
+    """The endpoint handlers, over one server context."""
+
+    def __init__(self, ctx: ServerContext, hub: StreamHub) -> None:
+        self.ctx = ctx
+        self.hub = hub
+
+    async def accept_events(self, request: Request) -> list[str]:
+        """Validate a body of one event or a list, then ingest and commit them all."""
+        raw = await read_json(request)
+        if isinstance(raw, list) and len(raw) > MAX_EVENTS_PER_REQUEST:
+            raise ApiError(
+                413,
+                "too_many_events",
+                f"{len(raw)} events in one request, over the limit of {MAX_EVENTS_PER_REQUEST}",
+            )
+        try:
+            events = validate_events(raw, now_ms=int(self.ctx.clock.now() * 1000))
+        except EventTooLargeError as exc:
+            raise ApiError(413, exc.code, exc.message) from None
+        except InvalidEventError as exc:
+            raise ApiError(400, exc.code, exc.message) from None
+        return await self.ctx.orchestrator.send([event.to_dict() for event in events])
+
+    async def events(self, request: Request) -> Response:
+        """``/api/events``: ``POST`` sends events, ``GET`` lists recent ones."""
+        if request.method == "POST":
+            return JSONResponse({"ids": await self.accept_events(request)})
+        return await self.list_events(request)
+
+    async def post_inngest(self, request: Request) -> Response:
+        """``POST /e/{event_key}``: Inngest's event API (the key is not checked locally)."""
+        try:
+            ids = await self.accept_events(request)
+        except ApiError as exc:
+            body = {"error": {"code": exc.code, "message": exc.message}, "status": exc.status}
+            return JSONResponse(body, exc.status)
+        return JSONResponse({"ids": ids, "status": 200})
+
+    async def list_events(self, request: Request) -> Response:
+        """``GET /api/events?name=&limit=``: recent events, newest first."""
+        name = request.query_params.get("name") or None
+        events = self.ctx.store.list_events(name=name, limit=query_limit(request))
+        return JSONResponse({"events": [event_view(event) for event in events]})
+
+    async def list_functions(self, request: Request) -> Response:
+        """``GET /api/functions``: registered functions and the last load's errors."""
+        registry = self.ctx.registry
+        return JSONResponse(
+            {
+                "functions": [info.to_dict() for info in registry.functions.values()],
+                "errors": [error.to_dict() for error in registry.errors],
+            }
+        )
+
+    async def list_runs(self, request: Request) -> Response:
+        """``GET /api/runs?status=&function=&limit=&cursor=``: runs newest first, paged."""
+        params = request.query_params
+        status = params.get("status") or None
+        if status is not None and status not in _STATUSES:
+            allowed = ", ".join(_STATUSES)
+            raise ApiError(
+                400, "invalid_parameter", f"'status' must be one of {allowed}; got {status!r}"
+            )
+        cursor = params.get("cursor") or None
+        if cursor is not None and self.ctx.store.get_run(cursor) is None:
+            raise ApiError(400, "invalid_parameter", f"'cursor' names no run: {cursor!r}")
+        limit = query_limit(request)
+        runs = self.ctx.store.list_runs(
+            status=status,
+            function_id=params.get("function") or None,
+            limit=limit + 1,
+            before=cursor,
+        )
+        next_cursor = runs[limit - 1].run_id if len(runs) > limit else None
+        return JSONResponse(
+            {"runs": [run_view(run) for run in runs[:limit]], "cursor": next_cursor}
+        )
+
+    async def get_run(self, request: Request) -> Response:
+        """``GET /api/runs/{run_id}``: one run with its step timeline."""
+        run = _run_or_404(self.ctx, request.path_params["run_id"])
+        return JSONResponse(run_view(run, self.ctx.store.get_steps(run.run_id)))
+
+    async def get_logs(self, request: Request) -> Response:
+        """``GET /api/runs/{run_id}/logs?step=KEY``: the run's ``ctx.logger`` lines."""
+        run = _run_or_404(self.ctx, request.path_params["run_id"])
+        step = request.query_params.get("step") or None
+        lines = self.ctx.store.get_logs(run.run_id)
+        if step is not None:
+            lines = [line for line in lines if line.step_key == step]
+        return JSONResponse({"run_id": run.run_id, "logs": [log_view(line) for line in lines]})
+
+    async def cancel_run(self, request: Request) -> Response:
+        """``POST /api/runs/{run_id}/cancel``: cancel; 409 if the run already ended."""
+        run = _run_or_404(self.ctx, request.path_params["run_id"])
+        body = await read_json(request, required=False)
+        if body is not None and not isinstance(body, dict):
+            raise ApiError(400, "invalid_body", "the body must be a JSON object or empty")
+        reason = (body or {}).get("reason", "cancelled by request")
+        if not isinstance(reason, str) or not reason:
+            raise ApiError(400, "invalid_body", "'reason' must be a non-empty string")
+        if not self.ctx.orchestrator.cancel(run.run_id, reason):
+            raise ApiError(
+                409, "run_finished", f"run {run.run_id} already ended: {run.status.value}"
+            )
+        return JSONResponse(run_view(_run_or_404(self.ctx, run.run_id)))
+
+    async def rerun(self, request: Request) -> Response:
+        """``POST /api/runs/{run_id}/rerun``: a new run, optionally reusing earlier steps."""
+        run = _run_or_404(self.ctx, request.path_params["run_id"])
+        body = await read_json(request, required=False)
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise ApiError(400, "invalid_body", "the body must be a JSON object or empty")
+        from_step = body.get("from_step")
+        if from_step is not None and not isinstance(from_step, str):
+            raise ApiError(400, "invalid_body", "'from_step' must be a step key (a string)")
+        if "output" in body and from_step is None:
+            raise ApiError(400, "invalid_body", "'output' needs 'from_step': the step it replaces")
+        reused = _reused_steps(self.ctx, run, from_step, body)
+        try:
+            new = self.ctx.orchestrator.start_run(run.function_id, run.event, trigger="rerun")
+        except UnknownFunctionError as exc:
+            raise ApiError(422, exc.code, exc.message) from None
+        for step in reused:
+            step.run_id = new.run_id
+            self.ctx.store.upsert_step(step)
+        self.ctx.store.commit()
+        return JSONResponse(
+            {"run_id": new.run_id, "rerun_of": run.run_id, "reused_steps": [s.key for s in reused]}
+        )
+
+    async def get_fixture(self, request: Request) -> Response:
+        """``GET /api/runs/{run_id}/fixture``: the run as a replay fixture."""
+        run = _run_or_404(self.ctx, request.path_params["run_id"])
+        return JSONResponse(fixture_from_run(run, self.ctx.store.get_steps(run.run_id)))
+
+    async def stream(self, request: Request) -> Response:
+        """``GET /api/stream?run_id=``: server-sent run, step and event changes."""
+        client = self.hub.connect(run_id=request.query_params.get("run_id") or None)
+        return StreamingResponse(
+            self.hub.frames(client),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def health(self, request: Request) -> Response:
+        """``GET /health``: liveness, plus the server's status counters."""
+        now = self.ctx.clock.now()
+        return JSONResponse(
+            {
+                **self.ctx.status,
+                "status": "ok",
+                "started_at": iso(self.ctx.started_at),
+                "uptime_s": round(now - self.ctx.started_at, 3),
+                "functions": len(self.ctx.registry.functions),
+                "streams": len(self.hub.clients),
+            }
+        )
+
+
+def _reused_steps(
+    ctx: ServerContext, run: RunRecord, from_step: str | None, body: dict[str, Any]
+) -> list[StepRecord]:
+    """The steps a rerun starts with: completed ones before ``from_step`` (copies)."""
+    if from_step is None:
+        return []
+    steps = ctx.store.get_steps(run.run_id)
+    target = next((step for step in steps if step.key == from_step), None)
+    if target is None:
+        known = ", ".join(step.key for step in steps) or "none"
+        raise ApiError(
+            422, "unknown_step", f"run {run.run_id} has no step {from_step!r} (steps: {known})"
+        )
+    reused = [
+        _copy(step, run.run_id)
+        for step in steps
+        if step.position < target.position and step.status is StepStatus.COMPLETED
+    ]
+    if "output" in body:
+        try:
+            text = dumps(body["output"], what="'output'")
+        except SerializationError as exc:
+            raise ApiError(400, "invalid_body", exc.message) from None
+        if encoded_size(text) > MAX_STEP_OUTPUT_BYTES:
+            raise ApiError(
+                413, "output_too_large", f"'output' is over the {MAX_STEP_OUTPUT_BYTES} byte limit"
+            )
+        now = ctx.clock.now()
+        replaced = _copy(target, run.run_id)
+        replaced.status, replaced.output, replaced.error = StepStatus.COMPLETED, text, None
+        replaced.attempts, replaced.wake_at = [], None
+        replaced.started_at, replaced.ended_at = now, now
+        replaced.detail = {"reused_from": run.run_id, "replaced_output": True}
+        reused.append(replaced)
+    return reused
+
+
+def _copy(step: StepRecord, source_run_id: str) -> StepRecord:
+    return StepRecord(
+        run_id=step.run_id,
+        key=step.key,
+        id=step.id,
+        kind=step.kind,
+        status=step.status,
+        position=step.position,
+        output=step.output,
+        error=step.error,
+        attempts=[dict(attempt) for attempt in step.attempts],
+        wake_at=None,
+        detail={**step.detail, "reused_from": source_run_id},
+        started_at=step.started_at,
+        ended_at=step.ended_at,
+    )
+
+
+# -- the app ------------------------------------------------------------------------------
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        code, message = "not_found", f"no such endpoint: {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        code = "method_not_allowed"
+        message = f"{request.method} is not allowed on {request.url.path} (allowed: {allowed})"
+    else:
+        code, message = "http_error", str(exc.detail)
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return error_response(500, "internal_error", "internal server error (see the log)")
+
+
+def create_app(ctx: ServerContext, *, keepalive: float = DEFAULT_KEEPALIVE) -> Starlette:
+    """The API app of ``ctx``; ``app.state.stream`` is its SSE hub (close it on shutdown)."""
+    hub = StreamHub(keepalive=keepalive)
+    ctx.orchestrator.subscribe(hub.publish)
+    api = Api(ctx, hub)
+    routes = [
+        Route("/api/events", _endpoint(api.events), methods=["GET", "POST"]),
+        Route("/e/{event_key}", _endpoint(api.post_inngest), methods=["POST"]),
+        Route("/api/functions", _endpoint(api.list_functions), methods=["GET"]),
+        Route("/api/runs", _endpoint(api.list_runs), methods=["GET"]),
+        Route("/api/runs/{run_id}", _endpoint(api.get_run), methods=["GET"]),
+        Route("/api/runs/{run_id}/logs", _endpoint(api.get_logs), methods=["GET"]),
+        Route("/api/runs/{run_id}/cancel", _endpoint(api.cancel_run), methods=["POST"]),
+        Route("/api/runs/{run_id}/rerun", _endpoint(api.rerun), methods=["POST"]),
+        Route("/api/runs/{run_id}/fixture", _endpoint(api.get_fixture), methods=["GET"]),
+        Route("/api/stream", _endpoint(api.stream), methods=["GET"]),
+        Route("/health", _endpoint(api.health), methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+    app.state.stream = hub
+    return app
+
+
+__all__ = ["MAX_BODY_BYTES", "Api", "ApiError", "create_app", "error_response"]
