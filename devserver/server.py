@@ -167,8 +167,9 @@ class DevServer:
         from .api import create_app
 
         await self.start()
+        app = create_app(self.context)
         config = uvicorn.Config(
-            create_app(self.context),
+            app,
             host=self.options.host,
             port=self.options.port,
             log_level="warning",
@@ -191,6 +192,7 @@ class DevServer:
         if on_ready is not None:
             on_ready()
         await self._stop.wait()
+        app.state.stream.close()  # open SSE streams would hold uvicorn's shutdown
         http.should_exit = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(tasks[1], 5)

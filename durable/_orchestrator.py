@@ -162,6 +162,7 @@ class Orchestrator:
         self._logs.append(line)
 
     def flush(self) -> None:
+        """Write buffered log lines and commit: everything so far is durable."""
         if self._logs:
             lines, self._logs = self._logs, []
             self.store.add_logs(lines)
@@ -213,6 +214,16 @@ class Orchestrator:
             if previous is not None and now - previous.received_at < EVENT_DEDUP_WINDOW_SECONDS:
                 record.skipped = f"duplicate: event id {event.id!r} was already received"
                 self.store.insert_event(record)
+                if self._listeners:
+                    self._notify(
+                        "event",
+                        {
+                            "id": event.id,
+                            "name": event.name,
+                            "run_ids": [],
+                            "skipped": record.skipped,
+                        },
+                    )
                 continue
             self.store.insert_event(record)
             data = record.to_event_dict()
@@ -231,7 +242,12 @@ class Orchestrator:
             if self._listeners:
                 self._notify(
                     "event",
-                    {"id": event.id, "name": event.name, "run_ids": list(record.run_ids)},
+                    {
+                        "id": event.id,
+                        "name": event.name,
+                        "run_ids": list(record.run_ids),
+                        "skipped": record.skipped,
+                    },
                 )
         self.wakeup.set()
         return ids

@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -15,10 +15,10 @@ from durable._client import SendError
 
 
 class FakeServer(BaseHTTPRequestHandler):
-    received: list[Any] = []
+    received: ClassVar[list[Any]] = []
     status = 200
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's spelling
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeServer.received.append((self.path, body))
         payload: dict[str, Any]
@@ -67,7 +67,7 @@ def test_send_sync_works_outside_an_event_loop(server_url: str) -> None:
 
 async def test_send_reports_the_servers_error(server_url: str) -> None:
     FakeServer.status = 400
-    with pytest.raises(SendError, match="400.*nope"):
+    with pytest.raises(SendError, match=r"400.*nope"):
         await Durable(id="t").send({"name": "x"})
 
 

@@ -19,6 +19,7 @@ EXPORTED = [
     "DurableError",
     "DurableFunction",
     "Event",
+    "EventTooLargeError",
     "ExpressionError",
     "InvalidDurationError",
     "InvalidEventError",
