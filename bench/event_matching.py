@@ -93,8 +93,12 @@ def main() -> None:
     table = Table(title=f"durable: accepting events with {r['waiting_runs']:,} runs waiting")
     for column in ("measure", "value", "target"):
         table.add_column(column)
-    table.add_row("event of another name, before (median)", f"{r['other_event_ms_before']:.3f} ms", "")
-    table.add_row("event of another name, after (median)", f"{r['other_event_ms_after']:.3f} ms", "")
+    table.add_row(
+        "event of another name, before (median)", f"{r['other_event_ms_before']:.3f} ms", ""
+    )
+    table.add_row(
+        "event of another name, after (median)", f"{r['other_event_ms_after']:.3f} ms", ""
+    )
     table.add_row("slowdown", f"{r['slowdown']:.2f}x", "no slower (~1x)")
     table.add_row(
         "event of the waited-for name (checks every wait on it)",

@@ -83,9 +83,22 @@ class Dev:
         self.url = f"http://127.0.0.1:{self.port}"
         (root / "app.py").write_text(APP)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "durable.cli.main", "dev", str(root / "app.py"),
-             "--port", str(self.port), "--db", str(root / "dev.db"), "--no-tui", "--no-reload"],
-            cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "durable.cli.main",
+                "dev",
+                str(root / "app.py"),
+                "--port",
+                str(self.port),
+                "--db",
+                str(root / "dev.db"),
+                "--no-tui",
+                "--no-reload",
+            ],
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         self.client = httpx.Client(base_url=self.url, timeout=30)
@@ -134,8 +147,11 @@ def measure(steps: int, events: int, runs: int) -> dict[str, float]:
             for _ in range(events):
                 [event_id] = dev.send([{"name": "bench/first"}])
                 event = next(
-                    e for e in dev.client.get("/api/events", params={"name": "bench/first"})
-                    .json()["events"] if e["id"] == event_id
+                    e
+                    for e in dev.client.get("/api/events", params={"name": "bench/first"}).json()[
+                        "events"
+                    ]
+                    if e["id"] == event_id
                 )
                 run_id = event["run_ids"][0]
                 while True:
@@ -173,14 +189,21 @@ def main() -> None:
     table = Table(title="durable: through the dev server and its worker process")
     for column in ("measure", "value", "target"):
         table.add_column(column)
-    table.add_row("no-op step.run, median", f"{r['step_median_ms']:.3f} ms",
-                  f"<= {TARGETS['step_ms']} ms")
+    table.add_row(
+        "no-op step.run, median", f"{r['step_median_ms']:.3f} ms", f"<= {TARGETS['step_ms']} ms"
+    )
     table.add_row("  p99", f"{r['step_p99_ms']:.3f} ms", "")
-    table.add_row("event accepted -> first step, p50", f"{r['latency_p50_ms']:.2f} ms",
-                  f"<= {TARGETS['latency_ms']} ms")
+    table.add_row(
+        "event accepted -> first step, p50",
+        f"{r['latency_p50_ms']:.2f} ms",
+        f"<= {TARGETS['latency_ms']} ms",
+    )
     table.add_row("  p99", f"{r['latency_p99_ms']:.2f} ms", "")
-    table.add_row(f"steps/s, {r['concurrent_runs']:,} runs x 3 steps",
-                  f"{r['steps_per_s']:,.0f}", f">= {TARGETS['steps_per_s']:,}")
+    table.add_row(
+        f"steps/s, {r['concurrent_runs']:,} runs x 3 steps",
+        f"{r['steps_per_s']:,.0f}",
+        f">= {TARGETS['steps_per_s']:,}",
+    )
     Console().print(table)
     print(json.dumps({"bench": "server_overhead", **{k: round(v, 4) for k, v in r.items()}}))
 
