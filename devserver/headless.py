@@ -1,60 +1,92 @@
-"""Headless mode: one readable line per run, step and event change (for CI logs)."""
+"""Headless mode: one readable line per run, step and event change (for CI logs).
+
+Lines are formatted as plain strings (ANSI colours on a terminal) and written in batches:
+at thousands of steps per second, a rich render per line would cost more than the steps.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
-from rich.markup import escape
 
-STATUS_STYLE = {
-    "queued": "dim",
-    "running": "cyan",
-    "sleeping": "blue",
-    "waiting": "magenta",
-    "completed": "green",
-    "failed": "bold red",
-    "cancelled": "yellow",
-    "errored": "red",
-    "invoking": "magenta",
+_COLOURS = {
+    "queued": "2",
+    "running": "36",
+    "sleeping": "34",
+    "waiting": "35",
+    "completed": "32",
+    "failed": "1;31",
+    "cancelled": "33",
+    "errored": "31",
+    "invoking": "35",
 }
 
 
 class HeadlessLog:
     """An orchestrator listener printing changes as they happen."""
 
-    def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(highlight=False, soft_wrap=True)
+    def __init__(self, stream: TextIO | None = None, *, colour: bool | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        self.colour = self.stream.isatty() if colour is None else colour
+        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        self._pending: list[str] = []
+        self._flush_scheduled = False
 
-    def _print(self, text: str) -> None:
-        stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
-        self.console.print(f"[dim]{stamp}[/dim] {text}")
+    def _paint(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.colour and code else text
+
+    def _stamp(self) -> str:
+        return self._paint(datetime.now().strftime("%H:%M:%S.%f")[:-3], "2")
+
+    def _emit(self, line: str) -> None:
+        self._pending.append(f"{self._stamp()} {line}\n")
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._flush_scheduled = True
+        loop.call_later(0.05, self.flush)
+
+    def flush(self) -> None:
+        """Write the lines gathered so far."""
+        self._flush_scheduled = False
+        if self._pending:
+            lines, self._pending = self._pending, []
+            self.stream.write("".join(lines))
+            self.stream.flush()
 
     def __call__(self, kind: str, change: dict[str, Any]) -> None:
         if kind == "run":
             status = change["status"]
-            style = STATUS_STYLE.get(status, "")
             extra = change.get("error") or change.get("reason")
-            tail = f" [dim]{escape(str(extra))}[/dim]" if extra else ""
-            self._print(
-                f"run  {change['run_id']} {escape(change['function_id'])} "
-                f"[{style}]{status}[/{style}]{tail}"
+            tail = f" {self._paint(str(extra), '2')}" if extra else ""
+            self._emit(
+                f"run   {change['run_id']} {change['function_id']} "
+                f"{self._paint(status, _COLOURS.get(status, ''))}{tail}"
             )
         elif kind == "step":
             status = change["status"]
-            style = STATUS_STYLE.get(status, "")
             attempts = change.get("attempts") or 0
             tries = f" (attempt {attempts})" if attempts > 1 else ""
-            error = f" [dim]{escape(str(change['error']))}[/dim]" if change.get("error") else ""
-            self._print(
-                f"step {change['run_id']} {escape(change['function_id'])} "
-                f"{escape(change['key'])} [{style}]{status}[/{style}]{tries}{error}"
+            error = f" {self._paint(str(change['error']), '2')}" if change.get("error") else ""
+            self._emit(
+                f"step  {change['run_id']} {change['function_id']} {change['key']} "
+                f"{self._paint(status, _COLOURS.get(status, ''))}{tries}{error}"
             )
         elif kind == "event":
             runs = len(change.get("run_ids") or [])
-            self._print(f"event {escape(change['name'])} {change['id']} -> {runs} run(s)")
+            skipped = f" ({change['skipped']})" if change.get("skipped") else ""
+            self._emit(f"event {change['name']} {change['id']} -> {runs} run(s){skipped}")
 
     def info(self, text: str) -> None:
-        """A server message (start, reload, errors)."""
-        self._print(text)
+        """A server message (start, reload, errors), with rich markup."""
+        self.flush()
+        stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
+        self.console.print(f"[dim]{stamp}[/dim] {text}")

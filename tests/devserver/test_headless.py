@@ -1,0 +1,52 @@
+"""The headless log: one plain line per change, coloured only on a terminal."""
+
+from __future__ import annotations
+
+import io
+
+from durable.devserver.headless import HeadlessLog
+
+
+def test_one_line_per_run_step_and_event_change() -> None:
+    out = io.StringIO()
+    log = HeadlessLog(out)
+    log("event", {"id": "E1", "name": "order/created", "run_ids": ["R1"], "skipped": None})
+    log("run", {"run_id": "R1", "function_id": "process-order", "status": "running"})
+    log(
+        "step",
+        {
+            "run_id": "R1",
+            "function_id": "process-order",
+            "key": "charge",
+            "kind": "run",
+            "status": "errored",
+            "attempts": 2,
+            "error": "card declined",
+        },
+    )
+    log(
+        "run",
+        {
+            "run_id": "R1",
+            "function_id": "process-order",
+            "status": "failed",
+            "error": "step 'charge' failed",
+        },
+    )
+    log.flush()
+    lines = [line.split(" ", 1)[1] for line in out.getvalue().splitlines()]
+    assert lines == [
+        "event order/created E1 -> 1 run(s)",
+        "run   R1 process-order running",
+        "step  R1 process-order charge errored (attempt 2) card declined",
+        "run   R1 process-order failed step 'charge' failed",
+    ]
+    assert "\x1b[" not in out.getvalue()
+
+
+def test_colours_on_a_terminal() -> None:
+    out = io.StringIO()
+    log = HeadlessLog(out, colour=True)
+    log("run", {"run_id": "R1", "function_id": "f", "status": "completed"})
+    log.flush()
+    assert "\x1b[32mcompleted\x1b[0m" in out.getvalue()
