@@ -17,7 +17,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 DEV_STAMP := $(VENV)/.durable-dev.stamp
 TEST_STAMP := $(VENV)/.durable-test.stamp
 
-.PHONY: help dev test lint typecheck pytest bench clean
+.PHONY: help dev test lint typecheck pytest bench clean soak
 
 help:
 	@echo "make dev    - install (editable) and run the dev server on examples/"
@@ -50,7 +50,12 @@ test: $(TEST_STAMP)
 bench: $(DEV_STAMP)
 	@shopt -s nullglob; scripts=(bench/*.py); \
 	if [ $${#scripts[@]} -eq 0 ]; then echo "no bench/*.py scripts"; exit 0; fi; \
-	for f in "$${scripts[@]}"; do echo "== $$f"; $(PY) "$$f"; done
+	for f in "$${scripts[@]}"; do \
+	  case "$$f" in bench/soak.py|bench/_*) continue;; esac; \
+	  echo "== $$f"; $(PY) "$$f" || exit 1; done
+
+soak: $(DEV_STAMP)
+	$(PY) bench/soak.py
 
 clean:
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

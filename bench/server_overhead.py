@@ -17,12 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -30,9 +25,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.table import Table
+
+from durable.devserver.harness import DevProcess, wait_for
 
 APP = textwrap.dedent(
     """
@@ -67,82 +63,25 @@ APP = textwrap.dedent(
 TARGETS = {"step_ms": 0.7, "latency_ms": 5.0, "steps_per_s": 3000}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def iso_to_epoch(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-class Dev:
-    def __init__(self, root: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        (root / "app.py").write_text(APP)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "durable.cli.main",
-                "dev",
-                str(root / "app.py"),
-                "--port",
-                str(self.port),
-                "--db",
-                str(root / "dev.db"),
-                "--no-tui",
-                "--no-reload",
-            ],
-            cwd=root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self.client = httpx.Client(base_url=self.url, timeout=30)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.client.get("/health").raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def send(self, events: list[dict[str, Any]]) -> list[str]:
-        response = self.client.post("/api/events", json=events)
-        response.raise_for_status()
-        return list(response.json()["ids"])
-
-    def wait_done(self, function: str, count: int, timeout: float = 300) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            runs = self.client.get(
-                "/api/runs", params={"function": function, "limit": 1000}
-            ).json()["runs"]
-            done = [r for r in runs if r["status"] in ("completed", "failed", "cancelled")]
-            if len(done) >= count:
-                return done
-            time.sleep(0.02)
-        raise TimeoutError(f"{function}: {count} runs did not finish in {timeout}s")
-
-    def close(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+def wait_done(dev: DevProcess, function: str, count: int) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = wait_for(
+        lambda: dev.finished(function, count), timeout=300, what=f"{count} {function} runs"
+    )
+    return runs
 
 
 def measure(steps: int, events: int, runs: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        dev = Dev(Path(tmp))
+        root = Path(tmp)
+        (root / "app.py").write_text(APP)
+        dev = DevProcess(root, root / "app.py", reload=False).start()
         try:
             dev.send([{"name": "bench/steps", "data": {"n": steps}}])
-            samples = sorted(dev.wait_done("steps", 1)[0]["output"])
+            samples = sorted(wait_done(dev, "steps", 1)[0]["output"])
             latencies = []
             for _ in range(events):
                 [event_id] = dev.send([{"name": "bench/first"}])
@@ -165,10 +104,10 @@ def measure(steps: int, events: int, runs: int) -> dict[str, float]:
             began = time.perf_counter()
             for start in range(0, runs, 500):
                 dev.send([{"name": "bench/three"} for _ in range(min(500, runs - start))])
-            dev.wait_done("three", runs)
+            wait_done(dev, "three", runs)
             elapsed = time.perf_counter() - began
         finally:
-            dev.close()
+            dev.stop()
     return {
         "step_median_ms": statistics.median(samples) * 1000,
         "step_p99_ms": samples[int(len(samples) * 0.99)] * 1000,

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from durable.devserver.harness import DevProcess, wait_for
 
 APP = textwrap.dedent(
     """
@@ -58,107 +53,26 @@ APP = textwrap.dedent(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class Server(DevProcess):
+    """The e2e app's server, with the ledger its step bodies append to."""
 
+    def __init__(self, root: Path, *, port: int | None = None) -> None:
+        (root / "app.py").write_text(APP) if not (root / "app.py").exists() else None
+        self.ledger = root / "ledger.txt"
+        super().__init__(root, root / "app.py", port=port, env={"LEDGER": str(self.ledger)})
 
-@dataclass
-class Server:
-    url: str
-    root: Path
-    ledger: Path
-    process: subprocess.Popen[bytes]
-    port: int
-
-    def get(self, path: str, **params: Any) -> Any:
-        response = httpx.get(self.url + path, params=params, timeout=5)
-        response.raise_for_status()
-        return response.json()
-
-    def send(self, name: str, data: dict[str, Any] | None = None) -> str:
-        response = httpx.post(
-            self.url + "/api/events", json={"name": name, "data": data or {}}, timeout=5
-        )
-        response.raise_for_status()
-        return str(response.json()["ids"][0])
-
-    def runs(self, **params: Any) -> list[dict[str, Any]]:
-        return list(self.get("/api/runs", limit=200, **params)["runs"])
+    def send_one(self, name: str, data: dict[str, Any] | None = None) -> str:
+        return self.send({"name": name, "data": data or {}})[0]
 
     def ledger_lines(self) -> list[str]:
         return self.ledger.read_text().splitlines() if self.ledger.exists() else []
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except (httpx.HTTPError, KeyError, IndexError):
-            value = None
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def start_server(root: Path, port: int, ledger: Path) -> Server:
-    env = {**os.environ, "LEDGER": str(ledger), "PYTHONUNBUFFERED": "1"}
-    log = (root / "server.log").open("ab")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "durable.cli.main",
-            "dev",
-            str(root / "app.py"),
-            "--port",
-            str(port),
-            "--db",
-            str(root / "dev.db"),
-            "--no-tui",
-        ],
-        cwd=root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    log.close()  # the child has its own copy
-    server = Server(f"http://127.0.0.1:{port}", root, ledger, process, port)
-    try:
-        wait_for(lambda: server.get("/health"), what="the server to answer /health")
-    except AssertionError:
-        process.kill()
-        process.wait(timeout=5)
-        output = (root / "server.log").read_text(errors="replace")
-        raise AssertionError(f"durable dev did not start:\n{output}") from None
-    return server
-
-
-def kill_group(server: Server) -> None:
-    os.killpg(server.process.pid, signal.SIGKILL)
-    server.process.wait(timeout=10)
-
-
-def stop(server: Server) -> str:
-    if server.process.poll() is None:
-        os.killpg(server.process.pid, signal.SIGTERM)
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        kill_group(server)
-    return (server.root / "server.log").read_text(errors="replace")
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    (tmp_path / "app.py").write_text(APP)
-    running = start_server(tmp_path, free_port(), tmp_path / "ledger.txt")
+    running = Server(tmp_path).start()
     yield running
-    stop(running)
+    running.stop()
 
 
 def completed(server: Server, function: str, count: int) -> list[dict[str, Any]]:
@@ -167,7 +81,7 @@ def completed(server: Server, function: str, count: int) -> list[dict[str, Any]]
 
 
 def test_an_event_runs_in_a_worker_and_the_timeline_comes_back(server: Server) -> None:
-    server.send("job/start", {"n": 1})
+    server.send_one("job/start", {"n": 1})
     run = wait_for(lambda: completed(server, "pipeline", 1), what="the run")[0]
     detail = server.get(f"/api/runs/{run['run_id']}")
     assert detail["output"] == ["1:a", "1:b"]
@@ -181,27 +95,25 @@ def test_an_event_runs_in_a_worker_and_the_timeline_comes_back(server: Server) -
 
 
 def test_a_worker_that_exits_is_replaced_and_the_step_retried(server: Server) -> None:
-    server.send("job/crash")
+    server.send_one("job/crash")
     run = wait_for(lambda: completed(server, "crasher", 1), what="the crasher to survive")[0]
     assert run["output"] == "survived"
     assert server.get("/health")["status"] == "ok"
-    server.send("job/start", {"n": 2})
+    server.send_one("job/start", {"n": 2})
     wait_for(lambda: completed(server, "pipeline", 1), what="a run after the crash")
 
 
 def test_kill_9_of_the_process_group_loses_nothing(tmp_path: Path) -> None:
-    (tmp_path / "app.py").write_text(APP)
-    ledger, port = tmp_path / "ledger.txt", free_port()
-    first = start_server(tmp_path, port, ledger)
+    first = Server(tmp_path).start()
     try:
         for n in range(10):
-            first.send("job/start", {"n": n, "pause": "1s"})
+            first.send_one("job/start", {"n": n, "pause": "1s"})
         wait_for(lambda: len(first.ledger_lines()) >= 10, what="every first step")
     finally:
-        kill_group(first)
+        first.kill()
     done_before = set(first.ledger_lines())
 
-    second = start_server(tmp_path, port, ledger)
+    second = Server(tmp_path, port=first.port).start()
     try:
         runs = wait_for(lambda: completed(second, "pipeline", 10), timeout=30, what="10 runs")
         assert len(runs) == 10
@@ -211,7 +123,7 @@ def test_kill_9_of_the_process_group_loses_nothing(tmp_path: Path) -> None:
             assert lines.count(f"{n}:a") == 1, lines
         assert done_before <= set(lines)
     finally:
-        stop(second)
+        second.stop()
 
 
 def test_hot_reload_puts_new_code_live(server: Server) -> None:
@@ -220,7 +132,7 @@ def test_hot_reload_puts_new_code_live(server: Server) -> None:
     began = time.monotonic()
     wait_for(lambda: server.get("/health").get("reloads", 0) >= 1, what="a reload")
     assert time.monotonic() - began < 5
-    server.send("job/version")
+    server.send_one("job/version")
     run = wait_for(lambda: completed(server, "version", 1), what="the run on new code")[0]
     assert run["output"] == "v2"
 
@@ -237,12 +149,12 @@ def test_a_broken_module_keeps_the_last_good_version_until_fixed(server: Server)
     assert error["line"] == len((APP + "\ndef broken(:\n").splitlines())
     assert "SyntaxError" in error["message"]
     assert {f["id"] for f in functions["functions"]} == {"pipeline", "crasher", "version"}
-    server.send("job/version")
+    server.send_one("job/version")
     run = wait_for(lambda: completed(server, "version", 1), what="a run on the old code")[0]
     assert run["output"] == "v1"
 
     app_file.write_text(APP.replace('"v1"', '"v4"'))
     wait_for(lambda: not server.get("/api/functions")["errors"], what="the fix to load")
-    server.send("job/version")
+    server.send_one("job/version")
     runs = wait_for(lambda: completed(server, "version", 2), what="a run on the fixed code")
     assert runs[0]["output"] == "v4"
