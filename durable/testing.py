@@ -12,11 +12,12 @@ in-memory store and a virtual clock: a sleep of days takes no time::
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._app import Durable, DurableFunction
 from ._clock import VirtualClock
@@ -29,7 +30,10 @@ from ._serialization import loads
 from ._store import LogRecord, RunRecord, StepRecord, Store
 from ._store_memory import MemoryStore
 
-__all__ = ["Run", "Step", "TestEngine"]
+if TYPE_CHECKING:
+    from ._replay import Apps, ReplayResult
+
+__all__ = ["Run", "Step", "TestEngine", "replay_fixture"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,3 +211,28 @@ def _mock(key: str, value: Mapping[str, Any]) -> MemoStep:
         error = error if isinstance(error, Mapping) else {"name": "Error", "message": str(error)}
         return MemoStep(key, None, MemoState.FAILED, error=dict(error))
     return MemoStep(key, None, MemoState.COMPLETED, output=value["output"])
+
+
+def replay_fixture(path: str | os.PathLike[str], app: Apps) -> ReplayResult:
+    """Replay the fixture file at ``path`` against ``app``; raise ``AssertionError`` on failure.
+
+    ``app`` is a :class:`~durable.Durable` app, a function, or a list of them. The fixture
+    runs on a fresh :class:`TestEngine` with its virtual clock (see ``docs/replay.md``);
+    the assertion message names the fixture and the first diverging step, with a diff.
+    Returns the ``ReplayResult`` of a passing replay::
+
+        def test_checkout_fixture():
+            replay_fixture("fixtures/checkout.json", app)
+    """
+    from ._fixture_schema import InvalidFixtureError, load_fixture
+    from ._replay import replay_fixture as replay
+
+    try:
+        fixture = load_fixture(path)
+    except InvalidFixtureError as exc:
+        raise AssertionError(f"invalid fixture: {exc}") from None
+    result = replay(fixture, app, name=str(path))
+    if not result.ok:
+        details = f"{result.message}\n{result.diff}" if result.diff else result.message
+        raise AssertionError(details)
+    return result

@@ -34,7 +34,7 @@ EXPORTED = [
     "__version__",
 ]
 
-TESTING_EXPORTED = ["Run", "Step", "TestEngine"]
+TESTING_EXPORTED = ["Run", "Step", "TestEngine", "replay_fixture"]
 
 
 def test_durable_all_is_pinned() -> None:
