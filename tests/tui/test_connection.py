@@ -1,0 +1,55 @@
+"""A lost server shows in the status bar, never as a crash, and the app recovers by itself."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from urllib.parse import urlsplit
+
+from textual.widgets import DataTable
+
+from durable.tui.app import DurableApp
+from tests.devserver.conftest import LiveServer
+from tests.tui.helpers import screen_text, until
+from tests.tui.proxy import Proxy
+
+
+async def test_disconnected_then_recovered(live_server: LiveServer) -> None:
+    address = urlsplit(live_server.url)
+    proxy = Proxy(address.hostname or "127.0.0.1", address.port or 0)
+    await proxy.start()
+    app = DurableApp(proxy.url, tz=UTC, health_every=0.2)
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            runs = app.screen.query_one("#runs", DataTable)
+            await until(pilot, lambda: app.connection.state == "connected")
+            live_server.start("test/pipeline")
+            await until(pilot, lambda: runs.row_count == 1, what="the first run")
+
+            await proxy.stop()
+            await until(pilot, lambda: app.connection.state == "disconnected", what="the outage")
+            text = await until(
+                pilot, lambda: "✖ disconnected" in screen_text(app) and screen_text(app)
+            )
+            assert "✖ disconnected from http://127.0.0.1:" in text and "retrying" in text
+            assert runs.row_count == 1  # what was loaded stays on screen
+            await pilot.press("2", "3", "1", "enter")  # keys work; calls fail quietly
+            await pilot.press("escape")
+            live_server.start("test/pipeline")  # happens while the inspector is cut off
+
+            await proxy.start()
+            await until(pilot, lambda: app.connection.state == "connected", what="recovery")
+            await until(pilot, lambda: runs.row_count == 2, what="the run missed meanwhile")
+            await until(pilot, lambda: "● connected" in screen_text(app))
+    finally:
+        await proxy.stop()
+
+
+async def test_starting_without_a_server_shows_disconnected() -> None:
+    proxy = Proxy("127.0.0.1", 9)  # nothing listens behind it once it is stopped
+    await proxy.start()
+    await proxy.stop()
+    app = DurableApp(proxy.url, health_every=0.2)
+    async with app.run_test(size=(100, 20)) as pilot:
+        await until(pilot, lambda: app.connection.state == "disconnected")
+        await pilot.press("2", "3", "s", "escape", "1")
+        await until(pilot, lambda: "✖ disconnected" in screen_text(app))

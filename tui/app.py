@@ -1,0 +1,168 @@
+"""The inspector app: modes (runs, events, functions), global keys, the live stream.
+
+The app only wires parts together: screens fetch their own data through ``self.api``; the app
+follows ``GET /api/stream`` in a worker and forwards each change to the screens of the active
+mode as a :class:`~tui.messages.StreamChange`, and polls ``/health`` to notice reloads and a
+lost server. Nothing here raises on a network error: it becomes the status bar's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from .api import DEFAULT_URL, ApiError, ConnectionState, Disconnected, DurableClient
+from .messages import FunctionsReloaded, StreamChange
+from .screens.base import DurableScreen
+from .screens.events import EventsScreen
+from .screens.functions import FunctionsScreen
+from .screens.runs import RunsScreen
+from .screens.send_event import SendEventScreen
+
+HEALTH_EVERY = 2.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DurableApp(App[None]):
+    """``durable tui``: a client of one dev server's HTTP API."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "durable"
+    ENABLE_COMMAND_PALETTE = False
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "runs": RunsScreen,
+        "events": EventsScreen,
+        "functions": FunctionsScreen,
+    }
+    DEFAULT_MODE = "runs"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "switch_mode('runs')", "Runs"),
+        Binding("2", "switch_mode('events')", "Events"),
+        Binding("3", "switch_mode('functions')", "Functions"),
+        Binding("s", "send_event", "Send event"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    connection: reactive[ConnectionState] = reactive(
+        ConnectionState("connecting", DEFAULT_URL), always_update=True
+    )
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        client: DurableClient | None = None,
+        tz: tzinfo | None = None,
+        clock: Callable[[], datetime] = _now,
+        fixtures_dir: Path | str = "fixtures",
+        health_every: float = HEALTH_EVERY,
+    ) -> None:
+        super().__init__()
+        self.api = client or DurableClient(url)
+        self.tz = tz
+        self.now = clock
+        self.fixtures_dir = Path(fixtures_dir)
+        self.health_every = health_every
+        self.stream_up = False
+        self.reloads: int | None = None
+        self.load_errors = 0
+        self.set_reactive(DurableApp.connection, ConnectionState("connecting", self.api.url))
+
+    def on_mount(self) -> None:
+        """Follow the stream; poll health."""
+        self.sub_title = self.api.url
+        self.follow_stream()
+        self.set_interval(self.health_every, self.check_health)
+
+    async def on_unmount(self) -> None:
+        """Close the HTTP connections."""
+        await self.api.aclose()
+
+    # -- connection -------------------------------------------------------------------------
+
+    def set_connection(self, state: str, detail: str = "", retry_in: float | None = None) -> None:
+        """Update the status bar (every screen shows it)."""
+        self.connection = ConnectionState(state, self.api.url, detail, retry_in)  # type: ignore[arg-type]
+
+    @work(exclusive=True, group="stream")
+    async def follow_stream(self) -> None:
+        """Forward every stream change to the screens of the active mode."""
+        async for kind, data in self.api.stream():
+            if kind == "connected":
+                self.stream_up = True
+                self.set_connection("connected")
+            elif kind == "disconnected":
+                self.stream_up = False
+                self.set_connection("disconnected", str(data.get("error")), data.get("retry_in"))
+                continue
+            self.broadcast(StreamChange(kind, data))
+
+    def broadcast(self, message: StreamChange | FunctionsReloaded) -> None:
+        """Post ``message`` to every inspector screen of the active mode's stack."""
+        for screen in self.screen_stack:
+            if isinstance(screen, DurableScreen):
+                screen.post_message(message)
+
+    @work(exclusive=True, group="health")
+    async def check_health(self) -> None:
+        """Notice a lost server quickly, and reloads of the user's code."""
+        try:
+            health = await self.api.health()
+        except ApiError as exc:
+            detail = exc.reason if isinstance(exc, Disconnected) else str(exc)
+            self.set_connection("disconnected", detail, self.health_every)
+            return
+        if self.stream_up and self.connection.state != "connected":
+            self.set_connection("connected")
+        reloads, errors = int(health.get("reloads") or 0), int(health.get("errors") or 0)
+        if self.reloads is not None and (reloads, errors) != (self.reloads, self.load_errors):
+            if errors:
+                self.notify(
+                    f"{errors} module(s) failed to load: see Functions (3)",
+                    title="reload",
+                    severity="error",
+                )
+            elif reloads != self.reloads:
+                count = health.get("functions")
+                suffix = f": {count} function(s)" if count is not None else ""
+                self.notify(f"code reloaded{suffix}", title="reload")
+            self.broadcast(FunctionsReloaded(reloads, errors))
+        self.reloads, self.load_errors = reloads, errors
+
+    def report(self, exc: ApiError, doing: str) -> None:
+        """A failed call: the status bar for a lost server, a notification otherwise."""
+        if isinstance(exc, Disconnected):
+            self.set_connection("disconnected", exc.reason, self.health_every)
+            return
+        self.notify(f"{doing}: {exc}", title="error", severity="error")
+
+    # -- global actions ---------------------------------------------------------------------
+
+    def action_send_event(self) -> None:
+        """Open the send-event form."""
+        self.open_send_form()
+
+    def open_send_form(self, name: str = "", data: Any = None, *, title: str = "") -> None:
+        """Open the form (pre-filled to re-send an event or invoke a function)."""
+
+        def sent(ids: list[str] | None) -> None:
+            if ids:
+                self.notify(f"event sent: {', '.join(ids)}", title="send")
+
+        self.push_screen(SendEventScreen(self.api, name, data, title=title), sent)
+
+
+def run_tui(url: str = DEFAULT_URL) -> None:
+    """Run the inspector against the server at ``url`` until the user quits."""
+    DurableApp(url).run()

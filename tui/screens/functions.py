@@ -1,0 +1,173 @@
+"""The functions screen: registered functions, their triggers and config, and reload errors."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable, Footer, Header, Static
+
+from ..api import ApiError
+from ..format import shorten
+from ..messages import FunctionsReloaded, StreamChange
+from ..widgets.status_bar import ConnectionBar
+from .base import DurableScreen
+from .run_detail import json_block
+
+#: the API has no "start a run of F now": a cron-only function cannot be started by hand.
+CRON_ONLY = (
+    "{fid} only has cron triggers, and the dev server's API has no call that starts a run "
+    "directly: it runs on its schedule (or add an event trigger to invoke it by hand)"
+)
+
+
+def trigger_text(trigger: dict[str, Any]) -> str:
+    """``order/created``, ``user/action if …`` or ``cron 0 12 * * 5``."""
+    if "cron" in trigger:
+        return f"cron {trigger['cron']}"
+    text = str(trigger.get("event", "?"))
+    return f"{text} if {trigger['if']}" if trigger.get("if") else text
+
+
+def event_to_invoke(function: dict[str, Any]) -> str | None:
+    """The name of an event that triggers ``function`` (wildcards filled in), if any."""
+    for trigger in function.get("triggers") or []:
+        name = trigger.get("event")
+        if name:
+            return str(name).replace("*", "manual")
+    return None
+
+
+def errors_block(errors: list[dict[str, Any]]) -> RenderableType:
+    """Every registration error in full, with its file and line."""
+    count = len(errors)
+    parts: list[RenderableType] = [
+        Text(
+            f"⚠ {count} load error{'s' if count > 1 else ''}: the last good version keeps serving",
+            style="bold red",
+        )
+    ]
+    for error in errors:
+        where = str(error.get("file", "?"))
+        if error.get("line"):
+            where += f":{error['line']}"
+        parts.append(Text.assemble((where, "bold"), " ", (str(error.get("message", "")), "red")))
+    return Group(*parts)
+
+
+class FunctionsScreen(DurableScreen):
+    """Functions as the server registered them; invoke one by hand."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("i", "invoke", "Invoke / run now")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.functions: dict[str, dict[str, Any]] = {}
+
+    def compose(self) -> ComposeResult:
+        """Errors panel, functions table and the selected function's config."""
+        yield Header()
+        yield Static("", id="reload-errors")
+        with Horizontal(id="functions-panes"):
+            table: DataTable[Any] = DataTable(id="functions", cursor_type="row")
+            table.add_column("function", key="id", width=22)
+            table.add_column("app", key="app", width=10)
+            table.add_column("triggers", key="triggers", width=30)
+            yield table
+            with VerticalScroll(id="function-detail-pane"):
+                yield Static("", id="function-detail")
+        yield ConnectionBar(id="connection")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        """Focus the table."""
+        self.sub_title = "functions"
+        self.query_one("#functions", DataTable).focus()
+
+    def on_screen_resume(self) -> None:
+        """Reload whenever the screen comes back."""
+        self.load()
+
+    def on_functions_reloaded(self, message: FunctionsReloaded) -> None:
+        """The server reloaded the code: show the new functions and errors."""
+        self.load()
+
+    def on_stream_change(self, message: StreamChange) -> None:
+        """After a reconnection the code may have changed."""
+        if message.kind in ("connected", "functions", "reload"):
+            self.load()
+
+    @work(exclusive=True, group="functions")
+    async def load(self) -> None:
+        """Fetch functions and registration errors."""
+        try:
+            body = await self.api.functions()
+        except ApiError as exc:
+            self.report(exc, "load functions")
+            return
+        if self.gone:
+            return
+        errors = list(body.get("errors") or [])
+        panel = self.query_one("#reload-errors", Static)
+        panel.update(errors_block(errors) if errors else "")
+        panel.set_class(bool(errors), "-visible")
+        table = self.query_one("#functions", DataTable)
+        selected = self.selected_id()
+        table.clear()
+        self.functions = {}
+        for function in body.get("functions") or []:
+            fid = str(function.get("id"))
+            self.functions[fid] = function
+            triggers = ", ".join(trigger_text(t) for t in function.get("triggers") or [])
+            table.add_row(fid, str(function.get("app_id", "")), shorten(triggers, 30), key=fid)
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected), scroll=False)
+        self.show_detail()
+
+    def selected_id(self) -> str | None:
+        """The function under the cursor."""
+        table = self.query_one("#functions", DataTable)
+        if not table.row_count:
+            return None
+        row = min(table.cursor_row, table.row_count - 1)
+        return str(table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value)
+
+    @on(DataTable.RowHighlighted, "#functions")
+    def show_detail(self) -> None:
+        """Triggers, config and source location of the selected function."""
+        function = self.functions.get(self.selected_id() or "")
+        detail = self.query_one("#function-detail", Static)
+        if function is None:
+            detail.update(Text("no functions registered", style="dim"))
+            return
+        where = str(function.get("file") or "")
+        if where and function.get("line"):
+            where = f"{where}:{function['line']}"
+        triggers = "\n".join(f"• {trigger_text(t)}" for t in function.get("triggers") or [])
+        detail.update(
+            Group(
+                Text.assemble((str(function.get("id")), "bold"), f"  {where}" if where else ""),
+                Text("triggers", style="bold"),
+                Text(triggers or "none", style="cyan"),
+                Text("config", style="bold"),
+                json_block(function.get("config") or {}),
+            )
+        )
+
+    def action_invoke(self) -> None:
+        """Open the send form with an event the function triggers on."""
+        fid = self.selected_id()
+        function = self.functions.get(fid or "")
+        if function is None:
+            return
+        name = event_to_invoke(function)
+        if name is None:
+            self.notify(CRON_ONLY.format(fid=fid), title="run now", severity="warning")
+            return
+        self.inspector.open_send_form(name, {}, title=f"Invoke {fid}: send {name}")

@@ -1,0 +1,352 @@
+"""One run: its event, output or error (with traceback), step timeline and log lines."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable, Footer, Header, Static
+
+from ..api import ApiError
+from ..format import (
+    TERMINAL,
+    clock_time,
+    date_time,
+    elapsed,
+    error_text,
+    human_duration,
+    pretty_json,
+    status_text,
+)
+from ..messages import StreamChange
+from ..timeline import LEGEND, axis_label, timeline_rows
+from ..widgets.status_bar import ConnectionBar
+from .base import DurableScreen, is_not_found
+
+TIMELINE_COLUMNS = ("step", "kind", "status", "timeline", "duration", "detail")
+FIXED_WIDTH = 22 + 6 + 12 + 8 + 6 * 2 + 2  #: step, kind, status, duration, padding, scrollbar
+REFRESH_DELAY = 0.2
+
+
+def json_block(value: Any) -> RenderableType:
+    """JSON with syntax colours."""
+    return Syntax(
+        pretty_json(value), "json", theme="ansi_dark", word_wrap=True, background_color="default"
+    )
+
+
+def error_block(error: Any) -> RenderableType:
+    """``Name: message`` in red, then the traceback."""
+    head = Text(error_text(error), style="bold red")
+    trace = error.get("traceback") if isinstance(error, dict) else None
+    if not trace:
+        return head
+    return Group(head, Text(str(trace).rstrip(), style="red"))
+
+
+def step_block(step: dict[str, Any], tz: Any) -> RenderableType:
+    """A step's attempts (times, full errors and tracebacks) and its output."""
+    attempts = step.get("attempts") or []
+    parts: list[RenderableType] = [
+        Text.assemble(
+            (f"step {step.get('key')}", "bold"),
+            f" ({step.get('kind')}) ",
+            status_text(step.get("status")),
+            f" · {len(attempts)} attempt{'s' if len(attempts) != 1 else ''}",
+        )
+    ]
+    for number, attempt in enumerate(attempts, start=1):
+        error = attempt.get("error")
+        times = (
+            f"{clock_time(attempt.get('started_at'), tz, millis=True)} → "
+            f"{clock_time(attempt.get('ended_at'), tz, millis=True)}"
+        )
+        mark = ("✖", "red") if error else ("✔", "green")
+        parts.append(Text.assemble(f"  attempt {number} ", mark, f" {times}"))
+        if error:
+            parts.append(error_block(error))
+    if step.get("error") and not attempts:
+        parts.append(error_block(step["error"]))
+    if step.get("status") == "completed" and step.get("output") is not None:
+        parts += [Text("step output", style="bold"), json_block(step.get("output"))]
+    parts.append(Text(""))
+    return Group(*parts)
+
+
+def cancel_reason(run: dict[str, Any]) -> str | None:
+    """Why a cancelled run was cancelled, in any shape the API gives it."""
+    if run.get("status") != "cancelled":
+        return None
+    for key in ("cancel_reason", "reason"):
+        if run.get(key):
+            return str(run[key])
+    return error_text(run.get("error")) or "cancelled"
+
+
+class RunDetailScreen(DurableScreen):
+    """The inspector's view of one run; follows it live."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("c", "cancel_run", "Cancel"),
+        Binding("r", "rerun", "Rerun"),
+        Binding("R,shift+r", "rerun_from_step", "Rerun from step"),
+        Binding("x", "export", "Export fixture"),
+        Binding("l", "toggle_logs", "Step logs"),
+    ]
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.run: dict[str, Any] = {}
+        self.logs_for_step = False
+        self.refresh_timer: Any = None
+
+    def compose(self) -> ComposeResult:
+        """Summary, legend, timeline table, event/output and logs panes."""
+        yield Header()
+        yield Static(Text(f"loading {self.run_id} …"), id="run-summary")
+        yield Static("", id="timeline-legend")
+        table: DataTable[Any] = DataTable(id="timeline", cursor_type="row")
+        yield table
+        with Horizontal(id="run-panes"):
+            with VerticalScroll(id="run-data"):
+                yield Static("", id="run-output")
+                yield Static("", id="step-detail")
+                yield Static(Text("event", style="bold"), classes="pane-title")
+                yield Static("", id="run-event")
+            with VerticalScroll(id="run-logs-pane"):
+                yield Static(Text("logs · all steps", style="bold"), id="logs-title")
+                yield Static("", id="run-logs")
+        yield ConnectionBar(id="connection")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        """Load the run and its logs."""
+        self.sub_title = f"run {self.run_id}"
+        self.query_one("#timeline", DataTable).focus()
+        self.load()
+
+    def on_resize(self) -> None:
+        """The bars scale to the width."""
+        if self.run:
+            self.show_timeline()
+
+    # -- loading ----------------------------------------------------------------------------
+
+    @work(exclusive=True, group="run")
+    async def load(self) -> None:
+        """Fetch the run, then its logs."""
+        try:
+            run = await self.api.run(self.run_id)
+        except ApiError as exc:
+            if self.gone:
+                return
+            if is_not_found(exc):
+                self.query_one("#run-summary", Static).update(
+                    Text(f"run {self.run_id} not found", style="bold red")
+                )
+            else:
+                self.report(exc, f"load run {self.run_id}")
+            return
+        if self.gone:
+            return
+        self.run = run
+        self.show_summary()
+        self.show_timeline()
+        self.show_data()
+        await self.load_logs()
+
+    async def load_logs(self) -> None:
+        """Fetch the log lines (all, or the selected step's)."""
+        step = self.selected_step() if self.logs_for_step else None
+        try:
+            lines = await self.api.logs(self.run_id, step=step)
+        except ApiError as exc:
+            self.report(exc, "load logs")
+            return
+        if self.gone:
+            return
+        title = f"logs · step {step}" if step else "logs · all steps"
+        self.query_one("#logs-title", Static).update(Text(title, style="bold"))
+        self.query_one("#run-logs", Static).update(self.format_logs(lines))
+
+    def format_logs(self, lines: list[dict[str, Any]]) -> Text:
+        """``12:00:01.250 INFO  [charge] charged 12 EUR`` per line."""
+        if not lines:
+            return Text("no log lines", style="dim")
+        text = Text()
+        for line in lines:
+            level = str(line.get("level", "INFO")).upper()
+            style = {"ERROR": "red", "WARNING": "yellow", "DEBUG": "dim"}.get(level, "")
+            step = line.get("step_key") or line.get("step")
+            text.append(clock_time(line.get("ts"), self.tz, millis=True) + " ", style="dim")
+            text.append(f"{level:<8}", style=style or "bold")
+            if step:
+                text.append(f"[{step}] ", style="cyan")
+            text.append(str(line.get("message", "")) + "\n")
+        text.rstrip()
+        return text
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def show_summary(self) -> None:
+        """Status, function, id, times, trigger and cancellation reason."""
+        run = self.run
+        seconds = elapsed(run.get("started_at"), run.get("ended_at"), self.now())
+        event = run.get("event") or {}
+        summary = Text.assemble(
+            status_text(run.get("status")),
+            "  ",
+            (str(run.get("function_id", "")), "bold"),
+            "  ",
+            (self.run_id, "dim"),
+            f"\nstarted {date_time(run.get('started_at'), self.tz)}"
+            f" · ended {date_time(run.get('ended_at'), self.tz)}"
+            f" · duration {human_duration(seconds)}"
+            f" · event {event.get('name', '—')}",
+        )
+        reason = cancel_reason(run)
+        if reason:
+            summary.append(f"\n⊘ cancelled: {reason}", style="bold yellow")
+        self.query_one("#run-summary", Static).update(summary)
+
+    def show_timeline(self) -> None:
+        """One row per step (and per attempt of retried steps) on a shared axis."""
+        table = self.query_one("#timeline", DataTable)
+        free = max(30, self.size.width - FIXED_WIDTH)
+        width = max(16, free * 11 // 20)  #: the bars; the detail column gets the rest
+        axis, rows = timeline_rows(self.run, width, self.now(), self.tz)
+        selected = self.selected_row_key()
+        table.clear(columns=True)
+        widths = (22, 6, 12, width, 8, free - width)
+        for label, size in zip(TIMELINE_COLUMNS, widths, strict=True):
+            title = axis_label(axis) if label == "timeline" else label
+            table.add_column(title, key=label, width=size)
+        for row in rows:
+            table.add_row(
+                Text(row.label, style="dim" if row.attempt else "bold"),
+                row.kind,
+                status_text(row.status) if row.status else "",
+                row.bar,
+                row.duration,
+                Text(row.detail, style="red" if row.status in ("failed", "errored") else ""),
+                key=row.row_key,
+            )
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected), scroll=False)
+        legend = LEGEND if rows else Text("no steps yet", style="dim")
+        self.query_one("#timeline-legend", Static).update(legend)
+        self.show_step()
+
+    def show_data(self) -> None:
+        """Output (or error and traceback) and the triggering event."""
+        run = self.run
+        status = run.get("status")
+        blocks: list[RenderableType] = []
+        if run.get("error") and status != "cancelled":
+            blocks += [Text("error", style="bold red"), error_block(run["error"])]
+        elif status == "completed":
+            blocks += [Text("output", style="bold"), json_block(run.get("output"))]
+        elif status == "cancelled":
+            blocks += [Text(f"⊘ cancelled: {cancel_reason(run)}", style="bold yellow")]
+        elif status in TERMINAL:
+            blocks += [Text(str(status), style="bold")]
+        else:
+            blocks += [Text(f"output: not yet ({status})", style="dim")]
+        self.query_one("#run-output", Static).update(Group(*blocks))
+        self.query_one("#run-event", Static).update(json_block(run.get("event") or {}))
+
+    # -- selection and live updates ---------------------------------------------------------
+
+    def selected_row_key(self) -> str | None:
+        """The timeline row under the cursor."""
+        table = self.query_one("#timeline", DataTable)
+        if not table.row_count:
+            return None
+        row = min(table.cursor_row, table.row_count - 1)
+        return str(table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value)
+
+    def selected_step(self) -> str | None:
+        """The step key under the cursor (attempt rows belong to their step)."""
+        key = self.selected_row_key()
+        return key.split("#", 1)[0] if key else None
+
+    @on(DataTable.RowHighlighted, "#timeline")
+    def step_highlighted(self) -> None:
+        """Show the selected step; when following one step's logs, switch to its logs."""
+        self.show_step()
+        if self.logs_for_step:
+            self.reload_logs()
+
+    def show_step(self) -> None:
+        """The selected step in full: every attempt with its times and whole error, output."""
+        key = self.selected_step()
+        step = next((s for s in self.run.get("steps") or [] if s.get("key") == key), None)
+        panel = self.query_one("#step-detail", Static)
+        panel.update(step_block(step, self.tz) if step else "")
+
+    @work(exclusive=True, group="logs")
+    async def reload_logs(self) -> None:
+        """Fetch the logs again (a worker, so key presses stay instant)."""
+        await self.load_logs()
+
+    def on_stream_change(self, message: StreamChange) -> None:
+        """Reload shortly after a change of this run (changes come in bursts)."""
+        mine = message.kind == "connected" or message.data.get("run_id") == self.run_id
+        if mine and self.refresh_timer is None:
+            self.refresh_timer = self.set_timer(REFRESH_DELAY, self.refresh_now)
+
+    def refresh_now(self) -> None:
+        """Timer: reload the run."""
+        self.refresh_timer = None
+        self.load()
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def action_toggle_logs(self) -> None:
+        """Show all log lines, or only the selected step's."""
+        self.logs_for_step = not self.logs_for_step
+        self.reload_logs()
+
+    def action_cancel_run(self) -> None:
+        """Cancel this run."""
+        self.act("cancel")
+
+    def action_rerun(self) -> None:
+        """Start a new run with the same event."""
+        self.act("rerun")
+
+    def action_rerun_from_step(self) -> None:
+        """Rerun reusing the recorded results before the selected step."""
+        step = self.selected_step()
+        if step is None:
+            self.notify("select a step first", title="rerun", severity="warning")
+            return
+        self.act("rerun", step)
+
+    def action_export(self) -> None:
+        """Write this run as a replay fixture."""
+        self.act("export")
+
+    @work(group="actions")
+    async def act(self, action: str, step: str | None = None) -> None:
+        """Run one action against the server."""
+        if action == "cancel":
+            if await self.cancel_run(self.run_id) and not self.gone:
+                self.load()
+        elif action == "rerun":
+            new_id = await self.rerun_run(self.run_id, from_step=step)
+            if new_id and not self.gone:
+                self.app.push_screen(RunDetailScreen(new_id))
+        else:
+            path = await self.export_run(self.run_id)
+            if path is not None and not self.gone:
+                self.sub_title = f"run {self.run_id} · fixture {path}"

@@ -1,0 +1,118 @@
+"""The send-event form: a name, JSON data validated as you submit, errors shown inline."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+from ..api import ApiError, DurableClient, RequestFailed
+
+
+class FormError(ValueError):
+    """What is wrong with the form, worded for the inline error line."""
+
+
+def parse_event_form(name: str, data: str) -> dict[str, Any]:
+    """The event the form describes, or :class:`FormError` naming the problem."""
+    name = name.strip()
+    if not name:
+        raise FormError("name: an event needs a name, e.g. order/created")
+    if any(ch.isspace() for ch in name):
+        raise FormError(f"name: {name!r} contains spaces")
+    text = data.strip() or "{}"
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormError(
+            f"data: invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    if not isinstance(value, dict):
+        raise FormError(f"data: must be a JSON object {{...}}, not {type(value).__name__}")
+    return {"name": name, "data": value}
+
+
+class SendEventScreen(ModalScreen[list[str] | None]):
+    """Send (or re-send) one event; dismisses with the new event ids, or None if cancelled."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss_form", "Close"),
+        Binding("ctrl+s", "send", "Send"),
+    ]
+
+    def __init__(
+        self, client: DurableClient, name: str = "", data: Any = None, *, title: str = ""
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.initial_name = name
+        self.initial_data = json.dumps(data if data is not None else {}, indent=2)
+        self.form_title = title or "Send an event"
+
+    def compose(self) -> ComposeResult:
+        """A title, the name, the JSON data, the error line and two buttons."""
+        with Vertical(id="send-form"):
+            yield Label(self.form_title, id="send-title")
+            yield Label("name")
+            yield Input(self.initial_name, placeholder="order/created", id="event-name")
+            yield Label("data (a JSON object)")
+            yield TextArea(self.initial_data, id="event-data", soft_wrap=True)
+            yield Static("", id="send-error")
+            with Horizontal(id="send-buttons"):
+                yield Button("Send  ^s", variant="primary", id="send")
+                yield Button("Cancel  esc", id="cancel")
+
+    def on_mount(self) -> None:
+        """Start in the name field (or the data when the name is given)."""
+        target = "#event-data" if self.initial_name else "#event-name"
+        self.query_one(target).focus()
+
+    def show_error(self, message: str) -> None:
+        """Show ``message`` under the data field."""
+        error = self.query_one("#send-error", Static)
+        error.update(message)
+        error.set_class(bool(message), "-visible")
+
+    @on(Button.Pressed, "#send")
+    @on(Input.Submitted, "#event-name")
+    def action_send(self) -> None:
+        """Validate the form, then send the event in a worker."""
+        name = self.query_one("#event-name", Input).value
+        data = self.query_one("#event-data", TextArea).text
+        try:
+            event = parse_event_form(name, data)
+        except FormError as exc:
+            self.show_error(str(exc))
+            return
+        self.show_error("")
+        self.send(event)
+
+    @work(exclusive=True, group="send")
+    async def send(self, event: dict[str, Any]) -> None:
+        """POST the event; a refusal or a lost server shows inline, success closes the form."""
+        try:
+            ids = await self.client.send(event)
+        except ApiError as exc:
+            if self.is_attached:
+                self.show_error(self.failure(exc))
+            return
+        if self.is_attached:
+            self.dismiss(ids)
+
+    @staticmethod
+    def failure(exc: ApiError) -> str:
+        """The inline line for a send that failed."""
+        if isinstance(exc, RequestFailed):
+            return f"server refused the event: {exc.message}"
+        return f"not sent: {exc}"
+
+    @on(Button.Pressed, "#cancel")
+    def action_dismiss_form(self) -> None:
+        """Close without sending."""
+        self.dismiss(None)

@@ -1,0 +1,1 @@
+"""Widgets shared by the inspector's screens."""
