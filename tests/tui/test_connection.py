@@ -20,7 +20,7 @@ async def test_disconnected_then_recovered(live_server: LiveServer) -> None:
     app = DurableApp(proxy.url, tz=UTC, health_every=0.2)
     try:
         async with app.run_test(size=(120, 30)) as pilot:
-            runs = app.screen.query_one("#runs", DataTable)
+            runs = await until(pilot, lambda: app.screen.query_one("#runs", DataTable))
             await until(pilot, lambda: app.connection.state == "connected")
             live_server.start("test/pipeline")
             await until(pilot, lambda: runs.row_count == 1, what="the first run")

@@ -43,7 +43,9 @@ class DurableScreen(Screen[None]):
 
         Workers check it after each network call, before touching widgets.
         """
-        return not self.is_attached
+        if not self.is_attached or self._closing or self._closed or self._pruning:
+            return True
+        return bool(self.app._closing or self.app._exit)
 
     def report(self, exc: ApiError, doing: str) -> None:
         """Show a failed call as a notification (and the status bar, if the server is gone)."""
