@@ -42,8 +42,10 @@ from .cancel import cancel  # noqa: E402 - commands register after the app exist
 from .dev import dev  # noqa: E402
 from .export import export  # noqa: E402
 from .functions import functions  # noqa: E402
+from .replay import replay  # noqa: E402
 from .runs import runs, show_run  # noqa: E402
 from .send import send  # noqa: E402
+from .tui import tui  # noqa: E402
 
 app.command()(dev)
 app.command()(send)
@@ -52,6 +54,8 @@ app.command("run")(show_run)
 app.command()(cancel)
 app.command()(export)
 app.command()(functions)
+app.command()(tui)
+app.command()(replay)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -88,7 +89,7 @@ def _endpoint(handler: Handler) -> Handler:
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, or a 413 as soon as it is known to exceed ``limit`` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(int(declared), limit)
     chunks, size = [], 0
     try:
@@ -115,6 +116,27 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+#: A ``\\u`` escape of a UTF-16 surrogate: the only way a decoded body can hold a lone one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first string (or key) in ``value`` holding a lone surrogate, which is not text."""
+    stack = [value]
+    while stack:  # iterative: the value may be nested as deep as the parser allows
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _SURROGATE.search(item):
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
 async def read_json(request: Request, *, required: bool = True) -> Any:
     """The parsed JSON body: 400 naming the problem if it is not JSON (None if empty)."""
     body = await read_body(request)
@@ -123,11 +145,31 @@ async def read_json(request: Request, *, required: bool = True) -> Any:
             raise ApiError(400, "invalid_json", "the request body is empty; expected JSON")
         return None
     try:
-        return json.loads(body, parse_constant=_no_constants)
+        # strict decoding: json.loads(bytes) would let UTF-8-encoded surrogates through
+        text = body.decode(json.detect_encoding(body))
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            400,
+            "invalid_json",
+            f"invalid JSON: the body is not {exc.encoding.upper()} text "
+            f"({exc.reason} at byte {exc.start})",
+        ) from None
+    try:
+        value = json.loads(text, parse_constant=_no_constants)
     except RecursionError:
         raise ApiError(400, "invalid_json", "invalid JSON: nested too deeply") from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN
+    except ValueError as exc:  # JSONDecodeError, NaN, an integer of over 4300 digits
         raise ApiError(400, "invalid_json", f"invalid JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(text):
+        bad = _lone_surrogate(value)
+        if bad is not None:
+            raise ApiError(
+                400,
+                "invalid_json",
+                f"invalid JSON: the string {bad[:100]!r} holds a lone UTF-16 surrogate "
+                "(an unpaired \\uD800-\\uDFFF escape), which is not text",
+            )
+    return value
 
 
 def query_limit(request: Request, default: int = DEFAULT_PAGE) -> int:
@@ -135,7 +177,7 @@ def query_limit(request: Request, default: int = DEFAULT_PAGE) -> int:
     raw = request.query_params.get("limit")
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
         raise ApiError(
             400,
             "invalid_parameter",
@@ -291,7 +333,9 @@ class Api:
     async def get_fixture(self, request: Request) -> Response:
         """``GET /api/runs/{run_id}/fixture``: the run as a replay fixture."""
         run = _run_or_404(self.ctx, request.path_params["run_id"])
-        return JSONResponse(fixture_from_run(run, self.ctx.store.get_steps(run.run_id)))
+        steps = self.ctx.store.get_steps(run.run_id)
+        fixture = fixture_from_run(run, steps, find_event=self.ctx.store.get_event)
+        return JSONResponse(fixture)
 
     async def stream(self, request: Request) -> Response:
         """``GET /api/stream?run_id=``: server-sent run, step and event changes."""

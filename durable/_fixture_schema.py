@@ -11,6 +11,7 @@ A fixture is one JSON object::
         "notify": {"kind": "run", "error": {"name": "Error", "message": "smtp down"}}
       },
       "later_events": [{"after": "1h", "event": {"name": "order/cancelled"}}],
+      "cancel": {"after": "2h", "reason": "cancelled by request"},  # optional: cancel the run
       "expect": {"status": "completed", "output": {}, "steps": ["charge", "pause", "notify"]}
     }
 
@@ -46,6 +47,7 @@ TOP_FIELDS = (
     "events",
     "steps",
     "later_events",
+    "cancel",
     "expect",
     "$schema",
     "description",
@@ -54,6 +56,7 @@ TOP_FIELDS = (
 )
 _STEP_FIELDS = ("output", "error", "kind")
 _LATER_FIELDS = ("after", "event")
+_CANCEL_FIELDS = ("after", "reason")
 _EXPECT_FIELDS = ("status", "output", "steps")
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_:-]+$")
 
@@ -188,6 +191,24 @@ def _check_steps(data: Mapping[str, Any]) -> list[FixtureProblem]:
     return problems
 
 
+def _check_after(item: Mapping[str, Any], path: str) -> list[FixtureProblem]:
+    if "after" not in item:
+        return [FixtureProblem(child(path, "after"), "missing field (e.g. '1h')")]
+    after = item["after"]
+    if isinstance(after, (str, int, float)) and not isinstance(after, bool):
+        try:
+            parse_duration(after)
+        except InvalidDurationError as exc:
+            return [FixtureProblem(child(path, "after"), str(exc))]
+        return []
+    return [
+        FixtureProblem(
+            child(path, "after"),
+            f"must be a duration ('1h', '2d') or seconds, got {_type_name(after)}",
+        )
+    ]
+
+
 def _check_later_events(data: Mapping[str, Any]) -> list[FixtureProblem]:
     later = data.get("later_events", [])
     if not isinstance(later, list):
@@ -199,24 +220,23 @@ def _check_later_events(data: Mapping[str, Any]) -> list[FixtureProblem]:
             problems.append(FixtureProblem(path, 'must be {"after": "1h", "event": {...}}'))
             continue
         problems += _unknown(item, _LATER_FIELDS, path)
-        if "after" not in item:
-            problems.append(FixtureProblem(child(path, "after"), "missing field (e.g. '1h')"))
-        elif isinstance(item["after"], (str, int, float)):
-            try:
-                parse_duration(item["after"])
-            except InvalidDurationError as exc:
-                problems.append(FixtureProblem(child(path, "after"), str(exc)))
-        else:
-            problems.append(
-                FixtureProblem(
-                    child(path, "after"),
-                    f"must be a duration ('1h', '2d') or seconds, got {_type_name(item['after'])}",
-                )
-            )
+        problems += _check_after(item, path)
         if "event" not in item:
             problems.append(FixtureProblem(child(path, "event"), "missing field"))
         else:
             problems += _check_event(item["event"], child(path, "event"))
+    return problems
+
+
+def _check_cancel(data: Mapping[str, Any]) -> list[FixtureProblem]:
+    if "cancel" not in data:
+        return []
+    cancel = data["cancel"]
+    if not isinstance(cancel, Mapping):
+        return [FixtureProblem("cancel", f'must be {{"after": "1h"}}, got {_type_name(cancel)}')]
+    problems = _unknown(cancel, _CANCEL_FIELDS, "cancel") + _check_after(cancel, "cancel")
+    if "reason" in cancel and not isinstance(cancel["reason"], str):
+        problems.append(FixtureProblem("cancel.reason", "must be a string"))
     return problems
 
 
@@ -279,6 +299,7 @@ def check_fixture(data: Any) -> list[FixtureProblem]:
     problems += _check_events(data)
     problems += _check_steps(data)
     problems += _check_later_events(data)
+    problems += _check_cancel(data)
     problems += _check_expect(data)
     return problems
 
@@ -301,6 +322,12 @@ def parse_fixture(text: str, *, file: str) -> dict[str, Any]:
         raise InvalidFixtureError(
             file, [FixtureProblem(where, f"invalid JSON: {exc.msg}")]
         ) from None
+    except RecursionError:
+        raise InvalidFixtureError(
+            file, [FixtureProblem("", "invalid JSON: nested too deeply")]
+        ) from None
+    except ValueError as exc:  # an integer of over 4300 digits
+        raise InvalidFixtureError(file, [FixtureProblem("", f"invalid JSON: {exc}")]) from None
     return validate_fixture(data, file=file)
 
 
@@ -309,7 +336,10 @@ def load_fixture(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        problem = FixtureProblem("", f"not UTF-8 text: {exc.reason} at byte {exc.start}")
+        line = exc.object[: exc.start].count(b"\n") + 1
+        problem = FixtureProblem(
+            f"line {line}", f"not UTF-8 text: {exc.reason} at byte {exc.start}"
+        )
         raise InvalidFixtureError(str(path), [problem]) from None
     except OSError as exc:
         problem = FixtureProblem("", f"cannot read: {exc.strerror or exc}")

@@ -15,18 +15,35 @@
 ``steps`` holds the steps that reached a final result (completed or failed), by key;
 ``kind`` lets replay detect a step whose kind changed. ``expect.steps`` lists every step
 key the run reached, in the order they were first reached.
+
+A cancelled run records what cancelled it, so that replay ends it the same way: the event
+that matched a ``cancel_on`` rule becomes a ``later_events`` item, any other cancellation (by
+hand, a timeout) a ``cancel`` at the same moment, both counted from the trigger event's time.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from ._serialization import loads
-from ._store import RunRecord, StepRecord, StepStatus
+from ._store import EventRecord, RunRecord, RunStatus, StepRecord, StepStatus
+
+#: The cancel reason the orchestrator writes for a ``cancel_on`` match.
+_CANCEL_ON = re.compile(r"^cancel_on: event .* \((?P<id>[^()]+)\)$")
 
 
-def fixture_from_run(run: RunRecord, steps: list[StepRecord]) -> dict[str, Any]:
-    """The replay fixture of ``run``, given its stored ``steps``."""
+def fixture_from_run(
+    run: RunRecord,
+    steps: list[StepRecord],
+    *,
+    find_event: Callable[[str], EventRecord | None] | None = None,
+) -> dict[str, Any]:
+    """The replay fixture of ``run``, given its stored ``steps``.
+
+    ``find_event`` (the store's ``get_event``) finds the event that cancelled the run.
+    """
     ordered = sorted(steps, key=lambda step: step.position)
     fixture: dict[str, Any] = {"function": run.function_id}
     if len(run.events) > 1:
@@ -38,6 +55,8 @@ def fixture_from_run(run: RunRecord, steps: list[StepRecord]) -> dict[str, Any]:
         for step in ordered
         if step.status in (StepStatus.COMPLETED, StepStatus.FAILED)
     }
+    if run.status is RunStatus.CANCELLED:
+        fixture.update(_cancellation(run, find_event))
     fixture["expect"] = {
         "status": run.status.value,
         "output": loads(run.output) if run.output is not None else None,
@@ -50,3 +69,33 @@ def _recorded(step: StepRecord) -> dict[str, Any]:
     if step.status is StepStatus.FAILED:
         return {"kind": step.kind, "error": dict(step.error or {})}
     return {"kind": step.kind, "output": loads(step.output) if step.output is not None else None}
+
+
+def _cancellation(
+    run: RunRecord, find_event: Callable[[str], EventRecord | None] | None
+) -> dict[str, Any]:
+    started = run.event.get("ts")
+    base = started / 1000 if isinstance(started, int) else run.created_at
+    match = _CANCEL_ON.match(run.cancel_reason or "")
+    event = find_event(match["id"]) if match and find_event is not None else None
+    if event is not None:
+        after = max(0, event.ts - round(base * 1000))
+        return {"later_events": [{"after": duration_text(after), "event": event.to_event_dict()}]}
+    ended = run.ended_at if run.ended_at is not None else base
+    cancel: dict[str, Any] = {"after": duration_text(round((ended - base) * 1000))}
+    if run.cancel_reason:
+        cancel["reason"] = run.cancel_reason
+    return {"cancel": cancel}
+
+
+def duration_text(ms: int) -> str:
+    """``ms`` milliseconds as a duration string: ``1h30m``, ``2d``, ``1s250ms``, ``0ms``."""
+    ms = max(0, ms)
+    parts = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        count, ms = divmod(ms, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    if ms or not parts:
+        parts.append(f"{ms}ms")
+    return "".join(parts)

@@ -8,8 +8,9 @@ execution core, a memory store, a virtual clock starting at the trigger event's 
    listed in ``expect.steps`` but left out of ``steps`` run for real; a step the fixture has
    never heard of is refused (recorded as failed, body not run) unless ``update`` is set;
 2. virtual time moves through sleeps, retries and timeouts, and each ``later_events`` item is
-   sent when the clock reaches ``after`` (counted from the start of the run); a fixture that
-   expects an unfinished run (``sleeping``, ``waiting``...) stops after its last later event;
+   sent when the clock reaches ``after`` (counted from the start of the run), as is the
+   fixture's ``cancel`` (a cancellation by hand); a fixture that expects an unfinished run
+   (``sleeping``, ``waiting``...) stops after its last later event;
 3. the run's step sequence (keys and kinds, in call order) is compared with the recording:
    the first difference is a *divergence*; then status and output are compared (*mismatch*).
 
@@ -47,6 +48,7 @@ Apps = (
 #: How long a replay lets virtual time run after the last later event, at most.
 MAX_VIRTUAL_TIME = parse_duration("365d").total_seconds()
 _TERMINAL = frozenset({"completed", "failed", "cancelled"})
+_REFUSED = "is not in the fixture, so replay did not run it"
 
 
 @dataclass(slots=True)
@@ -163,7 +165,7 @@ class _FixtureMocks(dict[str, MemoStep]):
             return default
         error = {
             "name": "ReplayDivergence",
-            "message": f"step {key!r} is not in the fixture, so replay did not run it",
+            "message": f"step {key!r} {_REFUSED}",
         }
         return MemoStep(key, None, MemoState.FAILED, error=error)
 
@@ -194,14 +196,21 @@ async def _run(
         record.events = [validate_event(e, now_ms=now_ms).to_dict() for e in events]
         engine.store.update_run(record)
     start = engine.clock.now()
-    later = sorted(
-        (start + parse_duration(item["after"]).total_seconds(), dict(item["event"]))
-        for item in fixture.get("later_events", [])
-    )
+    timeline: list[tuple[float, int, dict[str, Any] | None]] = [
+        (start + parse_duration(item["after"]).total_seconds(), index, dict(item["event"]))
+        for index, item in enumerate(fixture.get("later_events", []))
+    ]
+    cancel = fixture.get("cancel")
+    if cancel is not None:  # after the later events due at the same moment
+        timeline.append((start + parse_duration(cancel["after"]).total_seconds(), 1 << 30, None))
     await engine.settle()
-    for at, event in later:
+    for at, _, event in sorted(timeline, key=lambda item: item[:2]):
         await engine.advance(max(0.0, at - engine.clock.now()))
-        await engine.send(event)
+        if event is not None:
+            await engine.send(event)
+        else:
+            reason = cancel.get("reason") if cancel else None
+            await engine.cancel(record.run_id, reason or "cancelled by request")
         await engine.settle()
     if fixture["expect"]["status"] in _TERMINAL:
         deadline = engine.clock.now() + MAX_VIRTUAL_TIME
@@ -225,8 +234,8 @@ def recorded_sequence(fixture: Mapping[str, Any]) -> list[StepRef]:
 
 def judge(fixture: Mapping[str, Any], run: Run, *, name: str) -> ReplayResult:
     """Compare a replayed run with the fixture's expectations."""
-    expected = recorded_sequence(fixture)
     actual: list[StepRef] = [(step.key, step.kind) for step in run.steps]
+    expected = _known_kinds(recorded_sequence(fixture), actual)
     expect = fixture["expect"]
     result = ReplayResult(
         name,
@@ -244,7 +253,7 @@ def judge(fixture: Mapping[str, Any], run: Run, *, name: str) -> ReplayResult:
         result.ok, result.kind, result.first_divergence = False, "divergence", key
         result.message = (
             f"{name}: the code's steps diverge from the recording at step #{index + 1} "
-            f"{key!r}: {why}{_failure_note(run)}\n"
+            f"{key!r}\n  {why}{_failure_note(run)}\n"
             f"  recorded: {render_sequence(expected)}\n"
             f"  code:     {render_sequence(actual)}"
         )
@@ -254,7 +263,7 @@ def judge(fixture: Mapping[str, Any], run: Run, *, name: str) -> ReplayResult:
     if run.status != expect["status"]:
         problems.append(f"status: expected {expect['status']!r}, got {run.status!r}")
     if "output" in expect and not same_json(expect["output"], run.output):
-        problems.append("output differs")
+        problems.append("output differs (see the diff)")
     if not problems:
         result.message = f"{name}: ok ({len(actual)} steps, {run.status})"
         return result
@@ -266,6 +275,13 @@ def judge(fixture: Mapping[str, Any], run: Run, *, name: str) -> ReplayResult:
         name,
     )
     return result
+
+
+def _known_kinds(expected: list[StepRef], actual: list[StepRef]) -> list[StepRef]:
+    """``expected`` with the kinds the fixture leaves out taken from the same step of the run
+    (an unrecorded kind matches any), so that diffs show only real differences."""
+    kinds = dict(actual)
+    return [(key, kind if kind is not None else kinds.get(key)) for key, kind in expected]
 
 
 def first_divergence(expected: list[StepRef], actual: list[StepRef]) -> tuple[int, str, str] | None:
@@ -307,7 +323,15 @@ def first_divergence(expected: list[StepRef], actual: list[StepRef]) -> tuple[in
                     ),
                 )
             continue
-        if key not in actual_keys and new_key not in expected_keys:
+        if key not in actual_keys and new_key not in expected_keys and index == len(actual) - 1:
+            why = (  # strict replay refused the unknown step, so the run stopped there
+                f"the code calls step {new_key!r}, which the recording does not have, where "
+                f"the recording calls {key!r}: {key!r} was renamed to {new_key!r}, or "
+                f"{new_key!r} was added before it (replay did not run it); restore the step "
+                "id and add new steps after the recorded ones, or re-record the fixture "
+                "with --update"
+            )
+        elif key not in actual_keys and new_key not in expected_keys:
             why = (
                 f"step {key!r} was renamed or removed (the code calls {new_key!r} there); "
                 f"restore its id, or re-record the fixture with --update"
@@ -331,6 +355,8 @@ def first_divergence(expected: list[StepRef], actual: list[StepRef]) -> tuple[in
 
 def _failure_note(run: Run) -> str:
     if run.status == "failed" and run.error:
+        if _REFUSED in str(run.error.get("message")):
+            return ""  # the divergence itself: the explanation says it all
         return f" (the run failed: {run.error.get('name')}: {run.error.get('message')})"
     if run.status == "cancelled" and run.cancel_reason:
         return f" (the run was cancelled: {run.cancel_reason})"

@@ -1,0 +1,235 @@
+"""``durable replay FIXTURE_OR_DIR... [--app PATH] [--update] [--json]``: replay fixtures.
+
+Each fixture (SPEC section 4, ``docs/replay.md``) runs in process on the engine of
+``durable.testing``, on a virtual clock, with its recorded step results standing in for the
+step bodies. The apps are imported once (with the dev server's discovery and loader) and
+shared by every fixture. Exit 0 when all pass, 1 on a mismatch or divergence, 2 for an
+unreadable or invalid fixture or an app that cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from durable._app import DurableFunction
+from durable._fixture_schema import InvalidFixtureError, check_fixture, load_fixture
+from durable._replay import ReplayResult, replay_fixture_async
+
+from .client import CliError, cli_errors, format_duration, make_console
+
+_MARKS = {"pass": "[green]✔[/]", "updated": "[yellow]↻[/]"}
+
+
+def replay(
+    fixtures: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Fixture files, or folders searched for *.json fixtures (recursively).",
+            show_default=False,
+        ),
+    ],
+    app_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--app",
+            help="File or folder with your Durable apps (default: discover them in the "
+            "current project, like `durable dev`).",
+        ),
+    ] = None,
+    update: Annotated[
+        bool,
+        typer.Option("--update", help="Rewrite each fixture's expectations from the current code."),
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON result per fixture and line, for scripts.")
+    ] = False,
+) -> None:
+    """Replay fixtures against your code: exit 0 if all match, 1 otherwise, 2 if invalid."""
+    with cli_errors():
+        files = expand(fixtures)
+        functions = load_functions(app_path)
+    results = asyncio.run(_replay_all(files, functions, update=update))
+    console = make_console()
+    for result in results:
+        if json_output:
+            typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        else:
+            print_result(console, result)
+    passed = sum(result.ok for result in results)
+    summary = f"{passed} passed, {len(results) - passed} failed"
+    # With --json stdout stays pure JSON lines: the summary goes to stderr.
+    typer.echo(summary, err=json_output)
+    if any(result.kind == "invalid" for result in results):
+        raise typer.Exit(2)
+    if passed < len(results):
+        raise typer.Exit(1)
+
+
+# -- inputs -----------------------------------------------------------------------------------
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Fixture files: files as given, folders as their ``*.json`` files (recursive, sorted)."""
+    files: dict[Path, None] = {}
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.json") if p.is_file())
+            if not found:
+                raise CliError(f"{path}: no *.json fixtures in this folder")
+            files.update(dict.fromkeys(found))
+        elif path.exists():
+            files[path] = None
+        else:
+            raise CliError(f"{path}: no such fixture file or folder")
+    return list(files)
+
+
+def load_functions(app_path: Path | None) -> dict[str, DurableFunction]:
+    """Import the user's apps once, like ``durable dev`` discovers them; functions by id."""
+    from durable.devserver.discovery import DiscoveryError, discover, find_project_root
+    from durable.devserver.loader import load
+
+    root = find_project_root(Path.cwd())
+    paths: list[Path] = []
+    if app_path is not None:
+        if not app_path.exists():
+            raise CliError(f"--app {app_path}: no such file or folder")
+        path = app_path.resolve()
+        if not path.is_relative_to(root):
+            root = _import_root(path)
+        paths = [path]
+    where = str(app_path) if app_path is not None else f"the project at {root}"
+    try:
+        files = discover(paths, root)
+    except DiscoveryError as exc:
+        raise CliError(f"--app: {exc}") from None
+    if not files:
+        raise CliError(
+            f"no Durable apps found in {where} (no module creates a `Durable(...)`); "
+            "point --app at the file or folder that defines them"
+        )
+    functions, errors = load(files, root)
+    if errors:
+        lines = [
+            f"{error['file']}:{error['line']}: {error['message']}"
+            if error.get("line")
+            else f"{error['file']}: {error['message']}"
+            for error in errors
+        ]
+        raise CliError("cannot load the apps:\n  " + "\n  ".join(lines))
+    if not functions:
+        raise CliError(f"no durable functions found in {where}")
+    return dict(functions)
+
+
+def _import_root(path: Path) -> Path:
+    """Where to import ``path`` from when it lies outside the current project: its own
+    project, else the folder above its package, else its folder."""
+    from durable.devserver.discovery import find_project_root
+
+    folder = path if path.is_dir() else path.parent
+    project = find_project_root(folder)
+    if project != folder:
+        return project
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        folder = folder.parent  # a package: import it by its dotted name
+    return folder
+
+
+# -- replaying --------------------------------------------------------------------------------
+
+
+async def _replay_all(
+    files: list[Path], functions: dict[str, DurableFunction], *, update: bool
+) -> list[ReplayResult]:
+    results = []
+    for file in files:
+        results.append(await replay_file(file, functions, update=update))
+    return results
+
+
+async def replay_file(
+    file: Path, functions: dict[str, DurableFunction], *, update: bool = False
+) -> ReplayResult:
+    """Replay one fixture file; with ``update``, rewrite its expectations and check them."""
+    name = str(file)
+    try:
+        fixture = load_fixture(file)
+    except InvalidFixtureError as exc:
+        return ReplayResult(name, False, "invalid", str(exc))
+    result = await replay_fixture_async(fixture, functions, name=name, update=update)
+    if not update or result.kind == "invalid" or result.updated_fixture is None:
+        return result
+    if not result.changes:
+        return result
+    return await _rewrite(file, result.updated_fixture, result, functions)
+
+
+async def _rewrite(
+    file: Path,
+    new: dict[str, Any],
+    before: ReplayResult,
+    functions: dict[str, DurableFunction],
+) -> ReplayResult:
+    name = str(file)
+    problems = check_fixture(new)
+    if problems:  # should not happen: report rather than write a broken file
+        message = "\n".join(
+            f"{name}: --update would write an invalid fixture: {p}" for p in problems
+        )
+        return ReplayResult(name, False, "invalid", message)
+    try:
+        file.write_text(json.dumps(new, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        return ReplayResult(name, False, "invalid", f"{name}: cannot write: {exc.strerror or exc}")
+    after = await replay_fixture_async(new, functions, name=name)
+    after.changes = before.changes
+    if after.ok:
+        after.message = f"{name}: updated: " + "; ".join(before.changes)
+    else:
+        after.message += "\n(the fixture was rewritten with --update, yet does not replay green: "
+        after.message += "does the code depend on time, randomness or the outside world?)"
+    return after
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def print_result(console: Console, result: ReplayResult) -> None:
+    """One line per fixture; failures get their explanation and a coloured diff."""
+    took = format_duration(result.seconds)
+    if result.ok:
+        mark = _MARKS["updated"] if result.changes else _MARKS["pass"]
+        count = len(result.actual)
+        detail = f"{count} step{'' if count == 1 else 's'}, {result.actual_status}"
+        console.print(f"{mark} {escape(result.name)} [dim]{detail} · {took}[/]", highlight=False)
+        for change in result.changes:
+            console.print(f"    [yellow]{escape(change)}[/]", highlight=False)
+        return
+    console.print(f"[red]✖[/] {escape(result.name)} [red]{result.kind}[/] [dim]· {took}[/]")
+    for line in result.message.splitlines():
+        console.print(f"    {escape(line)}", highlight=False)
+    if result.diff:
+        for line in result.diff.splitlines():
+            console.print("    " + _diff_line(line), highlight=False)
+
+
+def _diff_line(line: str) -> str:
+    text = escape(line)
+    if line.startswith(("---", "+++")):
+        return f"[bold]{text}[/]"
+    if line.startswith("@@"):
+        return f"[cyan]{text}[/]"
+    if line.startswith("-"):
+        return f"[red]{text}[/]"
+    if line.startswith("+"):
+        return f"[green]{text}[/]"
+    return text
