@@ -163,6 +163,6 @@ class DurableApp(App[None]):
         self.push_screen(SendEventScreen(self.api, name, data, title=title), sent)
 
 
-def run_tui(url: str = DEFAULT_URL) -> None:
+def run_tui(url: str = DEFAULT_URL, *, fixtures_dir: Path | str = "fixtures") -> None:
     """Run the inspector against the server at ``url`` until the user quits."""
-    DurableApp(url).run()
+    DurableApp(url, fixtures_dir=fixtures_dir).run()

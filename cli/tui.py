@@ -1,0 +1,24 @@
+"""``durable tui [--url URL]``: the run inspector, attached to a running dev server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .client import UrlOption, cli_errors, resolve_url
+
+
+def tui(
+    url: UrlOption = None,
+    fixtures: Annotated[
+        Path, typer.Option(help="Folder the export key writes fixtures to.")
+    ] = Path("fixtures"),
+) -> None:
+    """Open the run inspector (a Textual TUI) on a running dev server."""
+    with cli_errors():
+        chosen = resolve_url(url)
+    from durable.tui.app import run_tui
+
+    run_tui(chosen, fixtures_dir=fixtures)
