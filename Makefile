@@ -22,7 +22,8 @@ TEST_STAMP := $(VENV)/.durable-test.stamp
 help:
 	@echo "make dev    - install (editable) and run the dev server on examples/"
 	@echo "make test   - install with test extras, then ruff, mypy and pytest"
-	@echo "make bench  - run every bench/*.py"
+	@echo "make bench  - run the benchmarks (bench/all.py): one table against the SPEC targets"
+	@echo "make soak   - kill -9 soak: 20 cycles over 200 runs"
 	@echo "make clean  - remove build artefacts and caches (keeps .venv)"
 
 $(PY):
@@ -48,11 +49,7 @@ test: $(TEST_STAMP)
 	$(VENV)/bin/pytest
 
 bench: $(DEV_STAMP)
-	@shopt -s nullglob; scripts=(bench/*.py); \
-	if [ $${#scripts[@]} -eq 0 ]; then echo "no bench/*.py scripts"; exit 0; fi; \
-	for f in "$${scripts[@]}"; do \
-	  case "$$f" in bench/soak.py|bench/_*) continue;; esac; \
-	  echo "== $$f"; $(PY) "$$f" || exit 1; done
+	$(PY) bench/all.py
 
 soak: $(DEV_STAMP)
 	$(PY) bench/soak.py

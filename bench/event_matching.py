@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
+from _common import Figure, Report, print_report
 
 from durable import Durable
 from durable._clock import VirtualClock
 from durable._inprocess import InProcessExecutor, collect_functions
 from durable._orchestrator import Orchestrator
 from durable._store_sqlite import SQLiteStore
+
+TARGET_SLOWDOWN = 1.5
 
 
 def build(db: Path) -> Orchestrator:
@@ -84,30 +84,47 @@ async def measure(waiting: int, events: int) -> dict[str, float]:
         }
 
 
+def collect(waiting: int = 10_000, events: int = 500) -> Report:
+    r = asyncio.run(measure(waiting, events))
+    figures = [
+        Figure(
+            "matching_other_event_ms_before",
+            "in process: accepting an event, no runs waiting (median)",
+            r["other_event_ms_before"],
+        ),
+        Figure(
+            "matching_other_event_ms_after",
+            f"  same with {waiting:,} runs waiting for another event (median)",
+            r["other_event_ms_after"],
+        ),
+        Figure(
+            "matching_slowdown",
+            "  waiting / none waiting: new events no slower",
+            r["slowdown"],
+            unit="x",
+            target=TARGET_SLOWDOWN,
+            digits=2,
+        ),
+        Figure(
+            "matching_waited_name_event_ms",
+            "  an event of the waited-for name (checks its index entry, median)",
+            r["waited_name_event_ms"],
+        ),
+    ]
+    return Report(
+        "event_matching",
+        f"durable: accepting events with {waiting:,} runs waiting",
+        figures,
+        {"waiting_runs": waiting, "setup_s": r["setup_s"]},
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--waiting", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=500)
     args = parser.parse_args()
-    r = asyncio.run(measure(args.waiting, args.events))
-    table = Table(title=f"durable: accepting events with {r['waiting_runs']:,} runs waiting")
-    for column in ("measure", "value", "target"):
-        table.add_column(column)
-    table.add_row(
-        "event of another name, before (median)", f"{r['other_event_ms_before']:.3f} ms", ""
-    )
-    table.add_row(
-        "event of another name, after (median)", f"{r['other_event_ms_after']:.3f} ms", ""
-    )
-    table.add_row("slowdown", f"{r['slowdown']:.2f}x", "no slower (~1x)")
-    table.add_row(
-        "event of the waited-for name (checks every wait on it)",
-        f"{r['waited_name_event_ms']:.3f} ms",
-        "",
-    )
-    table.add_row("starting the waiting runs", f"{r['setup_s']:.1f} s", "")
-    Console().print(table)
-    print(json.dumps({"bench": "event_matching", **{k: round(v, 4) for k, v in r.items()}}))
+    print_report(collect(args.waiting, args.events))
 
 
 if __name__ == "__main__":

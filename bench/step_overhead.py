@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
+from _common import Figure, Report, print_report
 
 from durable import Durable
 from durable._clock import RealClock
@@ -82,34 +80,42 @@ async def measure(runs: int, steps: int) -> dict[str, float]:
         }
 
 
+def collect(runs: int = 20, steps: int = 200) -> Report:
+    r = asyncio.run(measure(runs, steps))
+    figures = [
+        Figure(
+            "step_median_ms",
+            "in-process checkpointed no-op step.run (SQLite), median",
+            r["step_median_ms"],
+            target=TARGET_STEP_MS,
+            note=f"(p99 {r['step_p99_ms']:.3f})",
+            target_note=f"(DBOS: {DBOS_STEP_MS} ms)",
+        ),
+        Figure(
+            "step_median_fsync_ms",
+            "  same with fsync=True (synchronous=FULL), median",
+            r["step_median_fsync_ms"],
+        ),
+        Figure(
+            "run_1000_ratio",
+            "1,000-step run: steps 901-1000 / steps 1-100",
+            r["run_1000_ratio"],
+            unit="x",
+            target=TARGET_RATIO,
+            digits=2,
+            note=f"({r['run_1000_last100_ms']:.1f} / {r['run_1000_first100_ms']:.1f} ms)",
+        ),
+    ]
+    extra = {k: v for k, v in r.items() if k not in {f.key for f in figures}}
+    return Report("step_overhead", "durable: in-process step overhead (SQLite)", figures, extra)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
-    result = asyncio.run(measure(args.runs, args.steps))
-    table = Table(title="durable: in-process step overhead (SQLite)")
-    for column in ("measure", "value", "target"):
-        table.add_column(column)
-    table.add_row(
-        "checkpointed no-op step.run, median",
-        f"{result['step_median_ms']:.3f} ms",
-        f"<= {TARGET_STEP_MS} ms (DBOS: {DBOS_STEP_MS} ms)",
-    )
-    table.add_row("  p99", f"{result['step_p99_ms']:.3f} ms", "")
-    table.add_row(
-        "  median with fsync=True (survives power loss)",
-        f"{result['step_median_fsync_ms']:.3f} ms",
-        "",
-    )
-    table.add_row(
-        "1,000-step run: steps 901-1000 / steps 1-100",
-        f"{result['run_1000_ratio']:.2f}x "
-        f"({result['run_1000_last100_ms']:.1f} / {result['run_1000_first100_ms']:.1f} ms)",
-        f"<= {TARGET_RATIO}x",
-    )
-    Console().print(table)
-    print(json.dumps({"bench": "step_overhead", **{k: round(v, 4) for k, v in result.items()}}))
+    print_report(collect(args.runs, args.steps))
 
 
 if __name__ == "__main__":

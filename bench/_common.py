@@ -1,0 +1,239 @@
+"""Shared by the bench scripts: figures beside their SPEC targets, one table, one JSON line.
+
+Every bench script builds a :class:`Report` (a list of :class:`Figure`) and prints it with
+:func:`print_report`: a table (figure, measured, target, ✔/✖) and one JSON line. ``bench/all.py``
+collects the reports of every script and prints one combined table and JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from durable.devserver.harness import DevProcess
+
+
+@dataclass(slots=True)
+class Figure:
+    """One measured figure, and the SPEC target it is held to (None: informative only)."""
+
+    key: str
+    label: str
+    value: float | None
+    unit: str = "ms"
+    target: float | None = None
+    higher_is_better: bool = False
+    digits: int = 3
+    note: str = ""  # shown after the value, e.g. "(3.9 / 3.8 ms)"
+    target_note: str = ""  # shown after the target, e.g. "(DBOS: 1.39 ms)"
+
+    @property
+    def ok(self) -> bool | None:
+        """Whether the target is met; None when there is no target."""
+        if self.target is None:
+            return None
+        if self.value is None:
+            return False
+        if self.higher_is_better:
+            return self.value >= self.target
+        return self.value <= self.target
+
+    def _number(self, value: float) -> str:
+        text = f"{value:,.{self.digits}f}"
+        return f"{text}{self.unit}" if self.unit in ("x", "") else f"{text} {self.unit}"
+
+    @property
+    def measured(self) -> str:
+        if self.value is None:
+            return "n/a"
+        return f"{self._number(self.value)} {self.note}".rstrip()
+
+    @property
+    def wanted(self) -> str:
+        if self.target is None:
+            return ""
+        sign = ">=" if self.higher_is_better else "<="
+        digits = 0 if float(self.target).is_integer() else len(f"{self.target}".split(".")[1])
+        text = f"{self.target:,.{digits}f}"
+        unit = self.unit if self.unit in ("x", "") else f" {self.unit}"
+        return f"{sign} {text}{unit} {self.target_note}".rstrip()
+
+    @property
+    def mark(self) -> str:
+        return {True: "✔", False: "✖", None: ""}[self.ok]
+
+
+@dataclass(slots=True)
+class Report:
+    """The figures of one bench script, plus raw numbers for its JSON line."""
+
+    bench: str
+    title: str
+    figures: list[Figure]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok is not False for f in self.figures)
+
+    def json(self) -> dict[str, Any]:
+        values = {f.key: _round(f.value) for f in self.figures}
+        return {"bench": self.bench, **values, **{k: _round(v) for k, v in self.extra.items()}}
+
+
+def _round(value: Any) -> Any:
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def table(title: str, rows: Sequence[Figure]) -> Table:
+    """A rich table of figures beside their targets."""
+    out = Table(title=title)
+    out.add_column("figure")
+    out.add_column("measured", justify="right")
+    out.add_column("target")
+    out.add_column("", justify="center")
+    for figure in rows:
+        out.add_row(figure.label, figure.measured, figure.wanted, figure.mark)
+    return out
+
+
+def console() -> Console:
+    """A console that does not squeeze the table when stdout is a pipe (make, CI)."""
+    return Console(width=max(140, Console().width))
+
+
+def print_report(report: Report) -> None:
+    """The table, then one JSON line."""
+    console().print(table(report.title, report.figures))
+    print(json.dumps({**report.json(), "targets_met": report.ok}), flush=True)
+
+
+# -- measuring helpers ------------------------------------------------------------------------
+
+
+def percentile(samples: Sequence[float], fraction: float) -> float:
+    """The ``fraction`` percentile of ``samples`` (nearest rank)."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+def rss_mb(pid: int, field_name: str = "VmRSS") -> float | None:
+    """A process's resident set (``VmRSS``) or its peak (``VmHWM``) in MB, from /proc."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def children(pid: int) -> list[int]:
+    """The direct child processes of ``pid`` (Linux /proc)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def iso_to_epoch(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def load_average() -> str:
+    """The 1-minute load average when the bench started (others share the CPUs)."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:  # pragma: no cover
+        return "?"
+
+
+def poll(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
+    """Like the harness's ``wait_for`` but gentler: listing thousands of runs costs the server."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+# -- through durable dev --------------------------------------------------------------------
+
+#: A function for :func:`event_latencies`: its first step returns ``time.time()`` in the worker.
+FIRST_STEP_APP = """
+def _now():
+    import time
+    return time.time()
+
+@app.function(id="first", triggers=[{"event": "bench/first"}])
+async def first(ctx):
+    return await ctx.step.run("first", _now)
+"""
+
+
+def event_latencies(dev: DevProcess, count: int) -> tuple[list[float], list[float]]:
+    """Event -> first step body starts (seconds), ``count`` events one at a time.
+
+    Two measures per event. Client side: from just before ``POST /api/events`` to the
+    ``time.time()`` the step body read in the worker (same machine, same clock); it includes
+    the HTTP request, so it is an upper bound of "event accepted -> first step starts".
+    Server side: the event's ``received_at`` to the step attempt's ``started_at`` as the API
+    shows them (millisecond resolution). The app needs :data:`FIRST_STEP_APP`.
+    """
+    client, server = [], []
+    for _ in range(count):
+        began = time.time()
+        [event_id] = dev.send([{"name": "bench/first"}])
+        time.sleep(0.01)  # let the run go before polling for it (polls cost the server CPU)
+        event, run = poll(lambda: _finished_run_of(dev, event_id), 30, "the run", 0.005)  # noqa: B023
+        client.append(float(run["output"]) - began)
+        started = run["steps"][0]["attempts"][0]["started_at"]
+        server.append(iso_to_epoch(started) - iso_to_epoch(event["received_at"]))
+    return client, server
+
+
+def _finished_run_of(dev: DevProcess, event_id: str) -> tuple[Any, Any] | None:
+    events = dev.get("/api/events", name="bench/first", limit=5)["events"]
+    event = next((e for e in events if e["id"] == event_id), None)
+    if event is None or not event["run_ids"]:
+        return None
+    run = dev.get(f"/api/runs/{event['run_ids'][0]}")
+    return (event, run) if run["status"] == "completed" else None
+
+
+UNFINISHED = ("queued", "running", "sleeping", "waiting")
+
+
+def any_unfinished(dev: DevProcess, function: str, statuses: Sequence[str] = UNFINISHED) -> bool:
+    """Whether any run of ``function`` has one of ``statuses`` (one cheap page per status)."""
+    return any(dev.get("/api/runs", status=s, function=function, limit=1)["runs"] for s in statuses)
+
+
+class Stopwatch:
+    """``with Stopwatch() as w: ...; w.seconds``."""
+
+    def __enter__(self) -> Stopwatch:
+        self.began = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.seconds = time.perf_counter() - self.began
