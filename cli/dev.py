@@ -12,6 +12,11 @@ from durable._durations import parse_duration
 from durable._errors import InvalidDurationError
 
 
+def stdout_is_terminal() -> bool:
+    """Whether stdout is a terminal (the TUI's condition)."""
+    return sys.stdout.isatty()
+
+
 def dev(
     paths: Annotated[
         list[Path] | None,
@@ -49,7 +54,15 @@ def dev(
     if not (1 <= port <= 65535):
         typer.echo(f"error: --port must be 1-65535, got {port}", err=True)
         raise typer.Exit(2)
-    _ = no_tui or not sys.stdout.isatty()  # the TUI arrives with the inspector issue
+    from durable.devserver.child import wants_tui
+
+    if wants_tui(no_tui, stdout_is_terminal()):
+        args = [str(path) for path in paths or []]
+        args += ["--host", host, "--port", str(port), "--db", db]
+        args += ["--retry-interval", retry_interval] if retry_interval else []
+        args += ["--fsync"] if fsync else []
+        args += ["--no-reload"] if no_reload else []
+        raise typer.Exit(_dev_with_tui(args, host, port, db))
     run(
         DevOptions(
             paths=list(paths or []),
@@ -61,3 +74,29 @@ def dev(
             reload=not no_reload,
         )
     )
+
+
+def _dev_with_tui(args: list[str], host: str, port: int, db: str) -> int:
+    """The server as a ``--no-tui`` child logging to a file; the inspector in front."""
+    from durable.devserver.child import (
+        ServerStartError,
+        connect_host,
+        log_path,
+        port_in_use,
+        run_with_tui,
+    )
+    from durable.tui.app import run_attached
+
+    url = f"http://{connect_host(host)}:{port}"
+    if port_in_use(host, port):
+        typer.echo(
+            f"error: port {port} is in use (another durable dev? `durable tui --url {url}` "
+            "attaches to it; --port picks another)",
+            err=True,
+        )
+        return 2
+    try:
+        return run_with_tui(args, url, log_path(db), run_attached)
+    except ServerStartError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 1

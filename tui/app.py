@@ -52,6 +52,7 @@ class DurableApp(App[None]):
         Binding("3", "switch_mode('functions')", "Functions"),
         Binding("s", "send_event", "Send event"),
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False),
     ]
 
     connection: reactive[ConnectionState] = reactive(
@@ -67,8 +68,12 @@ class DurableApp(App[None]):
         clock: Callable[[], datetime] = _now,
         fixtures_dir: Path | str = "fixtures",
         health_every: float = HEALTH_EVERY,
+        server_log: Path | None = None,
+        server_gone: Callable[[], str | None] | None = None,
     ) -> None:
         super().__init__()
+        self.server_log = server_log  #: set by ``durable dev``: the server child's log file
+        self.server_gone = server_gone  #: set by ``durable dev``: why its server exited
         self.api = client or DurableClient(url)
         self.tz = tz
         self.now = clock
@@ -93,6 +98,8 @@ class DurableApp(App[None]):
 
     def set_connection(self, state: str, detail: str = "", retry_in: float | None = None) -> None:
         """Update the status bar (every screen shows it)."""
+        if state == "connected" and not detail and self.server_log is not None:
+            detail = f"durable dev · log {self.server_log}"
         self.connection = ConnectionState(state, self.api.url, detail, retry_in)  # type: ignore[arg-type]
 
     @work(exclusive=True, group="stream")
@@ -121,7 +128,8 @@ class DurableApp(App[None]):
             health = await self.api.health()
         except ApiError as exc:
             detail = exc.reason if isinstance(exc, Disconnected) else str(exc)
-            self.set_connection("disconnected", detail, self.health_every)
+            gone = self.server_gone() if self.server_gone is not None else None
+            self.set_connection("disconnected", gone or detail, self.health_every)
             return
         if self.stream_up and self.connection.state != "connected":
             self.set_connection("connected")
@@ -166,3 +174,10 @@ class DurableApp(App[None]):
 def run_tui(url: str = DEFAULT_URL, *, fixtures_dir: Path | str = "fixtures") -> None:
     """Run the inspector against the server at ``url`` until the user quits."""
     DurableApp(url, fixtures_dir=fixtures_dir).run()
+
+
+def run_attached(url: str, server_gone: Callable[[], str | None], server_log: Path) -> None:
+    """``durable dev`` on a terminal: the inspector on the server child it started."""
+    app = DurableApp(url, server_log=server_log, server_gone=server_gone)
+    app.title = "durable dev"
+    app.run()

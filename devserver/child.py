@@ -1,0 +1,174 @@
+"""``durable dev`` on a terminal: the server as a child process, the inspector in front.
+
+The TUI process never runs the server: ``durable dev --no-tui ...`` runs as a child in its
+own session, its log lines go to a file (``dev.log`` beside the database) instead of the
+terminal the TUI draws on, and the TUI attaches to it over HTTP like ``durable tui`` does.
+Quitting the TUI (or Ctrl-C, or the TUI failing) stops the server politely (SIGTERM, so
+workers and the database close cleanly); on Linux the child also gets SIGTERM if the parent
+dies without a chance to clean up (``kill -9``, a closed terminal).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+#: ``prctl(PR_SET_PDEATHSIG, ...)``: the signal the child gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+STOP_TIMEOUT = 10.0
+
+
+def wants_tui(no_tui: bool, stdout_is_terminal: bool) -> bool:
+    """Whether ``durable dev`` shows the inspector: on a terminal, unless ``--no-tui``."""
+    return stdout_is_terminal and not no_tui
+
+
+def log_path(db: str) -> Path:
+    """Where the child's log goes: ``dev.log`` beside the database (``.durable/`` for memory)."""
+    folder = Path(".durable") if db == ":memory:" else Path(db).parent
+    return folder / "dev.log"
+
+
+def connect_host(host: str) -> str:
+    """The address to reach a server bound to ``host`` (wildcards mean this machine)."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether binding ``host:port`` fails now (another server has it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class ServerStartError(RuntimeError):
+    """The child server exited or never answered; the message ends with its log."""
+
+
+class ServerChild:
+    """A ``durable dev --no-tui`` child process with its log in a file."""
+
+    def __init__(self, args: list[str], url: str, log: Path) -> None:
+        self.args = args
+        self.url = url
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> ServerChild:
+        """Start the server; return once ``/health`` answers (raise if it exits first)."""
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "durable.cli.main", "dev", *self.args, "--no-tui"]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with self.log.open("ab") as log:
+            log.write(f"\n--- durable dev (inspector attached) pid {os.getpid()}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # the terminal's Ctrl-C is the TUI's, not the server's
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        """Poll ``/health`` every 50 ms until it answers or the process ends."""
+        deadline = time.monotonic() + timeout
+        with httpx.Client(base_url=self.url, timeout=1.0) as client:
+            while True:
+                if self.exit_reason() is not None:
+                    raise ServerStartError(self.failure("durable dev exited"))
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get("/health").status_code == 200:
+                        return
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise ServerStartError(self.failure(f"no answer on {self.url}"))
+                time.sleep(0.05)
+
+    def failure(self, what: str) -> str:
+        """``what``, then the last lines of the log."""
+        return f"{what}; its log ({self.log}):\n{self.tail()}"
+
+    def tail(self, lines: int = 20) -> str:
+        """The last ``lines`` lines of the log."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.rstrip().splitlines()[-lines:])
+
+    def exit_reason(self) -> str | None:
+        """None while the server runs; else why it is gone (for the TUI's status bar)."""
+        if self.process is None:
+            return "not started"
+        code = self.process.poll()
+        if code is None:
+            return None
+        return f"the server process exited with code {code}; see {self.log}"
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        """SIGTERM the server (it shuts down workers and the store), SIGKILL after ``timeout``."""
+        process = self.process
+        if process is None:
+            return None
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # workers the server left behind, if any
+        return process.returncode
+
+
+def run_with_tui(
+    args: list[str],
+    url: str,
+    log: Path,
+    run_app: Callable[[str, Callable[[], str | None], Path], None],
+) -> int:
+    """Start the server child, run ``run_app(url, exit_reason, log)`` in front, stop the child."""
+    child = ServerChild(args, url, log)
+    print(f"durable dev: starting the server on {url} (log: {log}) …", file=sys.stderr)
+    child.start()
+    try:
+        run_app(url, child.exit_reason, log)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        code = child.stop()
+    print(f"durable dev: server stopped (exit code {code}); its log is in {log}", file=sys.stderr)
+    return 0
