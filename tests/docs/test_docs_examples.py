@@ -40,7 +40,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FRAGMENT_MARKER = "<!-- doc-test: fragment -->"
-_OPEN = re.compile(r"^```python\b")
+_OPEN = re.compile(r"^( *)```python\b")
 _NAMED_FILE = re.compile(r"^#\s*([A-Za-z_][A-Za-z0-9_]*)\.py\s*$")
 
 
@@ -85,11 +85,13 @@ def _blocks(page: Path) -> list[Block]:
     lines = page.read_text(encoding="utf-8").split("\n")
     blocks, i = [], 0
     while i < len(lines):
-        if _OPEN.match(lines[i]):
+        opening = _OPEN.match(lines[i])
+        if opening:
+            indent = len(opening[1])  # a fence inside a list item is indented
             start, body = i, []
             i += 1
             while i < len(lines) and lines[i].strip() != "```":
-                body.append(lines[i])
+                body.append(lines[i][indent:] if lines[i][:indent].isspace() else lines[i])
                 i += 1
             marked = start > 0 and lines[start - 1].strip() == FRAGMENT_MARKER
             blocks.append(Block(page, start + 1, "\n".join(body) + "\n", marked))
