@@ -33,6 +33,7 @@ from durable._serialization import dumps, encoded_size
 from durable._store import RunRecord, RunStatus, StepRecord, StepStatus
 
 from .context import ServerContext
+from .invoke import invocation_event
 from .stream import DEFAULT_KEEPALIVE, StreamHub
 from .views import event_view, iso, log_view, run_view
 
@@ -330,6 +331,25 @@ class Api:
             {"run_id": new.run_id, "rerun_of": run.run_id, "reused_steps": [s.key for s in reused]}
         )
 
+    async def invoke(self, request: Request) -> Response:
+        """``POST /api/functions/{function_id}/invoke``: start it now, body ``{"data": {...}}``."""
+        function_id = request.path_params["function_id"]
+        try:
+            config = self.ctx.orchestrator.function(function_id)
+        except UnknownFunctionError as exc:
+            raise ApiError(404, exc.code, exc.message) from None
+        body = await read_json(request, required=False) or {}
+        data = body.get("data", {}) if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise ApiError(400, "invalid_body", 'the body must be {"data": {...}} or empty')
+        try:
+            run = self.ctx.orchestrator.start_run(
+                function_id, invocation_event(config, data), trigger="manual"
+            )
+        except (InvalidEventError, EventTooLargeError) as exc:
+            raise ApiError(400, exc.code, exc.message) from None
+        return JSONResponse({"run_id": run.run_id, "function_id": function_id, "event": run.event})
+
     async def get_fixture(self, request: Request) -> Response:
         """``GET /api/runs/{run_id}/fixture``: the run as a replay fixture."""
         run = _run_or_404(self.ctx, request.path_params["run_id"])
@@ -445,6 +465,7 @@ def create_app(ctx: ServerContext, *, keepalive: float = DEFAULT_KEEPALIVE) -> S
         Route("/api/events", _endpoint(api.events), methods=["GET", "POST"]),
         Route("/e/{event_key}", _endpoint(api.post_inngest), methods=["POST"]),
         Route("/api/functions", _endpoint(api.list_functions), methods=["GET"]),
+        Route("/api/functions/{function_id}/invoke", _endpoint(api.invoke), methods=["POST"]),
         Route("/api/runs", _endpoint(api.list_runs), methods=["GET"]),
         Route("/api/runs/{run_id}", _endpoint(api.get_run), methods=["GET"]),
         Route("/api/runs/{run_id}/logs", _endpoint(api.get_logs), methods=["GET"]),

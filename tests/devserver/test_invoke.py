@@ -1,0 +1,66 @@
+"""``POST /api/functions/{id}/invoke``: start one function by hand, or a cron function now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from durable import Context, Durable
+from durable.devserver.registry import FunctionInfo
+from tests.devserver.conftest import LiveServer
+
+extra = Durable(id="invoke-tests")
+
+
+@extra.function(id="nightly", triggers=[{"cron": "0 3 1 1 *"}])
+async def nightly(ctx: Context) -> dict[str, Any]:
+    """A cron-only function (its schedule never falls due during a test)."""
+    return {"event": ctx.event.name, "data": dict(ctx.event.data)}
+
+
+def add_cron_function(server: LiveServer) -> None:
+    """Register :func:`nightly` on the running server, as a reload would."""
+
+    async def install() -> None:
+        ctx = server.ctx
+        ctx.orchestrator.executor.functions[nightly.id] = nightly  # type: ignore[attr-defined]
+        ctx.orchestrator.set_functions([*ctx.orchestrator.functions(), nightly.config])
+        infos = [
+            *ctx.registry.functions.values(),
+            FunctionInfo(nightly.id, extra.id, nightly.config),
+        ]
+        ctx.registry.replace(infos, [])
+
+    server.call(install)
+
+
+def test_invoke_starts_only_that_function_with_the_data(live_server: LiveServer) -> None:
+    response = live_server.client.post("/api/functions/pipeline/invoke", json={"data": {"n": 5}})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["function_id"] == "pipeline"
+    assert body["event"]["name"] == "durable/function.invoked"
+    run = live_server.wait_run(body["run_id"])
+    assert run["status"] == "completed" and run["output"] == {"a": 6, "b": 12}
+    assert len(live_server.get("/api/runs")["runs"]) == 1
+
+
+def test_a_cron_function_runs_now_with_its_timer_event(live_server: LiveServer) -> None:
+    add_cron_function(live_server)
+    response = live_server.client.post("/api/functions/nightly/invoke")
+    assert response.status_code == 200, response.text
+    run = live_server.wait_run(response.json()["run_id"])
+    assert run["output"] == {
+        "event": "durable/scheduled.timer",
+        "data": {"cron": "0 3 1 1 *", "function_id": "nightly"},
+    }
+
+
+def test_invoke_errors(live_server: LiveServer) -> None:
+    missing = live_server.client.post("/api/functions/nope/invoke")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "unknown_function"
+    for body in ([1], {"data": [1]}, {"data": "x"}):
+        response = live_server.client.post("/api/functions/pipeline/invoke", json=body)
+        assert response.status_code == 400, body
+        assert response.json()["error"]["code"] == "invalid_body"
+    assert live_server.get("/api/runs")["runs"] == []
