@@ -12,6 +12,8 @@ from ._limits import MAX_EVENT_BYTES
 from ._serialization import dumps, encoded_size
 
 _KNOWN_FIELDS = frozenset({"name", "data", "id", "ts", "user", "v"})
+#: The largest ``ts``: 9999-12-31T23:59:59.999Z, the last instant a datetime can hold.
+MAX_TS_MS = 253_402_300_799_999
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +78,12 @@ def validate_event(raw: object, *, now_ms: int, index: int | None = None) -> Eve
     if event_id is not None and (not isinstance(event_id, str) or not event_id):
         raise InvalidEventError("'id' must be a non-empty string", field="id", index=index)
     ts = raw.get("ts")
-    if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int) or ts < 0):
+    if ts is not None and (
+        isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts <= MAX_TS_MS
+    ):
         raise InvalidEventError(
-            "'ts' must be a non-negative integer (milliseconds since the epoch)",
+            "'ts' must be a non-negative integer (milliseconds since the epoch) "
+            f"up to {MAX_TS_MS} (the end of year 9999)",
             field="ts",
             index=index,
         )
@@ -94,11 +99,28 @@ def validate_event(raw: object, *, now_ms: int, index: int | None = None) -> Eve
     )
     try:
         size = encoded_size(dumps(event.to_dict(), what="event"))
+    except UnicodeEncodeError as exc:  # a lone surrogate: a str, but not text
+        bad = exc.object[exc.start : exc.end]
+        raise InvalidEventError(
+            f"holds {bad!r}, a lone UTF-16 surrogate, which is not text",
+            field=_unencodable_field(event),
+            index=index,
+        ) from None
     except Exception as exc:
-        raise InvalidEventError(str(exc), field="data", index=index) from None
+        raise InvalidEventError(str(exc), field=_unencodable_field(event), index=index) from None
     if size > MAX_EVENT_BYTES:
         raise EventTooLargeError(size=size, limit=MAX_EVENT_BYTES, index=index)
     return event
+
+
+def _unencodable_field(event: Event) -> str:
+    """The first field of ``event`` that does not encode as UTF-8 JSON (``data`` if none)."""
+    for name, value in event.to_dict().items():
+        try:
+            encoded_size(dumps(value))
+        except Exception:
+            return name
+    return "data"
 
 
 def validate_events(raw: object, *, now_ms: int) -> list[Event]:

@@ -38,6 +38,11 @@ _CEL_ERROR = re.compile(r"ERROR: <input>:(\d+):(\d+): ([^\n]*)")
 _UNDECLARED = re.compile(r"undeclared reference to '([^']+)'")
 _NO_OVERLOAD = re.compile(r"no matching overload for '([A-Za-z_][A-Za-z0-9_]*)'")
 _EVAL_FAILURES = (RuntimeError, TypeError, ValueError, OverflowError)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_TOO_DEEP = re.compile(
+    r"^(?:CANCELLED: Expression recursion limit exceeded\. limit: (\d+).*"
+    r"|ERROR: <input>:-?\d+:-?\d+: Exceeded max recursion depth of (\d+) when parsing\..*)$"
+)
 
 
 class Bindings:
@@ -178,6 +183,14 @@ def compile_expression(
         )
     if not source.strip():
         raise ExpressionError("the expression is empty", expression=source)
+    surrogate = _SURROGATE.search(source)
+    if surrogate is not None:  # a str, but not text: CEL cannot even receive it
+        before = source[: surrogate.start()]
+        raise ExpressionError(
+            f"{surrogate[0]!r} is a lone UTF-16 surrogate, not text",
+            expression=source,
+            position=(before.count("\n") + 1, surrogate.start() - before.rfind("\n")),
+        )
     names = _variable_names(variables)
     expression = _compile(source, names)
     if boolean:
@@ -281,6 +294,9 @@ def _is_call(source: str, line: int, column: int) -> bool:
 
 
 def _clean(detail: str) -> str:
+    too_deep = _TOO_DEEP.match(detail)
+    if too_deep:
+        return f"nested too deeply (CEL allows {too_deep[1] or too_deep[2]} levels)"
     detail = detail.removesuffix(" [INVALID_ARGUMENT]")
     detail = detail.replace(" (in container '')", "")
     detail = re.sub(r" expecting .*$", "", detail)
