@@ -33,6 +33,7 @@ def replay(
         list[Path],
         typer.Argument(
             help="Fixture files, or folders searched for *.json fixtures (recursively).",
+            metavar="FIXTURE_OR_DIR",
             show_default=False,
         ),
     ],
