@@ -12,8 +12,9 @@ The rules, in the order they apply:
    starts a *chain*: it is written to a temporary ``.py`` file and imported with importlib
    (never ``exec`` of a string). Each later non-fragment block of the same page continues
    the chain: it is imported appended to the chain's blocks, so it may use ``app`` and the
-   helpers defined above it, as the reader does. A non-fragment block before any app is
-   imported on its own.
+   helpers defined above it, as the reader does. Blocks that import their ``app`` from
+   elsewhere (``from shop import app``: the reader's own project) and blocks before any app
+   on the page are only compiled.
 4. **Named files.** A block whose first line is ``# NAME.py`` is a file of its own: it is
    written as ``NAME.py`` in a temporary folder on ``sys.path`` (so later blocks of the page
    can ``import NAME``) and imported alone; if it makes an app, it starts the chain.
@@ -67,6 +68,20 @@ class Block:
     @property
     def makes_app(self) -> bool:
         return "Durable(" in self.code
+
+    @property
+    def imports_app(self) -> bool:
+        """Whether a top-level import binds the name ``app`` (``from shop import app``)."""
+        try:
+            tree = ast.parse(self.code)
+        except SyntaxError:
+            return False
+        return any(
+            (alias.asname or alias.name).split(".")[0] == "app"
+            for node in tree.body
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            for alias in node.names
+        )
 
     @property
     def fragment(self) -> bool:
@@ -124,9 +139,11 @@ def _plans() -> list[Plan]:
                 continue
             if block.makes_app:
                 chain = [block]
-            elif chain:
+            elif chain and not block.imports_app:
                 chain.append(block)
-            plans.append(Plan(block, tuple(chain) if chain else (block,), tuple(files)))
+            else:
+                continue  # compile only: it needs the reader's project, or no app is in scope
+            plans.append(Plan(block, tuple(chain), tuple(files)))
     return plans
 
 
@@ -137,6 +154,16 @@ PLANS = _plans()
 def test_the_pages_have_examples() -> None:
     assert len(ALL_BLOCKS) > 10
     assert PLANS, "no block is imported: the rules above found nothing to run"
+
+
+@pytest.mark.parametrize(
+    ("page", "module"), [("api.md", "durable"), ("testing.md", "durable.testing")]
+)
+def test_the_reference_names_every_public_name(page: str, module: str) -> None:
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    public = importlib.import_module(module).__all__
+    missing = [name for name in public if not name.startswith("_") and f"`{name}" not in text]
+    assert not missing, f"docs/{page} does not mention {missing} from {module}.__all__"
 
 
 @pytest.mark.parametrize("block", ALL_BLOCKS, ids=[b.where for b in ALL_BLOCKS])
