@@ -369,3 +369,11 @@ def test_exported_fixtures_replay_green(live_server: LiveServer, tmp_path: Path)
     result = replay(tmp_path / "exported", "--app", CONFTEST_APP)
     assert result.exit_code == 0, result.output
     assert summary(result) == "7 passed, 0 failed"
+
+
+def test_the_example_fixtures_replay_green_against_the_examples() -> None:
+    """examples/fixtures, recorded from examples/ (docs/replay.md shows this command)."""
+    root = Path(__file__).resolve().parents[2]
+    result = replay(root / "examples" / "fixtures", "--app", root / "examples")
+    assert result.exit_code == 0, result.output
+    assert summary(result) == "3 passed, 0 failed"
