@@ -208,6 +208,11 @@ class DurableClient:
             body["output"] = output
         return dict(await self._request("POST", f"/api/runs/{run_id}/rerun", json=body) or {})
 
+    async def invoke(self, function_id: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Start ``function_id`` now (a cron function: its timer event); ``{"run_id", ...}``."""
+        path = f"/api/functions/{function_id}/invoke"
+        return dict(await self._request("POST", path, json={"data": data or {}}) or {})
+
     async def send(self, events: dict[str, Any] | Sequence[dict[str, Any]]) -> list[str]:
         """Send one event or a list; return their ids."""
         payload = events if isinstance(events, dict) else list(events)

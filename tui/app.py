@@ -24,6 +24,7 @@ from .messages import FunctionsReloaded, StreamChange
 from .screens.base import DurableScreen
 from .screens.events import EventsScreen
 from .screens.functions import FunctionsScreen
+from .screens.run_detail import RunDetailScreen
 from .screens.runs import RunsScreen
 from .screens.send_event import SendEventScreen
 
@@ -162,13 +163,24 @@ class DurableApp(App[None]):
         self.open_send_form()
 
     def open_send_form(self, name: str = "", data: Any = None, *, title: str = "") -> None:
-        """Open the form (pre-filled to re-send an event or invoke a function)."""
+        """Open the form (pre-filled to re-send an event or send a function's trigger)."""
 
         def sent(ids: list[str] | None) -> None:
             if ids:
                 self.notify(f"event sent: {', '.join(ids)}", title="send")
 
         self.push_screen(SendEventScreen(self.api, name, data, title=title), sent)
+
+    def open_invoke_form(self, function_id: str) -> None:
+        """Ask for the data, start ``function_id`` with it, then show the new run."""
+
+        def started(ids: list[str] | None) -> None:
+            if ids:
+                self.notify(f"invoked {function_id}: run {ids[0]}", title="invoke")
+                self.push_screen(RunDetailScreen(ids[0]))
+
+        form = SendEventScreen(self.api, title=f"Invoke {function_id}", invoke=function_id)
+        self.push_screen(form, started)
 
 
 def run_tui(url: str = DEFAULT_URL, *, fixtures_dir: Path | str = "fixtures") -> None:

@@ -18,13 +18,7 @@ from ..format import shorten
 from ..messages import FunctionsReloaded, StreamChange
 from ..widgets.status_bar import ConnectionBar
 from .base import DurableScreen
-from .run_detail import json_block
-
-#: the API has no "start a run of F now": a cron-only function cannot be started by hand.
-CRON_ONLY = (
-    "{fid} only has cron triggers, and the dev server's API has no call that starts a run "
-    "directly: it runs on its schedule (or add an event trigger to invoke it by hand)"
-)
+from .run_detail import RunDetailScreen, json_block
 
 
 def trigger_text(trigger: dict[str, Any]) -> str:
@@ -64,7 +58,10 @@ def errors_block(errors: list[dict[str, Any]]) -> RenderableType:
 class FunctionsScreen(DurableScreen):
     """Functions as the server registered them; invoke one by hand."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("i", "invoke", "Invoke / run now")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("i", "invoke", "Invoke / run cron now"),
+        Binding("e", "send_trigger", "Send trigger event"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -160,14 +157,43 @@ class FunctionsScreen(DurableScreen):
             )
         )
 
+    def is_cron_only(self, function: dict[str, Any]) -> bool:
+        """Whether ``function`` only has cron triggers (it takes no data: it runs now)."""
+        triggers = function.get("triggers") or []
+        return bool(triggers) and all("cron" in t for t in triggers)
+
     def action_invoke(self) -> None:
-        """Open the send form with an event the function triggers on."""
+        """Invoke the selected function with data from a form; a cron function runs at once."""
+        fid = self.selected_id()
+        function = self.functions.get(fid or "")
+        if fid is None or function is None:
+            return
+        if self.is_cron_only(function):
+            self.run_now(fid)
+        else:
+            self.inspector.open_invoke_form(fid)
+
+    @work(group="invoke")
+    async def run_now(self, function_id: str) -> None:
+        """Start a run of a cron function now, with the timer event its schedule sends."""
+        try:
+            body = await self.api.invoke(function_id)
+        except ApiError as exc:
+            self.report(exc, f"run {function_id} now")
+            return
+        run_id = str(body.get("run_id") or "")
+        self.notify(f"{function_id} started now: run {run_id}", title="run now")
+        if run_id and not self.gone:
+            self.app.push_screen(RunDetailScreen(run_id))
+
+    def action_send_trigger(self) -> None:
+        """Open the send form with an event the function triggers on (others may run too)."""
         fid = self.selected_id()
         function = self.functions.get(fid or "")
         if function is None:
             return
         name = event_to_invoke(function)
         if name is None:
-            self.notify(CRON_ONLY.format(fid=fid), title="run now", severity="warning")
+            self.notify(f"{fid} has no event trigger: press i to run it now", title="send")
             return
-        self.inspector.open_send_form(name, {}, title=f"Invoke {fid}: send {name}")
+        self.inspector.open_send_form(name, {}, title=f"Send {name} (triggers {fid})")

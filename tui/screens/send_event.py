@@ -1,4 +1,8 @@
-"""The send-event form: a name, JSON data validated as you submit, errors shown inline."""
+"""The send-event form: a name, JSON data validated as you submit, errors shown inline.
+
+With ``invoke=FUNCTION_ID`` the same form starts that one function with the data instead
+(``POST /api/functions/{id}/invoke``) and dismisses with the new run's id.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +43,10 @@ def parse_event_form(name: str, data: str) -> dict[str, Any]:
 
 
 class SendEventScreen(ModalScreen[list[str] | None]):
-    """Send (or re-send) one event; dismisses with the new event ids, or None if cancelled."""
+    """Send (or re-send) one event; dismisses with the new event ids, or None if cancelled.
+
+    In invoke mode it dismisses with ``[run_id]`` of the run it started.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss_form", "Close"),
@@ -47,10 +54,17 @@ class SendEventScreen(ModalScreen[list[str] | None]):
     ]
 
     def __init__(
-        self, client: DurableClient, name: str = "", data: Any = None, *, title: str = ""
+        self,
+        client: DurableClient,
+        name: str = "",
+        data: Any = None,
+        *,
+        title: str = "",
+        invoke: str | None = None,
     ) -> None:
         super().__init__()
         self.client = client
+        self.invoke_id = invoke
         self.initial_name = name
         self.initial_data = json.dumps(data if data is not None else {}, indent=2)
         self.form_title = title or "Send an event"
@@ -59,18 +73,22 @@ class SendEventScreen(ModalScreen[list[str] | None]):
         """A title, the name, the JSON data, the error line and two buttons."""
         with Vertical(id="send-form"):
             yield Label(self.form_title, id="send-title")
-            yield Label("name")
+            yield Label("function" if self.invoke_id else "name")
             yield Input(self.initial_name, placeholder="order/created", id="event-name")
             yield Label("data (a JSON object)")
             yield TextArea(self.initial_data, id="event-data", soft_wrap=True)
             yield Static("", id="send-error")
             with Horizontal(id="send-buttons"):
-                yield Button("Send  ^s", variant="primary", id="send")
+                label = "Invoke  ^s" if self.invoke_id else "Send  ^s"
+                yield Button(label, variant="primary", id="send")
                 yield Button("Cancel  esc", id="cancel")
 
     def on_mount(self) -> None:
         """Start in the name field (or the data when the name is given)."""
-        target = "#event-data" if self.initial_name else "#event-name"
+        target = "#event-data" if self.initial_name or self.invoke_id else "#event-name"
+        if self.invoke_id:
+            name = self.query_one("#event-name", Input)
+            name.value, name.disabled = self.invoke_id, True
         self.query_one(target).focus()
 
     def show_error(self, message: str) -> None:
@@ -85,6 +103,8 @@ class SendEventScreen(ModalScreen[list[str] | None]):
         """Validate the form, then send the event in a worker."""
         name = self.query_one("#event-name", Input).value
         data = self.query_one("#event-data", TextArea).text
+        if self.invoke_id:
+            name = "durable/function.invoked"  # only the data is checked
         try:
             event = parse_event_form(name, data)
         except FormError as exc:
@@ -97,7 +117,11 @@ class SendEventScreen(ModalScreen[list[str] | None]):
     async def send(self, event: dict[str, Any]) -> None:
         """POST the event; a refusal or a lost server shows inline, success closes the form."""
         try:
-            ids = await self.client.send(event)
+            if self.invoke_id:
+                started = await self.client.invoke(self.invoke_id, event["data"])
+                ids = [str(started.get("run_id"))]
+            else:
+                ids = await self.client.send(event)
         except ApiError as exc:
             if self.is_attached:
                 self.show_error(self.failure(exc))
@@ -109,7 +133,7 @@ class SendEventScreen(ModalScreen[list[str] | None]):
     def failure(exc: ApiError) -> str:
         """The inline line for a send that failed."""
         if isinstance(exc, RequestFailed):
-            return f"server refused the event: {exc.message}"
+            return f"server refused it: {exc.message}"
         return f"not sent: {exc}"
 
     @on(Button.Pressed, "#cancel")
