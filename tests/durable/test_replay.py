@@ -6,6 +6,7 @@ others rename, add, remove or reorder steps, or change a step's kind, as a deplo
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import time
@@ -123,8 +124,6 @@ async def test_steps_left_out_of_the_fixture_run_for_real() -> None:
 def test_sync_replay_inside_a_running_loop_uses_a_thread() -> None:
     async def inside() -> bool:
         return replay_fixture(fixture(), original(Calls()), name="x").ok
-
-    import asyncio
 
     assert asyncio.run(inside()) is True
 
