@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -84,13 +83,17 @@ identifiers = st.text(string.ascii_letters + "_", min_size=1, max_size=10)
 # -- the live server ----------------------------------------------------------------------
 
 
-@dataclass(repr=False)
 class Hostile:
-    """A live server with a few runs in stable states, and ways to see its stored data."""
+    """A live server with a few runs in stable states, and ways to see its stored data.
 
-    server: LiveServer
-    completed: str  #: a completed run of ``chain`` (steps one, two, three)
-    sleeping: str  #: a run of ``sleeper``, asleep for an hour
+    ``completed`` is a completed run of ``chain`` (steps one, two, three); ``sleeping`` a run
+    of ``sleeper``, asleep for an hour. (Not a dataclass: hypothesis would print it whole.)
+    """
+
+    def __init__(self, server: LiveServer, completed: str, sleeping: str) -> None:
+        self.server = server
+        self.completed = completed
+        self.sleeping = sleeping
 
     def __repr__(self) -> str:
         return f"<Hostile server at {self.server.url}>"
