@@ -8,19 +8,8 @@ from typing import Any
 
 import httpx
 
-from ._errors import DurableError
+from ._errors import SendError
 from ._events import Event, validate_events
-
-
-class SendError(DurableError):
-    """The server refused the events or could not be reached."""
-
-    code = "send_failed"
-
-    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
-        self.url = url
-        self.status = status
-        super().__init__(message)
 
 
 def _payload(events: Event | Mapping[str, Any] | Sequence[Any]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ stable ``code`` and structured fields, and formats its own message::
     │   ├── SerializationError        a value is not JSON-serializable (run_id, step_id)
     │   ├── NonDeterminismError       replayed code diverged from its history (run_id, step_id)
     │   ├── UnknownFunctionError      no function registered under that id
+    │   ├── SendError                 app.send: the server refused the events or is unreachable
     │   └── StepError                 a step exhausted its attempts; raised into the handler
     ├── NonRetriableError             raised by user code: fail the step (or run) at once
     └── RetryAfterError               raised by user code: retry after a given delay or time
@@ -287,3 +288,14 @@ class RetryAfterError(Exception):
         super().__init__(message)
         self.message = message
         self.after = after
+
+
+class SendError(DurableError):
+    """``app.send``: the server refused the events or could not be reached (url, status)."""
+
+    code = "send_failed"
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+        self.url = url
+        self.status = status
+        super().__init__(message)

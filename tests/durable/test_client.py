@@ -10,8 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from durable import Durable, InvalidEventError
-from durable._client import SendError
+from durable import Durable, InvalidEventError, SendError
 
 
 class FakeServer(BaseHTTPRequestHandler):
