@@ -112,7 +112,7 @@ def jsonable(value: Any) -> Any:
 def parse_function_config(options: Mapping[str, Any]) -> FunctionConfig:
     """Validate raw options into a :class:`FunctionConfig`."""
     function_id = options.get("id")
-    if not isinstance(function_id, str) or not _FUNCTION_ID.match(function_id):
+    if not isinstance(function_id, str) or not _FUNCTION_ID.fullmatch(function_id):
         raise ConfigError(
             f"a function id must be 1-128 characters of letters, digits and . _ : / -, "
             f"starting with a letter or digit; got {function_id!r}",

@@ -199,8 +199,16 @@ def compile_expression(
             raise ExpressionError(
                 f"a condition must give true or false, but this gives a {kind.name().lower()}",
                 expression=source,
+                position=_first_text(source),  # the whole expression is the problem
             )
     return expression
+
+
+def _first_text(source: str) -> tuple[int, int]:
+    """The 1-based ``(line, column)`` of the first non-blank character of ``source``."""
+    stripped = source.lstrip()
+    before = source[: len(source) - len(stripped)]
+    return before.count("\n") + 1, len(before) - before.rfind("\n")
 
 
 def _variable_names(variables: Sequence[str]) -> tuple[str, ...]:
