@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -338,3 +338,63 @@ class StubClient(DurableClient):
 
     async def aclose(self) -> None:
         return None
+
+
+def many_runs(count: int) -> list[dict[str, Any]]:
+    """``count`` completed runs, newest first, one a second until :data:`NOW`."""
+
+    def iso(seconds_before_now: float) -> str:
+        moment = NOW - timedelta(seconds=seconds_before_now)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    runs = []
+    for i in range(count):
+        made = run(f"01JHQ5Z8R6N{count - i:015d}", f"fn-{i % 7}", "completed", 0, 0)
+        made.update(started_at=iso(i + 1), created_at=iso(i + 1), ended_at=iso(i + 0.5))
+        runs.append(made)
+    return runs
+
+
+class ManyRunsClient(StubClient):
+    """Serves ``count`` runs paged by cursor like the server; ``push`` feeds the stream.
+
+    ``calls`` records every ``runs()`` page asked for (limit, cursor), ``details`` every run
+    fetched alone: what a stream update costs in requests.
+    """
+
+    def __init__(self, count: int = 10_000) -> None:
+        super().__init__()
+        self.all_runs = many_runs(count)
+        self.index = {r["run_id"]: i for i, r in enumerate(self.all_runs)}
+        self.calls: list[tuple[int, str | None]] = []
+        self.details: list[str] = []
+        self.changes: asyncio.Queue[StreamMessage] = asyncio.Queue()
+
+    async def runs(
+        self,
+        *,
+        status: str | None = None,
+        function: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> RunPage:
+        self.calls.append((limit, cursor))
+        start = 0 if cursor is None else self.index[cursor] + 1
+        page = [{**r, "steps": None} for r in self.all_runs[start : start + limit]]
+        more = start + limit < len(self.all_runs)
+        return RunPage(page, page[-1]["run_id"] if more and page else None)
+
+    async def run(self, run_id: str) -> dict[str, Any]:
+        self.details.append(run_id)
+        return copy.deepcopy(self.all_runs[self.index[run_id]])
+
+    def push(self, kind: str, data: dict[str, Any]) -> None:
+        """A change the server would stream."""
+        self.changes.put_nowait((kind, data))
+
+    async def stream(
+        self, *, min_backoff: float = 0.25, max_backoff: float = 5.0
+    ) -> AsyncIterator[StreamMessage]:
+        yield "connected", {"url": self.url}
+        while True:
+            yield await self.changes.get()

@@ -75,7 +75,9 @@ class RunsScreen(DurableScreen):
         self.sub_title = "runs"
         self.set_interval(REFRESH_EVERY, self.flush_changes)
         self.set_interval(1.0, self.tick_durations)
-        self.query_one("#runs", DataTable).focus()
+        table = self.query_one("#runs", DataTable)
+        table.focus()
+        self.watch(table, "scroll_y", self.scrolled, init=False)
         self.reload()
 
     def on_screen_resume(self) -> None:
@@ -269,10 +271,11 @@ class RunsScreen(DurableScreen):
         return self in self.app.screen_stack
 
     def tick_durations(self) -> None:
-        """Timer: unfinished runs' durations grow."""
+        """Timer: unfinished runs' durations grow (only the rows on screen are redrawn)."""
         table = self.table
-        for run_id, run in self.runs.items():
-            if run.get("status") not in TERMINAL and run_id in table.rows:
+        for run_id in self.visible_run_ids():
+            run = self.runs.get(run_id, {})
+            if run.get("status") not in TERMINAL:
                 seconds = elapsed(run.get("started_at"), run.get("ended_at"), self.now())
                 table.update_cell(run_id, "duration", human_duration(seconds))
                 table.update_cell(run_id, "status", status_text(run.get("status")))
@@ -281,6 +284,12 @@ class RunsScreen(DurableScreen):
     def near_the_end(self, event: DataTable.RowHighlighted) -> None:
         """Load the next page when the cursor gets close to the last row."""
         if self.next_cursor and event.cursor_row >= self.table.row_count - 10:
+            self.load_more()
+
+    def scrolled(self, scroll_y: float) -> None:
+        """Load the next page when the view (mouse wheel, page down) nears the last row."""
+        table = self.table
+        if self.next_cursor and scroll_y + table.size.height >= table.row_count - 10:
             self.load_more()
 
     # -- actions ----------------------------------------------------------------------------

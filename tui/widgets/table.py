@@ -9,10 +9,12 @@ from textual.widgets import DataTable
 
 
 class OpenTable(DataTable[Any]):
-    """Row cursor, zebra stripes, and ``enter Open`` in the footer."""
+    """Row cursor, zebra stripes, ``enter Open`` in the footer; Home/End: first/last row."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Open", show=True),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+        Binding("home", "scroll_top", "First row", show=False),
     ]
 
     def __init__(self, *, id: str, zebra_stripes: bool = True) -> None:
