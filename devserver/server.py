@@ -17,8 +17,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from durable._backoff import fixed_backoff
 from durable._clock import RealClock
 from durable._errors import ConfigError
@@ -164,18 +162,16 @@ class DevServer:
 
     async def serve(self, on_ready: Callable[[], None] | None = None) -> None:
         """Run until stopped (SIGINT/SIGTERM or :meth:`stop`)."""
+        # Spawn the worker first (start() runs up to the spawn before its first real wait):
+        # while it imports the user's code in its own process, this one imports and builds
+        # the HTTP side. Requests are served only once the functions are known.
+        booting = asyncio.ensure_future(self.start())
+        await asyncio.sleep(0)
         from .api import create_app
 
-        await self.start()
         app = create_app(self.context)
-        config = uvicorn.Config(
-            app,
-            host=self.options.host,
-            port=self.options.port,
-            log_level="warning",
-            lifespan="off",
-        )
-        http = _QuietServer(config)
+        http = _http_server(app, self.options.host, self.options.port)
+        await booting
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -210,12 +206,18 @@ class DevServer:
         self._stop.set()
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the dev server shuts everything down."""
+def _http_server(app: Any, host: str, port: int) -> Any:
+    """A uvicorn server for ``app`` without uvicorn's own signal handling (the dev server
+    shuts everything down). uvicorn is imported here, off the path to the first worker."""
+    import uvicorn
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    class QuietServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    return QuietServer(config)
 
 
 def run(options: DevOptions) -> None:

@@ -25,8 +25,6 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterError, croniter
-
 from ._errors import ConfigError, CronError, ExpressionError
 from ._expressions import Expression, compile_expression
 
@@ -173,6 +171,8 @@ class CronSchedule:
             when = when.replace(tzinfo=UTC)
         zone = ZoneInfo(self.timezone)
         hour_is_wildcard = not self.fields.startswith("@") and self.fields.split()[1] == "*"
+        from croniter import croniter  # imported on first use: most apps have no cron
+
         it = croniter(self.fields, when.astimezone(zone))
         fire: datetime = it.get_next(datetime)
         for _ in range(1000):
@@ -230,6 +230,8 @@ def parse_cron(
     elif len(fields.split()) != 5:
         raise fail(f"{len(fields.split())} field(s); {_CRON_HINT}")
     schedule = CronSchedule(source=expr, fields=fields, timezone=zone_name)
+    from croniter import CroniterError
+
     try:
         schedule.next_after(datetime(2000, 1, 1, tzinfo=UTC))
     except CroniterError as exc:
