@@ -25,7 +25,7 @@ import restart
 import server_overhead
 import sleeping
 import step_overhead
-from _common import Report, console, load_average
+from _common import Report, console, load_average, prepare
 from rich.table import Table
 
 #: name -> (full run, quick run); quick is for trying the bench itself, not for figures.
@@ -77,6 +77,7 @@ def main() -> None:
         parser.error(
             f"unknown bench(es): {', '.join(sorted(unknown))}; known: {', '.join(BENCHES)}"
         )
+    prepare()
     about = machine()
     reports: list[Report] = []
     began = time.perf_counter()

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import Figure, Report, print_report
+from _common import Figure, Report, prepare, print_report
 
 from durable import Durable
 from durable._clock import VirtualClock
@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--waiting", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=500)
     args = parser.parse_args()
+    prepare()
     print_report(collect(args.waiting, args.events))
 
 

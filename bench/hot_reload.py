@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import Figure, Report, median, poll, print_report
+from _common import Figure, Report, median, poll, prepare, print_report
 
 from durable.devserver.harness import DevProcess
 
@@ -136,6 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    prepare()
     print_report(collect(args.rounds))
 
 

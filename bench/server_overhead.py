@@ -32,6 +32,7 @@ from _common import (
     median,
     percentile,
     poll,
+    prepare,
     print_report,
 )
 
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--runs", type=int, default=1000)
     args = parser.parse_args()
+    prepare()
     print_report(collect(args.steps, args.events, args.runs))
 
 

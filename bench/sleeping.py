@@ -35,6 +35,7 @@ from _common import (
     median,
     percentile,
     poll,
+    prepare,
     print_report,
     rss_mb,
 )
@@ -221,6 +222,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=50)
     args = parser.parse_args()
+    prepare()
     print_report(collect(args.runs, args.events))
 
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import Figure, Report, print_report
+from _common import Figure, Report, prepare, print_report
 
 from durable import Durable
 from durable._clock import RealClock
@@ -115,6 +115,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
+    prepare()
     print_report(collect(args.runs, args.steps))
 
 
