@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from durable.devserver.harness import DevProcess
+from durable.devserver.harness import TERMINAL, DevProcess
 
 
 @dataclass(slots=True)
@@ -257,6 +257,13 @@ UNFINISHED = ("queued", "running", "sleeping", "waiting")
 def any_unfinished(dev: DevProcess, function: str, statuses: Sequence[str] = UNFINISHED) -> bool:
     """Whether any run of ``function`` has one of ``statuses`` (one cheap page per status)."""
     return any(dev.get("/api/runs", status=s, function=function, limit=1)["runs"] for s in statuses)
+
+
+def all_finished(dev: DevProcess, function: str, count: int) -> bool:
+    """Whether ``count`` runs of ``function`` have ended (confirms :func:`any_unfinished`,
+    whose one-status-at-a-time pages can miss a run that changes status between them)."""
+    ended = [r for r in dev.runs(function=function) if r["status"] in TERMINAL]
+    return len(ended) >= count
 
 
 class Stopwatch:

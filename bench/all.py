@@ -3,7 +3,8 @@ and ONE JSON line.
 
 The in-process measurements run here; those through ``durable dev`` start their own server
 subprocesses (devserver/harness.py). Each bench script also runs on its own and prints its own
-table and JSON line. Exit status 0 even when a target is missed: the table says which.
+table and JSON line. Other bench/*.py scripts (not soak.py) run as subprocesses; their JSON
+figures are shown without targets. Exit status 0 even when a target is missed.
 
     python bench/all.py [--only step_overhead,restart] [--quick]
 """
@@ -14,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -25,7 +27,7 @@ import restart
 import server_overhead
 import sleeping
 import step_overhead
-from _common import Report, console, load_average, prepare
+from _common import Figure, Report, console, load_average, prepare
 from rich.table import Table
 
 #: name -> (full run, quick run); quick is for trying the bench itself, not for figures.
@@ -37,6 +39,45 @@ BENCHES: dict[str, tuple[Callable[[], Report], Callable[[], Report]]] = {
     "restart": (restart.collect, lambda: restart.collect(20, 1)),
     "hot_reload": (hot_reload.collect, lambda: hot_reload.collect(2)),
 }
+
+
+HERE = Path(__file__).resolve().parent
+#: Not part of ``make bench``: the soak has its own target (make soak).
+SKIPPED = {"all.py", "soak.py"}
+
+
+def other_scripts() -> list[Path]:
+    """bench/*.py scripts this file does not know: run as subprocesses, figures shown as-is."""
+    known = {f"{name}.py" for name in BENCHES} | SKIPPED
+    return sorted(
+        p for p in HERE.glob("*.py") if p.name not in known and not p.name.startswith("_")
+    )
+
+
+def run_script(script: Path) -> Report:
+    """Run a bench script on its own; its last JSON line becomes informative figures."""
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=HERE.parent
+    )
+    name = script.stem
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        figure = Figure(f"{name}_failed", f"{script.name} failed: {tail[0][:80]}", None, "")
+        return Report(name, script.name, [figure])
+    values = json.loads(lines[-1])
+    figures = [
+        Figure(
+            f"{name}.{key}",
+            f"{script.name}: {key}",
+            float(value),
+            "",
+            digits=0 if float(value).is_integer() else 3,
+        )
+        for key, value in values.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    ]
+    return Report(name, script.name, figures)
 
 
 def machine() -> dict[str, str]:
@@ -86,6 +127,11 @@ def main() -> None:
         print(f"== {name} ...", file=sys.stderr, flush=True)
         started = time.perf_counter()
         reports.append(quick() if args.quick else full())
+        print(f"   {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    for script in [] if args.only else other_scripts():
+        print(f"== {script.name} (subprocess) ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        reports.append(run_script(script))
         print(f"   {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - began
 

@@ -27,6 +27,7 @@ from _common import (
     FIRST_STEP_APP,
     Figure,
     Report,
+    all_finished,
     any_unfinished,
     event_latencies,
     median,
@@ -81,7 +82,12 @@ def collect(steps: int = 900, events: int = 200, runs: int = 1000) -> Report:
             began = time.perf_counter()
             for start in range(0, runs, 500):
                 dev.send([{"name": "bench/three"} for _ in range(min(500, runs - start))])
-            poll(lambda: not any_unfinished(dev, "three"), 300, f"{runs} runs", 0.02)
+            poll(
+                lambda: not any_unfinished(dev, "three") and all_finished(dev, "three", runs),
+                300,
+                f"{runs} runs",
+                0.02,
+            )
             elapsed = time.perf_counter() - began
             done = dev.runs(function="three")
             completed = sum(1 for r in done if r["status"] == "completed")

@@ -29,6 +29,7 @@ from _common import (
     FIRST_STEP_APP,
     Figure,
     Report,
+    all_finished,
     any_unfinished,
     children,
     event_latencies,
@@ -108,7 +109,7 @@ def collect(runs: int = 10_000, events: int = 50, margin: float | None = None) -
             # Now wait for the common wake-up moment and for every run to finish.
             time.sleep(max(0.0, wake_at - time.time()))
             poll(
-                lambda: not any_unfinished(dev, "nap"),
+                lambda: not any_unfinished(dev, "nap") and all_finished(dev, "nap", runs),
                 300,
                 "every run to finish",
                 interval=0.05,
