@@ -10,6 +10,7 @@ rather than as a global profile so that other folders' hypothesis tests are not 
 
 from __future__ import annotations
 
+import os
 import string
 from collections.abc import Iterator
 from typing import Any
@@ -21,13 +22,17 @@ from hypothesis import strategies as st
 
 from tests.devserver.conftest import TERMINAL, LiveServer, serve, wait_for
 
+#: Examples per property; ``HOSTILE_EXAMPLES=2000 pytest tests/hostile`` digs deeper.
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "60"))
+
 #: Short runs, no deadline (a live server answers over real HTTP), module-scoped fixtures.
 HOSTILE = settings(
-    max_examples=60,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-FEW = settings(HOSTILE, max_examples=20)
+#: For the slow properties (half-megabyte bodies, 100,000-level nesting, reruns).
+FEW = settings(HOSTILE, max_examples=max(1, EXAMPLES // 3))
 
 # -- strategies ---------------------------------------------------------------------------
 

@@ -242,3 +242,12 @@ def test_any_name_and_function_filter(hostile: Hostile, name: str, function: str
     assert runs.status_code == 200, runs.text
     if function and function not in ("chain", "sleeper"):
         assert runs.json()["runs"] == []
+
+
+def test_rerun_output_over_the_step_limit_is_413(hostile: Hostile) -> None:
+    """A replaced step output over 4 MB: 413 naming the limit; no run is started."""
+    before = hostile.state()
+    body = {"from_step": "three", "output": "z" * (4 * 1024 * 1024 + 1)}
+    response = hostile.client.post(f"/api/runs/{hostile.completed}/rerun", json=body)
+    code, message = assert_rejected(hostile, response, before, 413)
+    assert code == "output_too_large" and "limit" in message
