@@ -112,11 +112,8 @@ class Execution:
         self._counts: dict[str, int] = {}
         self._used_keys: set[str] = set()
         self._seq: dict[str, int] = {}
-        self._unreplayed = {
-            key
-            for key, memo in request.steps.items()
-            if memo.state in (MemoState.COMPLETED, MemoState.FAILED)
-        }
+        # Every recorded step, retries and pending ones too: the code before them has run once.
+        self._unreplayed = set(request.steps)
         self._active = 0
         self._parked: list[asyncio.Future[None]] = []
         self._probe: asyncio.Task[None] | None = None

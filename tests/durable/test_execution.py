@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from durable import Durable, StepError
+from durable import Context, Durable, StepError
 from durable.testing import TestEngine
 
 
@@ -333,3 +333,28 @@ async def test_mock_must_have_output_or_error() -> None:
     async with TestEngine(app) as t:
         with pytest.raises(ValueError, match="'charge'"):
             await t.execute("f", steps={"charge": {"result": 1}})
+
+
+async def test_a_log_line_before_a_retried_step_is_written_once() -> None:
+    app = Durable(id="logs-retry")
+    attempts: list[int] = []
+
+    def flaky(ctx: Context) -> str:
+        attempts.append(ctx.attempt)
+        if ctx.attempt < 2:
+            raise RuntimeError("down")
+        return "up"
+
+    @app.function(id="f", triggers=[{"event": "go"}], retries=3, backoff=["1s"])
+    async def f(ctx):
+        await ctx.step.run("a", lambda: 1)
+        ctx.logger.info("calling the flaky service")
+        return await ctx.step.run("b", flaky, ctx)
+
+    async with TestEngine(app) as t:
+        await t.send({"name": "go", "data": {}})
+        await t.advance("10s")
+        run = t.runs()[0]
+        stored = [(line.message, line.step_key) for line in t.logs(run.run_id)]
+    assert run.status == "completed" and attempts == [0, 1, 2]
+    assert stored == [("calling the flaky service", None)]
