@@ -78,5 +78,7 @@ async def test_send_rejects_bad_events_before_the_network(server_url: str) -> No
 
 def test_send_names_an_unreachable_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DURABLE_URL", "http://127.0.0.1:9")
-    with pytest.raises(SendError, match=r"cannot reach the durable server at http://127\.0\.0\.1:9"):
+    with pytest.raises(
+        SendError, match=r"cannot reach the durable server at http://127\.0\.0\.1:9"
+    ):
         Durable(id="t").send_sync({"name": "x"})

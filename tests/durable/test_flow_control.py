@@ -65,9 +65,7 @@ def order_app(steps: list[str]) -> Durable:
     @app.function(
         id="process-order",
         triggers=[{"event": "order/created"}],
-        cancel_on=[
-            {"event": "order/cancelled", "if": "event.data.orderId == async.data.orderId"}
-        ],
+        cancel_on=[{"event": "order/cancelled", "if": "event.data.orderId == async.data.orderId"}],
     )
     async def process_order(ctx):
         await ctx.step.sleep("wait-for-payment", "1d")
