@@ -38,7 +38,8 @@ def dev(
     no_reload: Annotated[bool, typer.Option("--no-reload", help="Do not watch files.")] = False,
 ) -> None:
     """Run the dev server: discover functions, execute runs durably, serve the HTTP API."""
-    from durable.devserver.server import DevOptions, run
+    from durable.devserver.launch import run
+    from durable.devserver.options import DevOptions
 
     interval = None
     if retry_interval is not None:

@@ -6,9 +6,6 @@ print with rich (or `--json`), and exit 0 (ok), 1 (check failed) or 2 (usage or 
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _dist_version
-
 import typer
 
 app = typer.Typer(
@@ -26,6 +23,10 @@ def _root() -> None:
 
 def installed_version() -> str:
     """The installed distribution's version, or "0+unknown" when run from a bare checkout."""
+    # importlib.metadata costs ~12 ms to import: only `durable version` pays for it.
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as _dist_version
+
     try:
         return _dist_version("durable")
     except PackageNotFoundError:

@@ -9,21 +9,23 @@ unreadable or invalid fixture or an app that cannot be loaded.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from durable._app import DurableFunction
-from durable._fixture_schema import InvalidFixtureError, check_fixture, load_fixture
-from durable._replay import ReplayResult, replay_fixture_async
-
 from .client import CliError, cli_errors, format_duration, make_console
+
+if TYPE_CHECKING:
+    from durable._app import DurableFunction
+    from durable._replay import ReplayResult
+
+# The engine is imported inside the functions that use it: every `durable` command (the dev
+# server's start among them) imports this module, and only `durable replay` needs the engine.
 
 _MARKS = {"pass": "[green]✔[/]", "updated": "[yellow]↻[/]"}
 
@@ -54,6 +56,8 @@ def replay(
     ] = False,
 ) -> None:
     """Replay fixtures against your code: exit 0 if all match, 1 otherwise, 2 if invalid."""
+    import asyncio
+
     with cli_errors():
         files = expand(fixtures)
         functions = load_functions(app_path)
@@ -161,6 +165,9 @@ async def replay_file(
     file: Path, functions: dict[str, DurableFunction], *, update: bool = False
 ) -> ReplayResult:
     """Replay one fixture file; with ``update``, rewrite its expectations and check them."""
+    from durable._fixture_schema import InvalidFixtureError, load_fixture
+    from durable._replay import ReplayResult, replay_fixture_async
+
     name = str(file)
     try:
         fixture = load_fixture(file)
@@ -180,6 +187,9 @@ async def _rewrite(
     before: ReplayResult,
     functions: dict[str, DurableFunction],
 ) -> ReplayResult:
+    from durable._fixture_schema import check_fixture
+    from durable._replay import ReplayResult, replay_fixture_async
+
     name = str(file)
     problems = check_fixture(new)
     if problems:  # should not happen: report rather than write a broken file

@@ -21,8 +21,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
 #: ``prctl(PR_SET_PDEATHSIG, ...)``: the signal the child gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT = 10.0
@@ -101,6 +99,8 @@ class ServerChild:
 
     def wait_ready(self, timeout: float) -> None:
         """Poll ``/health`` every 50 ms until it answers or the process ends."""
+        import httpx  # here, not at the top: `durable dev --no-tui` never pays for it
+
         deadline = time.monotonic() + timeout
         with httpx.Client(base_url=self.url, timeout=1.0) as client:
             while True:

@@ -12,8 +12,6 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +24,10 @@ from durable._store_sqlite import SQLiteStore
 from .context import ServerContext
 from .discovery import DiscoveryError, discover, find_project_root
 from .headless import HeadlessLog
+from .options import DevOptions
 from .registry import FunctionInfo, RegistrationError, Registry, function_info_from_wire
 from .reload import watch
 from .workers import WorkerExecutor, WorkerProcess, WorkerStartError
-
-
-@dataclass(slots=True)
-class DevOptions:
-    """The options of ``durable dev``."""
-
-    paths: list[Path] = field(default_factory=list)
-    host: str = "127.0.0.1"
-    port: int = 8288
-    db: str = ".durable/dev.db"
-    retry_interval: timedelta | None = None
-    fsync: bool = False
-    reload: bool = True
-    root: Path | None = None
 
 
 def _hello_to_registry(hello: dict[str, Any]) -> tuple[list[FunctionInfo], list[RegistrationError]]:
@@ -60,8 +45,15 @@ def _hello_to_registry(hello: dict[str, Any]) -> tuple[list[FunctionInfo], list[
 class DevServer:
     """One ``durable dev`` process."""
 
-    def __init__(self, options: DevOptions, log: HeadlessLog | None = None) -> None:
+    def __init__(
+        self,
+        options: DevOptions,
+        log: HeadlessLog | None = None,
+        *,
+        launched: WorkerProcess | None = None,
+    ) -> None:
         self.options = options
+        self.launched = launched  #: a first worker spawned before this server was built
         self.root = options.root or find_project_root(Path.cwd())
         self.log = log or HeadlessLog()
         self.clock = RealClock()
@@ -107,8 +99,14 @@ class DevServer:
         except DiscoveryError as exc:
             self.log.info(f"[bold red]error[/bold red] {exc}")
             self.files = []
+        first, self.launched = self.launched, None
+        if first is not None and (first.files, first.root) != (self.files, self.root):
+            await first.kill()  # the files changed in between: spawn anew
+            first = None
+        if first is not None:
+            first.on_output = self._worker_output
         try:
-            hello = await self.executor.start()
+            hello = await self.executor.start(first)
         except WorkerStartError as exc:
             hello = {"functions": [], "errors": [{"file": "?", "line": None, "message": str(exc)}]}
         self._install(*_hello_to_registry(hello))
@@ -218,8 +216,3 @@ def _http_server(app: Any, host: str, port: int) -> Any:
 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     return QuietServer(config)
-
-
-def run(options: DevOptions) -> None:
-    """Blocking entry point of ``durable dev``."""
-    asyncio.run(DevServer(options).serve())

@@ -33,15 +33,8 @@ from durable._wire import (
     started_to_wire,
 )
 
+from .framing import MESSAGE_LIMIT, encode
 from .loader import function_info, load
-
-#: Largest message accepted on the socket: a pass's whole history can be 32 MB of state.
-MESSAGE_LIMIT = 64 * 1024 * 1024
-
-
-def encode(message: dict[str, Any]) -> bytes:
-    """One JSON line."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
 class _RemoteHost:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from durable._wire import (
     started_from_wire,
 )
 
-from .worker import MESSAGE_LIMIT, encode
+from .framing import MESSAGE_LIMIT, encode
 
 OutputSink = Callable[[str], None]
 
@@ -63,7 +64,8 @@ class WorkerProcess:
         self.root = root
         self.on_output = on_output or (lambda line: print(line, file=sys.stderr))
         self.python = python
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self._socket: socket.socket | None = None
         self.hello: dict[str, Any] = {}
         self._writer: asyncio.StreamWriter | None = None
         self._passes: dict[int, _Pass] = {}
@@ -81,29 +83,39 @@ class WorkerProcess:
         """Passes running in this worker."""
         return len(self._passes)
 
-    async def start(self, timeout: float = 30.0) -> dict[str, Any]:
-        """Spawn the process; return its hello (functions and registration errors)."""
+    def launch(self) -> None:
+        """Spawn the process now; :meth:`start` then connects to it.
+
+        Synchronous and cheap, so ``durable dev`` can spawn its first worker before it imports
+        the engine and the HTTP side: the two processes start up side by side.
+        """
+        if self.process is not None:
+            return
         ours, theirs = socket.socketpair()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.process = await asyncio.create_subprocess_exec(
-            self.python,
-            "-m",
-            "durable.devserver.worker",
-            "--fd",
-            str(theirs.fileno()),
-            "--root",
-            str(self.root),
-            *map(str, self.files),
-            pass_fds=(theirs.fileno(),),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            cwd=str(self.root),
-            env=env,
-            start_new_session=False,
-        )
-        theirs.close()
-        reader, self._writer = await asyncio.open_connection(sock=ours, limit=MESSAGE_LIMIT)
+        with theirs:
+            # fmt: off
+            command = [
+                self.python, "-m", "durable.devserver.worker",
+                "--fd", str(theirs.fileno()), "--root", str(self.root), *map(str, self.files),
+            ]
+            # fmt: on
+            self.process = subprocess.Popen(
+                command,
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=str(self.root),
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        self._socket = ours
+
+    async def start(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Spawn the process (unless :meth:`launch` did); return its hello (functions and
+        registration errors)."""
+        self.launch()
+        assert self._socket is not None
+        reader, self._writer = await asyncio.open_connection(sock=self._socket, limit=MESSAGE_LIMIT)
         self._spawn(self._pump_output())
         try:
             line = await asyncio.wait_for(reader.readline(), timeout)
@@ -111,7 +123,7 @@ class WorkerProcess:
             await self.kill()
             raise WorkerStartError(f"the worker said nothing within {timeout:.0f}s") from None
         if not line:
-            code = await self.process.wait()
+            code = await self._exit_code()
             self._closed.set()
             raise WorkerStartError(f"the worker exited with code {code} while loading modules")
         self.hello = json.loads(line)
@@ -125,8 +137,20 @@ class WorkerProcess:
 
     async def _pump_output(self) -> None:
         assert self.process is not None and self.process.stdout is not None
-        while line := await self.process.stdout.readline():
+        output = asyncio.StreamReader()
+        await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(output), self.process.stdout
+        )
+        while line := await output.readline():
             self.on_output(line.decode(errors="replace").rstrip("\n"))
+
+    async def _exit_code(self) -> int:
+        """Wait for the process to end. Only called once it is ending (its socket closed, or
+        it was killed), so a short poll is all it takes."""
+        assert self.process is not None
+        while (code := self.process.poll()) is None:
+            await asyncio.sleep(0.005)
+        return code
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -136,7 +160,7 @@ class WorkerProcess:
             pass
         finally:
             self._closed.set()
-            code = await self.process.wait() if self.process else None
+            code = await self._exit_code() if self.process else None
             for number, running in list(self._passes.items()):
                 if not running.done.done():
                     running.done.set_exception(
@@ -203,15 +227,19 @@ class WorkerProcess:
         """End the process (after ``wait`` seconds for it to exit by itself)."""
         if self.process is None:
             return
-        if self.process.returncode is None and wait:
+        if self.process.poll() is None and wait:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.process.wait(), wait)
-        if self.process.returncode is None:
+                await asyncio.wait_for(self._exit_code(), wait)
+        if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
-            await self.process.wait()
+            await self._exit_code()
         if self._writer is not None:
             self._writer.close()
+        elif self._socket is not None:  # launched, never started
+            self._socket.close()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
         self._closed.set()
 
 
@@ -224,9 +252,9 @@ class WorkerExecutor:
         self._replacing: asyncio.Lock = asyncio.Lock()
         self.restarts = 0
 
-    async def start(self) -> dict[str, Any]:
-        """Start the first worker; return its hello."""
-        self.current = self._spawn()
+    async def start(self, worker: WorkerProcess | None = None) -> dict[str, Any]:
+        """Start the first worker (or finish starting a launched one); return its hello."""
+        self.current = worker or self._spawn()
         return await self.current.start()
 
     async def swap(self, worker: WorkerProcess) -> None:

@@ -13,28 +13,31 @@ Functions triggered by events or cron, made of memoized, retried, checkpointed s
         return charge
 """
 
-from ._app import Durable, DurableFunction
-from ._context import Context, Step
-from ._errors import (
-    ConfigError,
-    CronError,
-    DuplicateFunctionError,
-    DurableError,
-    EventTooLargeError,
-    ExpressionError,
-    InvalidDurationError,
-    InvalidEventError,
-    InvalidInstantError,
-    LimitExceededError,
-    NonDeterminismError,
-    NonRetriableError,
-    RetryAfterError,
-    SendError,
-    SerializationError,
-    StepError,
-    UnknownFunctionError,
-)
-from ._events import Event
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._app import Durable, DurableFunction
+    from ._context import Context, Step
+    from ._errors import (
+        ConfigError,
+        CronError,
+        DuplicateFunctionError,
+        DurableError,
+        EventTooLargeError,
+        ExpressionError,
+        InvalidDurationError,
+        InvalidEventError,
+        InvalidInstantError,
+        LimitExceededError,
+        NonDeterminismError,
+        NonRetriableError,
+        RetryAfterError,
+        SendError,
+        SerializationError,
+        StepError,
+        UnknownFunctionError,
+    )
+    from ._events import Event
 
 __version__ = "0.1.0"
 
@@ -63,3 +66,29 @@ __all__ = [
     "UnknownFunctionError",
     "__version__",
 ]
+
+#: Where each public name lives. Importing ``durable`` stays cheap (the engine loads on first
+#: use), so ``durable dev`` reaches its worker spawn sooner: see ``docs/performance.md``.
+_HOMES = {
+    "Durable": "._app",
+    "DurableFunction": "._app",
+    "Context": "._context",
+    "Step": "._context",
+    "Event": "._events",
+    **{name: "._errors" for name in __all__ if name.endswith("Error")},
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'durable' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(home, __name__), name)
+    globals()[name] = value  # the next lookup is a plain module attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

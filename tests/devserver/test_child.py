@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from durable.cli import dev as dev_command
 from durable.cli.main import app as cli
-from durable.devserver import server as dev_server
+from durable.devserver import launch as dev_launch
 from durable.devserver.child import (
     ServerChild,
     ServerStartError,
@@ -87,7 +87,7 @@ def test_dev_picks_the_tui_or_plain_log_lines(
 ) -> None:
     recorder = Recorder()
     monkeypatch.setattr(dev_command, "_dev_with_tui", recorder.tui)
-    monkeypatch.setattr(dev_server, "run", recorder.headless)
+    monkeypatch.setattr(dev_launch, "run", recorder.headless)
     monkeypatch.setattr(dev_command, "stdout_is_terminal", lambda: terminal)
     args = [str(tmp_path), "--port", "8399", "--db", "x.db", "--no-reload", *flags]
     result = CliRunner().invoke(cli, ["dev", *args])

@@ -1,0 +1,38 @@
+"""``durable dev``'s entry point: spawn the first worker, then build the server around it.
+
+The worker process imports the user's code while this process imports the engine and the
+HTTP side and opens the store: the two start up side by side, so a restart reaches its first
+resumed step sooner (``bench/restart.py``). Only light modules are imported before the spawn;
+the server checks that the code it discovers is still what the worker was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from .discovery import DiscoveryError, discover, find_project_root
+from .options import DevOptions
+from .workers import WorkerProcess
+
+
+def run(options: DevOptions) -> None:
+    """Blocking entry point of ``durable dev``."""
+    launched = launch_first_worker(options)
+    from .server import DevServer  # the engine, the store and the HTTP side: after the spawn
+
+    asyncio.run(DevServer(options, launched=launched).serve())
+
+
+def launch_first_worker(options: DevOptions) -> WorkerProcess | None:
+    """Spawn the worker for the code ``durable dev`` will serve; ``None`` if discovery fails
+    (the server reports that itself)."""
+    root = options.root or find_project_root(Path.cwd())
+    paths = [p if p.is_absolute() else Path.cwd() / p for p in options.paths]
+    try:
+        files = discover(paths, root)
+    except DiscoveryError:
+        return None
+    worker = WorkerProcess(files, root)
+    worker.launch()
+    return worker

@@ -1,0 +1,21 @@
+"""The options of ``durable dev``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+
+@dataclass(slots=True)
+class DevOptions:
+    """The options of ``durable dev``."""
+
+    paths: list[Path] = field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = 8288
+    db: str = ".durable/dev.db"
+    retry_interval: timedelta | None = None
+    fsync: bool = False
+    reload: bool = True
+    root: Path | None = None
