@@ -1,0 +1,91 @@
+"""``durable dev`` spawns its first worker before it imports the engine, and adopts it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from durable.devserver.launch import launch_first_worker
+from durable.devserver.options import DevOptions
+from durable.devserver.server import DevServer
+
+APP = textwrap.dedent(
+    """
+    from durable import Durable
+
+    app = Durable(id="launch")
+
+    @app.function(id="hello", triggers=[{"event": "t/hello"}])
+    async def hello(ctx):
+        return "hi"
+    """
+)
+
+HEAVY = ["durable._core", "durable._orchestrator", "durable._store_sqlite", "pydantic", "httpx"]
+
+
+def imported_after(statement: str) -> list[str]:
+    """Which of the heavy modules a fresh interpreter holds after ``statement``."""
+    probe = (
+        f"import json, sys; {statement}; "
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    return list(json.loads(output))
+
+
+def test_importing_durable_or_its_cli_does_not_load_the_engine() -> None:
+    assert imported_after("import durable") == []
+    assert imported_after("import durable.cli.main") == []
+    assert imported_after("from durable import Durable, StepError") == []
+    assert "durable._core" in imported_after("from durable import Context")
+
+
+def test_the_first_worker_is_spawned_before_the_server_exists_and_adopted(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    options = DevOptions(paths=[tmp_path / "app.py"], db=str(tmp_path / "dev.db"), root=tmp_path)
+    worker = launch_first_worker(options)
+    assert worker is not None and worker.process is not None
+    assert worker.process.poll() is None  # running: importing the user's code already
+
+    async def boot() -> tuple[int | None, list[str]]:
+        server = DevServer(options, launched=worker)
+        await server.start()
+        current = server.executor.current
+        pid = current.process.pid if current and current.process else None
+        await server.executor.close()
+        server.store.close()
+        return pid, sorted(server.registry.functions)
+
+    pid, functions = asyncio.run(boot())
+    assert pid == worker.process.pid  # the launched worker, not a second one
+    assert functions == ["hello"]
+
+
+def test_a_launched_worker_for_other_files_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    options = DevOptions(paths=[tmp_path / "app.py"], db=str(tmp_path / "dev.db"), root=tmp_path)
+    (tmp_path / "other.py").write_text(APP.replace('"launch"', '"other"').replace("hello", "yo"))
+    stale = launch_first_worker(DevOptions(paths=[tmp_path], root=tmp_path))  # both files
+    assert stale is not None and stale.process is not None
+
+    async def boot() -> tuple[int | None, list[str]]:
+        server = DevServer(options, launched=stale)
+        await server.start()
+        current = server.executor.current
+        pid = current.process.pid if current and current.process else None
+        await server.executor.close()
+        server.store.close()
+        return pid, sorted(server.registry.functions)
+
+    pid, functions = asyncio.run(boot())
+    assert pid != stale.process.pid and functions == ["hello"]
+    assert stale.process.poll() is not None  # the stale worker was ended
