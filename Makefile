@@ -21,7 +21,7 @@ TEST_STAMP := $(VENV)/.durable-test.stamp
 
 help:
 	@echo "make dev    - install (editable) and run the dev server on examples/"
-	@echo "make test   - install with test extras, then ruff, mypy and pytest"
+	@echo "make test   - install with test extras, then ruff (lint, format), mypy and pytest"
 	@echo "make bench  - run the benchmarks (bench/all.py): one table against the SPEC targets"
 	@echo "make soak   - kill -9 soak: 20 cycles over 200 runs"
 	@echo "make clean  - remove build artefacts and caches (keeps .venv)"
@@ -45,6 +45,7 @@ dev: $(DEV_STAMP)
 
 test: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
