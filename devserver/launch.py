@@ -8,23 +8,25 @@ the server checks that the code it discovers is still what the worker was given.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from .discovery import DiscoveryError, discover, find_project_root
 from .options import DevOptions
-from .workers import WorkerProcess
+from .spawn import SpawnedWorker, spawn_worker
 
 
 def run(options: DevOptions) -> None:
     """Blocking entry point of ``durable dev``."""
     launched = launch_first_worker(options)
-    from .server import DevServer  # the engine, the store and the HTTP side: after the spawn
+    # asyncio, the engine, the store and the HTTP side: only once the worker is on its way.
+    import asyncio
+
+    from .server import DevServer
 
     asyncio.run(DevServer(options, launched=launched).serve())
 
 
-def launch_first_worker(options: DevOptions) -> WorkerProcess | None:
+def launch_first_worker(options: DevOptions) -> SpawnedWorker | None:
     """Spawn the worker for the code ``durable dev`` will serve; ``None`` if discovery fails
     (the server reports that itself)."""
     root = options.root or find_project_root(Path.cwd())
@@ -33,6 +35,4 @@ def launch_first_worker(options: DevOptions) -> WorkerProcess | None:
         files = discover(paths, root)
     except DiscoveryError:
         return None
-    worker = WorkerProcess(files, root)
-    worker.launch()
-    return worker
+    return spawn_worker(files, root)

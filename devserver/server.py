@@ -27,6 +27,7 @@ from .headless import HeadlessLog
 from .options import DevOptions
 from .registry import FunctionInfo, RegistrationError, Registry, function_info_from_wire
 from .reload import watch
+from .spawn import SpawnedWorker
 from .workers import WorkerExecutor, WorkerProcess, WorkerStartError
 
 
@@ -50,7 +51,7 @@ class DevServer:
         options: DevOptions,
         log: HeadlessLog | None = None,
         *,
-        launched: WorkerProcess | None = None,
+        launched: SpawnedWorker | None = None,
     ) -> None:
         self.options = options
         self.launched = launched  #: a first worker spawned before this server was built
@@ -99,12 +100,14 @@ class DevServer:
         except DiscoveryError as exc:
             self.log.info(f"[bold red]error[/bold red] {exc}")
             self.files = []
-        first, self.launched = self.launched, None
-        if first is not None and (first.files, first.root) != (self.files, self.root):
-            await first.kill()  # the files changed in between: spawn anew
-            first = None
-        if first is not None:
-            first.on_output = self._worker_output
+        first = None
+        if self.launched is not None:
+            first = self._spawn()
+            first.launch(self.launched)
+            if (self.launched.files, self.launched.root) != (self.files, self.root):
+                await first.kill()  # the code changed in between: spawn anew
+                first = None
+            self.launched = None
         try:
             hello = await self.executor.start(first)
         except WorkerStartError as exc:

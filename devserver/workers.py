@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from durable._wire import (
 )
 
 from .framing import MESSAGE_LIMIT, encode
+from .spawn import SpawnedWorker, spawn_worker
 
 OutputSink = Callable[[str], None]
 
@@ -83,32 +83,12 @@ class WorkerProcess:
         """Passes running in this worker."""
         return len(self._passes)
 
-    def launch(self) -> None:
-        """Spawn the process now; :meth:`start` then connects to it.
-
-        Synchronous and cheap, so ``durable dev`` can spawn its first worker before it imports
-        the engine and the HTTP side: the two processes start up side by side.
-        """
+    def launch(self, spawned: SpawnedWorker | None = None) -> None:
+        """Spawn the process now (or adopt ``spawned``); :meth:`start` then connects to it."""
         if self.process is not None:
             return
-        ours, theirs = socket.socketpair()
-        with theirs:
-            # fmt: off
-            command = [
-                self.python, "-m", "durable.devserver.worker",
-                "--fd", str(theirs.fileno()), "--root", str(self.root), *map(str, self.files),
-            ]
-            # fmt: on
-            self.process = subprocess.Popen(
-                command,
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                cwd=str(self.root),
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        self._socket = ours
+        spawned = spawned or spawn_worker(self.files, self.root, self.python)
+        self.process, self._socket = spawned.process, spawned.socket
 
     async def start(self, timeout: float = 30.0) -> dict[str, Any]:
         """Spawn the process (unless :meth:`launch` did); return its hello (functions and

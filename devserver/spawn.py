@@ -1,0 +1,51 @@
+"""Spawning a worker process: the standard library only.
+
+``durable dev`` spawns its first worker before it imports anything heavy (asyncio, the engine,
+the HTTP side): see :mod:`durable.devserver.launch`. :class:`~durable.devserver.workers.
+WorkerProcess` then adopts the process and talks to it over the socket.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(slots=True)
+class SpawnedWorker:
+    """A worker process just spawned, and the server's end of its socket."""
+
+    process: subprocess.Popen[bytes]
+    socket: socket.socket
+    files: list[Path]
+    root: Path
+
+
+def spawn_worker(files: list[Path], root: Path, python: str = sys.executable) -> SpawnedWorker:
+    """Start ``python -m durable.devserver.worker`` for ``files``, with a socket pair to it.
+
+    Its stdout and stderr come back on a pipe (user code prints there); messages go over the
+    socket, whose other end the process inherits.
+    """
+    ours, theirs = socket.socketpair()
+    with theirs:
+        # fmt: off
+        command = [
+            python, "-m", "durable.devserver.worker",
+            "--fd", str(theirs.fileno()), "--root", str(root), *map(str, files),
+        ]
+        # fmt: on
+        process = subprocess.Popen(
+            command,
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=str(root),
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    return SpawnedWorker(process, ours, files, root)
