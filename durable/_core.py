@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._errors import (
+    ConfigError,
     DurableError,
     LimitExceededError,
     NonDeterminismError,
@@ -183,7 +184,11 @@ class Execution:
         if self._suspending and not errors:
             return self._interrupted_result()
         first = errors[0] if len(errors) == 1 else exc
-        final = all(isinstance(leaf, (StepError, NonRetriableError)) for leaf in errors)
+        # A ConfigError raised by the code (a bad wait_for_event condition, say) is a bug in
+        # it: another attempt of the same code cannot succeed, so it fails the run at once.
+        final = all(
+            isinstance(leaf, (StepError, NonRetriableError, ConfigError)) for leaf in errors
+        )
         if isinstance(first, RetryAfterError):
             retry_at = retry_at_from(first.after, now=self.clock())
             return ExecutionResult("errored", error={**error_dict(first), "retry_at": retry_at})

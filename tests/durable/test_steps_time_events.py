@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from durable import Durable, Event, StepError
+from durable import Context, Durable, Event, StepError
 from durable.testing import TestEngine
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -247,3 +247,21 @@ async def test_cancel_during_a_step_lets_it_finish_but_starts_nothing_more() -> 
         run = t.runs()[0]
     assert ran == ["long"]
     assert run.status == "cancelled"
+
+
+async def test_a_bad_wait_condition_fails_the_run_at_once_naming_the_step() -> None:
+    app = Durable(id="bad-wait")
+    passes: list[int] = []
+
+    @app.function(id="waiter", triggers=[{"event": "t/go"}], retries=4)
+    async def waiter(ctx: Context) -> None:
+        passes.append(ctx.attempt)
+        await ctx.step.wait_for_event("approval", event="t/ok", timeout="1h", if_="async.data ==")
+
+    async with TestEngine(app) as t:
+        await t.send({"name": "t/go", "data": {}})
+        await t.advance("1d")  # time enough for every retry of the default backoff
+        run = t.runs()[0]
+    assert run.status == "failed" and passes == [0]  # a code bug: retrying cannot fix it
+    assert run.error is not None and run.error["name"] == "ExpressionError"
+    assert "approval" in run.error["message"] and "if_" in run.error["message"]
