@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+from ._durations import format_duration
 from ._serialization import loads
 from ._store import EventRecord, RunRecord, RunStatus, StepRecord, StepStatus
 
@@ -79,23 +81,12 @@ def _cancellation(
     match = _CANCEL_ON.match(run.cancel_reason or "")
     event = find_event(match["id"]) if match and find_event is not None else None
     if event is not None:
-        after = max(0, event.ts - round(base * 1000))
-        return {"later_events": [{"after": duration_text(after), "event": event.to_event_dict()}]}
+        after = timedelta(milliseconds=max(0, event.ts - round(base * 1000)))
+        later = {"after": format_duration(after), "event": event.to_event_dict()}
+        return {"later_events": [later]}
     ended = run.ended_at if run.ended_at is not None else base
-    cancel: dict[str, Any] = {"after": duration_text(round((ended - base) * 1000))}
+    after = timedelta(milliseconds=max(0, round((ended - base) * 1000)))
+    cancel: dict[str, Any] = {"after": format_duration(after)}
     if run.cancel_reason:
         cancel["reason"] = run.cancel_reason
     return {"cancel": cancel}
-
-
-def duration_text(ms: int) -> str:
-    """``ms`` milliseconds as a duration string: ``1h30m``, ``2d``, ``1s250ms``, ``0ms``."""
-    ms = max(0, ms)
-    parts = []
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        count, ms = divmod(ms, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    if ms or not parts:
-        parts.append(f"{ms}ms")
-    return "".join(parts)
