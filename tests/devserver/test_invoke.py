@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from durable import Context, Durable
+from durable import Context, Durable, DurableFunction
 from durable.devserver.registry import FunctionInfo
 from tests.devserver.conftest import LiveServer
 
@@ -17,17 +17,20 @@ async def nightly(ctx: Context) -> dict[str, Any]:
     return {"event": ctx.event.name, "data": dict(ctx.event.data)}
 
 
-def add_cron_function(server: LiveServer) -> None:
-    """Register :func:`nightly` on the running server, as a reload would."""
+@extra.function(id="billing/charge", triggers=[{"event": "billing/charge.requested"}])
+async def charge(ctx: Context) -> dict[str, Any]:
+    """A function whose id has a slash in it (ids may)."""
+    return dict(ctx.event.data)
+
+
+def add_function(server: LiveServer, fn: DurableFunction = nightly) -> None:
+    """Register ``fn`` on the running server, as a reload would."""
 
     async def install() -> None:
         ctx = server.ctx
-        ctx.orchestrator.executor.functions[nightly.id] = nightly  # type: ignore[attr-defined]
-        ctx.orchestrator.set_functions([*ctx.orchestrator.functions(), nightly.config])
-        infos = [
-            *ctx.registry.functions.values(),
-            FunctionInfo(nightly.id, extra.id, nightly.config),
-        ]
+        ctx.orchestrator.executor.functions[fn.id] = fn  # type: ignore[attr-defined]
+        ctx.orchestrator.set_functions([*ctx.orchestrator.functions(), fn.config])
+        infos = [*ctx.registry.functions.values(), FunctionInfo(fn.id, extra.id, fn.config)]
         ctx.registry.replace(infos, [])
 
     server.call(install)
@@ -45,7 +48,7 @@ def test_invoke_starts_only_that_function_with_the_data(live_server: LiveServer)
 
 
 def test_a_cron_function_runs_now_with_its_timer_event(live_server: LiveServer) -> None:
-    add_cron_function(live_server)
+    add_function(live_server)
     response = live_server.client.post("/api/functions/nightly/invoke")
     assert response.status_code == 200, response.text
     run = live_server.wait_run(response.json()["run_id"])
@@ -64,3 +67,14 @@ def test_invoke_errors(live_server: LiveServer) -> None:
         assert response.status_code == 400, body
         assert response.json()["error"]["code"] == "invalid_body"
     assert live_server.get("/api/runs")["runs"] == []
+
+
+def test_a_function_id_with_a_slash_can_be_invoked(live_server: LiveServer) -> None:
+    add_function(live_server, charge)
+    for path in ("billing/charge", "billing%2Fcharge"):  # as written, and as clients quote it
+        response = live_server.client.post(
+            f"/api/functions/{path}/invoke", json={"data": {"cents": 250}}
+        )
+        assert response.status_code == 200, (path, response.text)
+        run = live_server.wait_run(response.json()["run_id"])
+        assert run["function_id"] == "billing/charge" and run["output"] == {"cents": 250}

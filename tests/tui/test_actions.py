@@ -14,14 +14,14 @@ from durable.tui.app import DurableApp
 from durable.tui.screens.run_detail import RunDetailScreen
 from durable.tui.screens.send_event import SendEventScreen
 from tests.devserver.conftest import LiveServer
-from tests.devserver.test_invoke import add_cron_function
+from tests.devserver.test_invoke import add_function
 from tests.tui.helpers import screen_text, until
 
 
 @pytest.fixture
 async def pilot(live_server: LiveServer, tmp_path: Path) -> AsyncIterator[Pilot[None]]:
     """The inspector on the functions screen of the live server (with a cron function)."""
-    add_cron_function(live_server)
+    add_function(live_server)
     app = DurableApp(live_server.url, tz=UTC, fixtures_dir=tmp_path / "fixtures")
     async with app.run_test(size=(150, 40)) as pilot:
         await until(pilot, lambda: app.connection.state == "connected", what="the stream")
