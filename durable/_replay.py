@@ -37,7 +37,6 @@ from ._fixture_schema import check_fixture
 from ._protocol import MemoState, MemoStep
 from ._replay_judge import (
     REFUSED,
-    TERMINAL,
     ReplayResult,
     ResultKind,
     StepRef,
@@ -47,6 +46,7 @@ from ._replay_judge import (
     render_sequence,
     same_json,
 )
+from ._store import TERMINAL_STATUSES
 from .testing import Run, TestEngine, _mock
 
 __all__ = [
@@ -197,9 +197,9 @@ async def _run(
             reason = cancel.get("reason") if cancel else None
             await engine.cancel(record.run_id, reason or "cancelled by request")
         await engine.settle()
-    if fixture["expect"]["status"] in TERMINAL:
+    if fixture["expect"]["status"] in TERMINAL_STATUSES:
         deadline = engine.clock.now() + MAX_VIRTUAL_TIME
-        while engine.run(record.run_id).status not in TERMINAL:
+        while engine.run(record.run_id).status not in TERMINAL_STATUSES:
             due = orchestrator.next_wake_at()
             if due is None or due > deadline:
                 break

@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._store import TERMINAL_STATUSES
 from .testing import Run
 
 ResultKind = Literal["pass", "mismatch", "divergence", "invalid"]
 StepRef = tuple[str, str | None]  #: (key, kind); kind None when the fixture does not say
 
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
 #: The error message of a step strict replay refused to run (it is not in the fixture).
 REFUSED = "is not in the fixture, so replay did not run it"
 
@@ -192,7 +192,7 @@ def _failure_note(run: Run) -> str:
         return f" (the run failed: {run.error.get('name')}: {run.error.get('message')})"
     if run.status == "cancelled" and run.cancel_reason:
         return f" (the run was cancelled: {run.cancel_reason})"
-    if run.status not in TERMINAL:
+    if run.status not in TERMINAL_STATUSES:
         return f" (the run was still {run.status} when the replay stopped)"
     return ""
 

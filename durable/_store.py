@@ -28,10 +28,11 @@ class RunStatus(StrEnum):
     @property
     def terminal(self) -> bool:
         """True for completed, failed and cancelled."""
-        return self in _TERMINAL
+        return self in TERMINAL_STATUSES
 
 
-_TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+#: The statuses a run ends in. Members are strings too: ``"failed" in TERMINAL_STATUSES``.
+TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
 
 
 class StepStatus(StrEnum):

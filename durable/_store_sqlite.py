@@ -135,6 +135,8 @@ _STEP_COLUMNS = (
     "started_at, ended_at"
 )
 _EVENT_COLUMNS = "id, name, data, ts, user_data, received_at, run_ids, skipped"
+#: ``TERMINAL_STATUSES`` in SQL, written as the ``runs_unfinished`` index's condition is, so
+#: that queries ``WHERE status NOT IN`` it can use that partial index.
 _TERMINAL = "('completed', 'failed', 'cancelled')"
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from durable._store import (
+    TERMINAL_STATUSES,
     EventRecord,
     LogRecord,
     RunRecord,
@@ -21,7 +22,7 @@ from durable._store import (
     WaitRecord,
 )
 from durable._store_memory import MemoryStore
-from durable._store_sqlite import SCHEMA_VERSION, SchemaError, SQLiteStore
+from durable._store_sqlite import _TERMINAL, SCHEMA_VERSION, SchemaError, SQLiteStore
 
 TERMINAL = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SLEEPING, RunStatus.WAITING)
@@ -618,6 +619,21 @@ def test_sqlite_schema_version(tmp_path: Path) -> None:
             assert other.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         finally:
             other.close()
+    finally:
+        store.close()
+
+
+def test_sqlite_terminal_condition_is_the_terminal_statuses_and_the_index_condition(
+    tmp_path: Path,
+) -> None:
+    assert set(TERMINAL_STATUSES) == set(TERMINAL)
+    assert {s.strip(" '") for s in _TERMINAL.strip("()").split(",")} == set(TERMINAL_STATUSES)
+    store = SQLiteStore(tmp_path / "d.db")
+    try:
+        plan = store._db.execute(
+            f"EXPLAIN QUERY PLAN SELECT run_id FROM runs WHERE status NOT IN {_TERMINAL}"
+        ).fetchall()
+        assert any("runs_unfinished" in str(row) for row in plan), plan
     finally:
         store.close()
 
