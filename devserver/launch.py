@@ -3,11 +3,12 @@
 The worker process imports the user's code while this process imports the engine and the
 HTTP side and opens the store: the two start up side by side, so a restart reaches its first
 resumed step sooner (``bench/restart.py``). Only light modules are imported before the spawn;
-the server checks that the code it discovers is still what the worker was given.
+the server then serves the files the launcher discovered.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from .discovery import DiscoveryError, discover, find_project_root
@@ -17,6 +18,7 @@ from .spawn import SpawnedWorker, spawn_worker
 
 def run(options: DevOptions) -> None:
     """Blocking entry point of ``durable dev``."""
+    options = replace(options, root=options.root or find_project_root(Path.cwd()))
     launched = launch_first_worker(options)
     # asyncio, the engine, the store and the HTTP side: only once the worker is on its way.
     import asyncio
@@ -27,12 +29,11 @@ def run(options: DevOptions) -> None:
 
 
 def launch_first_worker(options: DevOptions) -> SpawnedWorker | None:
-    """Spawn the worker for the code ``durable dev`` will serve; ``None`` if discovery fails
-    (the server reports that itself)."""
-    root = options.root or find_project_root(Path.cwd())
-    paths = [p if p.is_absolute() else Path.cwd() / p for p in options.paths]
+    """Spawn the worker for the code ``durable dev`` will serve (``options.root`` is set);
+    ``None`` if discovery fails: the server then reports it."""
+    assert options.root is not None
     try:
-        files = discover(paths, root)
+        files = discover(options.paths, options.root)
     except DiscoveryError:
         return None
-    return spawn_worker(files, root)
+    return spawn_worker(files, options.root)

@@ -81,8 +81,7 @@ class DevServer:
         self.log.info(f"[dim]worker |[/dim] {line}")
 
     def _discover(self) -> list[Path]:
-        paths = [p if p.is_absolute() else Path.cwd() / p for p in self.options.paths]
-        return discover(paths, self.root)
+        return discover(self.options.paths, self.root)
 
     def _install(self, functions: list[FunctionInfo], errors: list[RegistrationError]) -> None:
         self.registry.replace(functions, errors)
@@ -95,19 +94,18 @@ class DevServer:
 
     async def start(self) -> None:
         """Discover, start the first worker, recover unfinished runs."""
-        try:
-            self.files = self._discover()
-        except DiscoveryError as exc:
-            self.log.info(f"[bold red]error[/bold red] {exc}")
-            self.files = []
         first = None
-        if self.launched is not None:
+        if self.launched is not None:  # discovered and spawned by the launcher a moment ago
+            self.files = self.launched.files
             first = self._spawn()
             first.launch(self.launched)
-            if (self.launched.files, self.launched.root) != (self.files, self.root):
-                await first.kill()  # the code changed in between: spawn anew
-                first = None
             self.launched = None
+        else:
+            try:
+                self.files = self._discover()
+            except DiscoveryError as exc:
+                self.log.info(f"[bold red]error[/bold red] {exc}")
+                self.files = []
         try:
             hello = await self.executor.start(first)
         except WorkerStartError as exc:

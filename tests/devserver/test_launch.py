@@ -76,24 +76,3 @@ def test_the_first_worker_is_spawned_before_the_server_exists_and_adopted(
     pid, functions = asyncio.run(boot())
     assert pid == worker.process.pid  # the launched worker, not a second one
     assert functions == ["hello"]
-
-
-def test_a_launched_worker_for_other_files_is_replaced(tmp_path: Path) -> None:
-    (tmp_path / "app.py").write_text(APP)
-    options = DevOptions(paths=[tmp_path / "app.py"], db=str(tmp_path / "dev.db"), root=tmp_path)
-    (tmp_path / "other.py").write_text(APP.replace('"launch"', '"other"').replace("hello", "yo"))
-    stale = launch_first_worker(DevOptions(paths=[tmp_path], root=tmp_path))  # both files
-    assert stale is not None
-
-    async def boot() -> tuple[int | None, list[str]]:
-        server = DevServer(options, launched=stale)
-        await server.start()
-        current = server.executor.current
-        pid = current.process.pid if current and current.process else None
-        await server.executor.close()
-        server.store.close()
-        return pid, sorted(server.registry.functions)
-
-    pid, functions = asyncio.run(boot())
-    assert pid != stale.process.pid and functions == ["hello"]
-    assert stale.process.poll() is not None  # the stale worker was ended
