@@ -11,7 +11,7 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from durable.devserver.harness import TERMINAL, DevProcess
+from durable.devserver.harness import TERMINAL, DevProcess, wait_for
 
 
 @dataclass(slots=True)
@@ -196,17 +196,6 @@ def load_average() -> str:
         return "?"
 
 
-def poll(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
-    """Like the harness's ``wait_for`` but gentler: listing thousands of runs costs the server."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 # -- through durable dev --------------------------------------------------------------------
 
 #: A function for :func:`event_latencies`: its first step returns ``time.time()`` in the worker.
@@ -235,7 +224,7 @@ def event_latencies(dev: DevProcess, count: int) -> tuple[list[float], list[floa
         began = time.time()
         [event_id] = dev.send([{"name": "bench/first"}])
         time.sleep(0.01)  # let the run go before polling for it (polls cost the server CPU)
-        event, run = poll(lambda: _finished_run_of(dev, event_id), 30, "the run", 0.005)  # noqa: B023
+        event, run = wait_for(lambda: _finished_run_of(dev, event_id), 30, "the run", 0.005)  # noqa: B023
         client.append(float(run["output"]) - began)
         started = run["steps"][0]["attempts"][0]["started_at"]
         server.append(iso_to_epoch(started) - iso_to_epoch(event["received_at"]))

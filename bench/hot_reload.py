@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import Figure, Report, median, poll, prepare, print_report
+from _common import Figure, Report, median, prepare, print_report
 
-from durable.devserver.harness import DevProcess
+from durable.devserver.harness import DevProcess, wait_for
 
 TARGET_S = 1.0
 
@@ -72,7 +72,7 @@ def collect(rounds: int = 5) -> Report:
         dev = DevProcess(root, root, reload=True).start()
         try:
             dev.send({"name": "bench/hello"})
-            poll(lambda: first_run_of(dev, 0), 30, "version 0 to run", interval=0.02)
+            wait_for(lambda: first_run_of(dev, 0), 30, "version 0 to run", interval=0.02)
             for version in range(1, rounds + 1):
                 reloads = dev.get("/health").get("reloads", 0)
                 time.sleep(0.3)  # let the watcher settle after the previous round
@@ -90,7 +90,7 @@ def collect(rounds: int = 5) -> Report:
                 if live_at is None:
                     raise TimeoutError(f"version {version} never ran:\n{dev.output()[-2000:]}")
                 if reloaded_at is None:
-                    reloaded_at = poll(
+                    reloaded_at = wait_for(
                         lambda: (
                             dev.get("/health").get("reloads", 0) > reloads  # noqa: B023
                             and time.time()

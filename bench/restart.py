@@ -72,28 +72,31 @@ def collect(runs: int = 100, cycles: int = 3) -> Report:
         (root / "app.py").write_text(APP)
         env = {"BENCH_LEDGER": str(ledger)}
         for cycle in range(cycles):
-            dev = DevProcess(root, root / "app.py", reload=False, env=env).start()
-            dev.send([{"name": "bench/long", "data": {"cycle": cycle}} for _ in range(runs)])
-            # kill -9 once every run of this cycle is a few steps in
-            goal = (cycle * STEPS + 5) * runs
-            wait_for(lambda: line_count(ledger) >= goal, 60, "progress")  # noqa: B023
-            dev.kill()
-            before = line_count(ledger)
-            spawned = time.time()
-            dev = DevProcess(root, root / "app.py", reload=False, env=env, port=dev.port)
-            dev.start()
-            health.append(time.time() - spawned)
-            wait_for(lambda: ledger_times(ledger, before), 30, "a resumed step")  # noqa: B023
-            first_step.append(min(ledger_times(ledger, before)) - spawned)
-            assert dev.process is not None
-            workers = children(dev.process.pid)
-            if workers:
-                worker_spawn.append(started_after(dev.process.pid, workers[0]) or 0.0)
-            wait_for(lambda: dev.finished("long", runs * (cycle + 1)), 120, "all runs")  # noqa: B023
-            all_done.append(time.time() - spawned)
-            statuses = [r["status"] for r in dev.runs(function="long")]
-            unfinished.append(sum(1 for s in statuses if s != "completed"))
-            dev.stop()
+            dev = DevProcess(root, root / "app.py", reload=False, env=env)
+            try:
+                dev.start()
+                dev.send([{"name": "bench/long", "data": {"cycle": cycle}} for _ in range(runs)])
+                # kill -9 once every run of this cycle is a few steps in
+                goal = (cycle * STEPS + 5) * runs
+                wait_for(lambda: line_count(ledger) >= goal, 60, "progress")  # noqa: B023
+                dev.kill()
+                before = line_count(ledger)
+                spawned = time.time()
+                dev = DevProcess(root, root / "app.py", reload=False, env=env, port=dev.port)
+                dev.start()
+                health.append(time.time() - spawned)
+                wait_for(lambda: ledger_times(ledger, before), 30, "a resumed step")  # noqa: B023
+                first_step.append(min(ledger_times(ledger, before)) - spawned)
+                assert dev.process is not None
+                workers = children(dev.process.pid)
+                if workers:
+                    worker_spawn.append(started_after(dev.process.pid, workers[0]) or 0.0)
+                wait_for(lambda: dev.finished("long", runs * (cycle + 1)), 120, "all runs")  # noqa: B023
+                all_done.append(time.time() - spawned)
+                statuses = [r["status"] for r in dev.runs(function="long")]
+                unfinished.append(sum(1 for s in statuses if s != "completed"))
+            finally:
+                dev.stop()  # also when a wait times out: no server left on the port
     figures = [
         Figure(
             "restart_first_step_ms",

@@ -32,12 +32,11 @@ from _common import (
     event_latencies,
     median,
     percentile,
-    poll,
     prepare,
     print_report,
 )
 
-from durable.devserver.harness import DevProcess
+from durable.devserver.harness import DevProcess, wait_for
 
 APP = textwrap.dedent(
     """
@@ -75,14 +74,14 @@ def collect(steps: int = 900, events: int = 200, runs: int = 1000) -> Report:
         dev = DevProcess(root, root / "app.py", reload=False).start()
         try:
             dev.send([{"name": "bench/steps", "data": {"n": steps}}])
-            poll(lambda: dev.finished("steps", 1), 120, "the steps run", 0.05)
+            wait_for(lambda: dev.finished("steps", 1), 120, "the steps run", 0.05)
             samples = sorted(dev.finished("steps", 1)[0]["output"])
             event_latencies(dev, 5)  # warm up
             latencies, server_side = event_latencies(dev, events)
             began = time.perf_counter()
             for start in range(0, runs, 500):
                 dev.send([{"name": "bench/three"} for _ in range(min(500, runs - start))])
-            poll(
+            wait_for(
                 lambda: not any_unfinished(dev, "three") and all_finished(dev, "three", runs),
                 300,
                 f"{runs} runs",

@@ -35,13 +35,12 @@ from _common import (
     event_latencies,
     median,
     percentile,
-    poll,
     prepare,
     print_report,
     rss_mb,
 )
 
-from durable.devserver.harness import DevProcess
+from durable.devserver.harness import DevProcess, wait_for
 
 TARGET_RSS_MB = 300.0
 TARGET_SLOWDOWN = 1.5
@@ -94,10 +93,11 @@ def collect(runs: int = 10_000, events: int = 50, margin: float | None = None) -
                         for _ in range(min(BATCH, runs - start))
                     ]
                 )
-            poll(
+            wait_for(
                 lambda: not any_unfinished(dev, "nap", ("queued", "running")),
                 300,
                 "all runs to sleep",
+                interval=0.25,  # gently: listing thousands of runs costs the server
             )
             asleep = count_status(dev, "sleeping")
             setup = time.perf_counter() - began
@@ -108,7 +108,7 @@ def collect(runs: int = 10_000, events: int = 50, margin: float | None = None) -
             sleeping_after_events = count_status(dev, "sleeping")
             # Now wait for the common wake-up moment and for every run to finish.
             time.sleep(max(0.0, wake_at - time.time()))
-            poll(
+            wait_for(
                 lambda: not any_unfinished(dev, "nap") and all_finished(dev, "nap", runs),
                 300,
                 "every run to finish",

@@ -29,8 +29,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` every 20 ms until it returns something truthy; return it."""
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 15.0,
+    what: str = "condition",
+    interval: float = 0.02,
+) -> Any:
+    """Poll ``predicate`` every ``interval`` seconds until it returns something truthy."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -39,7 +44,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "c
             value = None
         if value:
             return value
-        time.sleep(0.02)
+        time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
