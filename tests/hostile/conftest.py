@@ -164,3 +164,13 @@ def assert_error(response: httpx.Response, *statuses: int) -> tuple[str, str]:
     assert isinstance(message, str) and message, error
     assert "Traceback" not in message
     return code, message
+
+
+def assert_rejected(
+    hostile: Hostile, response: httpx.Response, before: tuple[int, ...], *statuses: int
+) -> tuple[str, str]:
+    """A 4xx in the error shape; nothing stored; the server still serves."""
+    code, message = assert_error(response, *statuses)
+    assert hostile.state() == before, "a rejected request changed the store"
+    hostile.assert_serving()
+    return code, message

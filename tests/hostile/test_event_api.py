@@ -26,7 +26,7 @@ from .conftest import (
     FEW,
     HOSTILE,
     Hostile,
-    assert_error,
+    assert_rejected,
     invalid_utf8,
     json_objects,
     json_values,
@@ -105,16 +105,6 @@ def encode(value: Any, ascii_only: bool = True) -> bytes:
 def post(client: httpx.Client, path: str, body: bytes, content_type: str | None = None) -> Any:
     headers = {"content-type": content_type or "application/json"}
     return client.post(path, content=body, headers=headers)
-
-
-def assert_rejected(
-    hostile: Hostile, response: httpx.Response, before: tuple[int, ...], *statuses: int
-) -> tuple[str, str]:
-    """A 4xx in the error shape; nothing stored; the server still serves."""
-    code, message = assert_error(response, *statuses)
-    assert hostile.state() == before, "a rejected request changed the store"
-    hostile.assert_serving()
-    return code, message
 
 
 def stored_event(hostile: Hostile, event_id: str) -> Any:

@@ -15,7 +15,14 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from .conftest import FEW, HOSTILE, Hostile, assert_error, json_values, surrogate_escapes
+from .conftest import (
+    FEW,
+    HOSTILE,
+    Hostile,
+    assert_rejected,
+    json_values,
+    surrogate_escapes,
+)
 
 STATUSES = ("queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled")
 RUN_ENDPOINTS = st.sampled_from(
@@ -31,15 +38,6 @@ def _settled(hostile: Hostile) -> Iterator[None]:
     hostile.settle()
     yield
     hostile.assert_serving()
-
-
-def assert_rejected(
-    hostile: Hostile, response: httpx.Response, before: tuple[int, ...], *statuses: int
-) -> tuple[str, str]:
-    code, message = assert_error(response, *statuses)
-    assert hostile.state() == before, "a rejected request changed the store"
-    hostile.assert_serving()
-    return code, message
 
 
 @HOSTILE
