@@ -85,7 +85,7 @@ class Orchestrator:
         self._commit_waiters: asyncio.Future[None] | None = None
         self._listeners: list[Listener] = []
         self._rerun_after_pass: set[str] = set()
-        self._mocks: dict[str, dict[str, MemoStep]] = {}
+        self._mocks: dict[str, Mapping[str, MemoStep]] = {}
         self.set_functions(functions)
 
     # -- functions --------------------------------------------------------------------
@@ -330,13 +330,15 @@ class Orchestrator:
     ) -> RunRecord:
         """Create a run of ``function_id`` for ``event`` directly (no trigger matching).
 
-        ``mocks`` (kept in memory, for tests and replay) stand in for the steps they name.
+        ``mocks`` (kept in memory, for tests and replay) stand in for the steps they name. The
+        mapping is used as given, not copied: one that computes its answers (replay's strict
+        mocks refuse steps the fixture never heard of) keeps doing so for every lookup.
         """
         checked = validate_event(event, now_ms=int(self.clock.now() * 1000)).to_dict()
         run = self.create_run(self.function(function_id), checked, trigger=trigger)
         assert isinstance(run, RunRecord)
-        if mocks:
-            self._mocks[run.run_id] = dict(mocks)
+        if mocks is not None:
+            self._mocks[run.run_id] = mocks
         self.wakeup.set()
         return run
 

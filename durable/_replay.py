@@ -26,7 +26,7 @@ import copy
 import dataclasses
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -135,24 +135,31 @@ def _apps(value: Apps) -> list[Durable]:
 # -- running ----------------------------------------------------------------------------------
 
 
-class _FixtureMocks(dict[str, MemoStep]):
-    """The recorded results; ``get`` refuses steps the fixture never heard of (strict mode)."""
+class _FixtureMocks(Mapping[str, MemoStep]):
+    """The recorded results, strict: a step the fixture never heard of (neither recorded nor
+    in ``expect.steps``) gets a refusal (a failed result, its body not run).
+
+    Every lookup (``[]``, ``get``, ``in``) answers the same; steps in ``expect.steps`` without
+    a recorded result are missing, so they run for real. Iterating gives the recorded keys.
+    """
 
     def __init__(self, recorded: Mapping[str, MemoStep], known: set[str]) -> None:
-        super().__init__(recorded)
-        self.known = known
+        self.recorded = dict(recorded)
+        self.known = known | set(recorded)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """The recorded result of ``key``; a refusal for an unknown key; else ``default``."""
-        if key in self:
-            return self[key]
+    def __getitem__(self, key: str) -> MemoStep:
+        if key in self.recorded:
+            return self.recorded[key]
         if key in self.known:
-            return default
-        error = {
-            "name": "ReplayDivergence",
-            "message": f"step {key!r} {REFUSED}",
-        }
+            raise KeyError(key)
+        error = {"name": "ReplayDivergence", "message": f"step {key!r} {REFUSED}"}
         return MemoStep(key, None, MemoState.FAILED, error=error)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.recorded)
+
+    def __len__(self) -> int:
+        return len(self.recorded)
 
 
 def _events(fixture: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -172,10 +179,8 @@ async def _run(
         dataclasses.replace(fn.config, triggers=()) for fn in engine.functions.values()
     )
     recorded = {key: _mock(key, value) for key, value in fixture["steps"].items()}
-    record = orchestrator.start_run(function_id, events[0], trigger="replay", mocks=recorded)
-    if strict:  # engine gap: start_run copies its mocks into a plain dict (see the docs)
-        known = set(fixture["expect"]["steps"])
-        orchestrator._mocks[record.run_id] = _FixtureMocks(recorded, known)
+    mocks = _FixtureMocks(recorded, set(fixture["expect"]["steps"])) if strict else recorded
+    record = orchestrator.start_run(function_id, events[0], trigger="replay", mocks=mocks)
     if len(events) > 1:
         now_ms = int(engine.clock.now() * 1000)
         record.events = [validate_event(e, now_ms=now_ms).to_dict() for e in events]

@@ -10,7 +10,7 @@ import asyncio
 import copy
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,8 @@ import pytest
 from durable import Context, Durable, NonRetriableError
 from durable._fixture_schema import InvalidFixtureError, check_fixture, load_fixture
 from durable._fixtures import fixture_from_run
-from durable._replay import replay_fixture, replay_fixture_async
+from durable._protocol import MemoState, MemoStep
+from durable._replay import _FixtureMocks, replay_fixture, replay_fixture_async
 from durable.testing import TestEngine
 from durable.testing import replay_fixture as replay_file
 
@@ -272,6 +273,56 @@ def test_unrecorded_new_steps_are_refused_not_run() -> None:
     result = replay_fixture(fixture(), make_app(order), name="x")
     assert result.kind == "divergence"
     assert calls.names == []  # neither the recorded nor the unknown step ran
+
+
+def test_strict_replay_refuses_unknown_steps_even_with_nothing_recorded() -> None:
+    calls = Calls()
+
+    async def order(ctx: Context) -> None:
+        await ctx.step.run("fetch", calls.body("fetch", 1))
+        await ctx.step.run("send-invoice", calls.body("send-invoice", 1))
+
+    data = fixture(steps={}, expect={"status": "completed", "steps": ["fetch"]})
+    result = replay_fixture(data, make_app(order), name="x")
+    assert result.kind == "divergence" and result.first_divergence == "send-invoice"
+    assert calls.names == ["fetch"]  # listed but not recorded: it ran; the unknown one did not
+
+
+def test_strict_mocks_refuse_unknown_steps_through_every_lookup() -> None:
+    recorded = {"fetch": MemoStep("fetch", None, MemoState.COMPLETED, output=1)}
+    mocks = _FixtureMocks(recorded, {"fetch", "pause"})
+    assert mocks["fetch"] is mocks.get("fetch") is recorded["fetch"]
+    assert "pause" not in mocks and mocks.get("pause") is None  # listed: it runs for real
+    with pytest.raises(KeyError):
+        mocks["pause"]
+    assert "new" in mocks
+    for refusal in (mocks["new"], mocks.get("new")):
+        assert refusal.state is MemoState.FAILED and refusal.error is not None
+        assert refusal.error["name"] == "ReplayDivergence"
+    assert list(mocks) == ["fetch"] and len(mocks) == 1
+
+
+async def test_start_run_keeps_the_mocks_mapping_it_is_given() -> None:
+    """Mocks may compute their answers (replay's strict mode): start_run must not copy them."""
+
+    class Everything(Mapping[str, MemoStep]):
+        def __getitem__(self, key: str) -> MemoStep:
+            return MemoStep(key, None, MemoState.COMPLETED, output={"amount": len(key)})
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(())
+
+        def __len__(self) -> int:
+            return 0
+
+    calls = Calls()
+    async with TestEngine(original(calls), start=START_MS / 1000) as engine:
+        record = engine.orchestrator.start_run("order", dict(EVENT), mocks=Everything())
+        await engine.settle()
+        await engine.advance("3d")
+        run = engine.run(record.run_id)
+    assert calls.names == [] and run.status == "completed", run
+    assert run.output == {"charge": {"amount": 6}, "amount": 5}
 
 
 # -- later events, cancellation ---------------------------------------------------------------
