@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.worker import Worker
 
 from ..api import ApiError
 from ..format import TERMINAL, elapsed, human_duration, status_text
@@ -53,6 +54,7 @@ class RunsScreen(DurableScreen):
         self.next_cursor: str | None = None
         self.dirty = False
         self.loaded = False
+        self.reloading: Worker[None] | None = None  #: the pending reload, if any
 
     def compose(self) -> ComposeResult:
         """Header, filter line, table, info line, status bar, footer."""
@@ -78,7 +80,7 @@ class RunsScreen(DurableScreen):
         table = self.query_one("#runs", DataTable)
         table.focus()
         self.watch(table, "scroll_y", self.scrolled, init=False)
-        self.reload()
+        self.reloading = self.reload()
 
     def on_screen_resume(self) -> None:
         """Back on screen: pick up what changed meanwhile."""
@@ -94,7 +96,11 @@ class RunsScreen(DurableScreen):
 
     @work(exclusive=True, group="runs")
     async def reload(self) -> None:
-        """Drop every row and load the first page for the current filter."""
+        """Drop every row and load the first page for the current filter.
+
+        It shares its group with :meth:`refresh_top`, so it cancels a refresh in flight (of
+        an older filter); :meth:`flush_changes` never starts a refresh while it is pending.
+        """
         try:
             page = await self.api.runs(
                 status=self.filter.status, function=self.filter.function, limit=PAGE_SIZE
@@ -225,6 +231,8 @@ class RunsScreen(DurableScreen):
         """Timer: refresh the top page when something changed; fill the visible counts."""
         if not self.is_current_or_below():
             return
+        if self.reloading is not None and not self.reloading.is_finished:
+            return  # a refresh would cancel the reload; the changes wait for the next tick
         if self.dirty:
             self.dirty = False
             self.refresh_top()
@@ -335,11 +343,13 @@ class RunsScreen(DurableScreen):
             self.filter.function,
         )
         self.filter = wanted
-        if server_side_changed:
-            self.reload()
+        self.table.clear()
+        if server_side_changed:  # what is loaded belongs to the old filter: forget it
+            self.runs.clear()
+            self.next_cursor = None
+            self.show_info()
+            self.reloading = self.reload()
             return
-        table = self.table
-        table.clear()
         self.merge(list(self.runs.values()))
 
     def action_clear_filter(self) -> None:
