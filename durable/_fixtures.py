@@ -23,7 +23,6 @@ hand, a timeout) a ``cancel`` at the same moment, both counted from the trigger 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -31,9 +30,6 @@ from typing import Any
 from ._durations import format_duration
 from ._serialization import loads
 from ._store import EventRecord, RunRecord, RunStatus, StepRecord, StepStatus
-
-#: The cancel reason the orchestrator writes for a ``cancel_on`` match.
-_CANCEL_ON = re.compile(r"^cancel_on: event .* \((?P<id>[^()]+)\)$")
 
 
 def fixture_from_run(
@@ -78,8 +74,8 @@ def _cancellation(
 ) -> dict[str, Any]:
     started = run.event.get("ts")
     base = started / 1000 if isinstance(started, int) else run.created_at
-    match = _CANCEL_ON.match(run.cancel_reason or "")
-    event = find_event(match["id"]) if match and find_event is not None else None
+    event_id = run.cancel_event_id
+    event = find_event(event_id) if event_id is not None and find_event is not None else None
     if event is not None:
         after = timedelta(milliseconds=max(0, event.ts - round(base * 1000)))
         later = {"after": format_duration(after), "event": event.to_event_dict()}

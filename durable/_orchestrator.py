@@ -374,9 +374,8 @@ class Orchestrator:
             ):
                 continue
             if wait.kind == "cancel":
-                self.cancel(
-                    run.run_id, f"cancel_on: event {event['name']} ({event['id']})", commit=False
-                )
+                reason = f"cancel_on: event {event['name']} ({event['id']})"
+                self.cancel(run.run_id, reason, event_id=event["id"], commit=False)
                 continue
             step = next(
                 (s for s in self.store.get_steps(run.run_id) if s.key == wait.step_key), None
@@ -407,9 +406,17 @@ class Orchestrator:
         return run_id in self._cancelled
 
     def cancel(
-        self, run_id: str, reason: str = "cancelled by request", *, commit: bool = True
+        self,
+        run_id: str,
+        reason: str = "cancelled by request",
+        *,
+        event_id: str | None = None,
+        commit: bool = True,
     ) -> bool:
-        """Cancel a run: no step starts after this. False if it had already ended."""
+        """Cancel a run: no step starts after this. False if it had already ended.
+
+        ``event_id``: the event that cancelled it through a ``cancel_on`` rule.
+        """
         run = self.store.get_run(run_id)
         if run is None:
             raise KeyError(run_id)
@@ -418,6 +425,7 @@ class Orchestrator:
         if run_id in self.scheduler.executing:
             self._cancelled.add(run_id)
         run.status, run.cancel_reason = RunStatus.CANCELLED, reason
+        run.cancel_event_id = event_id
         self._end(run)
         self._system_event(FUNCTION_CANCELLED, run, {"reason": reason})
         self._resolve_parent(run, error={"name": "FunctionCancelled", "message": reason})

@@ -66,6 +66,7 @@ class RunRecord:
     parent_run_id: str | None = None
     parent_step_key: str | None = None
     cancel_reason: str | None = None
+    cancel_event_id: str | None = None  #: the event that cancelled the run through cancel_on
     idempotency_key: str | None = None
     concurrency_keys: list[str] = field(default_factory=list)
     deadline_at: float | None = None  #: ``timeouts.start`` / ``timeouts.finish`` expiry

@@ -121,6 +121,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (function_id, cron)
     );
     """,
+    # 2: the id of the event that cancelled a run through a cancel_on rule (fixture export).
+    """
+    ALTER TABLE runs ADD COLUMN cancel_event_id TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -128,7 +132,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _RUN_COLUMNS = (
     "run_id, function_id, status, created_at, started_at, ended_at, ready_at, attempt, trigger, "
     "parent_run_id, parent_step_key, cancel_reason, idempotency_key, concurrency_keys, output, "
-    "error, event, events, deadline_at, deadline_reason"
+    "error, event, events, deadline_at, deadline_reason, cancel_event_id"
 )
 _STEP_COLUMNS = (
     "run_id, key, id, kind, status, position, output, error, attempts, wake_at, detail, "
@@ -189,14 +193,14 @@ class SQLiteStore:
 
     def insert_run(self, run: RunRecord) -> None:
         self._db.execute(
-            f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 20)})", _run_row(run)
+            f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 21)})", _run_row(run)
         )
 
     def update_run(self, run: RunRecord) -> None:
         self._db.execute(
             "UPDATE runs SET status=?, started_at=?, ended_at=?, ready_at=?, attempt=?, "
             "cancel_reason=?, idempotency_key=?, concurrency_keys=?, output=?, error=?, "
-            "deadline_at=?, deadline_reason=? WHERE run_id=?",
+            "deadline_at=?, deadline_reason=?, cancel_event_id=? WHERE run_id=?",
             (
                 run.status.value,
                 run.started_at,
@@ -210,6 +214,7 @@ class SQLiteStore:
                 _dump(run.error),
                 run.deadline_at,
                 run.deadline_reason,
+                run.cancel_event_id,
                 run.run_id,
             ),
         )
@@ -493,6 +498,7 @@ def _run_row(run: RunRecord) -> tuple[Any, ...]:
         _dump(run.events),
         run.deadline_at,
         run.deadline_reason,
+        run.cancel_event_id,
     )
 
 
@@ -518,6 +524,7 @@ def _run_from(row: tuple[Any, ...]) -> RunRecord:
         events=_load(row[17]),
         deadline_at=row[18],
         deadline_reason=row[19],
+        cancel_event_id=row[20],
     )
 
 

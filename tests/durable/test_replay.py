@@ -514,6 +514,30 @@ async def test_exported_runs_replay_green() -> None:
     assert calls.names == []  # o-4's pause was still running: nothing after it replays
 
 
+async def test_export_of_a_cancel_on_run_does_not_read_the_cancel_reason() -> None:
+    """The cancelling event is stored as data: rewording the reason changes no fixture."""
+    app = original(Calls())
+    async with TestEngine(app, start=START_MS / 1000) as engine:
+        await engine.send({"name": "order/created", "data": {"orderId": "o-1"}})
+        await engine.advance("90m")
+        [run] = engine.runs()
+        run_id = run.run_id
+        cancel = {"name": "order/cancelled", "data": {"orderId": "o-1"}, "id": "ev-cancel"}
+        await engine.send(cancel)
+        record = engine.store.get_run(run_id)
+        assert record is not None and record.status == "cancelled"
+        assert record.cancel_event_id == "ev-cancel"
+        record.cancel_reason = "the order was cancelled"  # worded otherwise, or not at all
+        exported = fixture_from_run(
+            record, engine.store.get_steps(run_id), find_event=engine.store.get_event
+        )
+    later = exported["later_events"]
+    assert [(item["after"], item["event"]["id"]) for item in later] == [("1h30m", "ev-cancel")]
+    assert "cancel" not in exported
+    result = await replay_fixture_async(json.loads(json.dumps(exported)), app, name="o-1")
+    assert result.ok, result.message
+
+
 # -- the pytest helper ------------------------------------------------------------------------
 
 

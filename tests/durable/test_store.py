@@ -22,7 +22,13 @@ from durable._store import (
     WaitRecord,
 )
 from durable._store_memory import MemoryStore
-from durable._store_sqlite import _TERMINAL, SCHEMA_VERSION, SchemaError, SQLiteStore
+from durable._store_sqlite import (
+    _TERMINAL,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SchemaError,
+    SQLiteStore,
+)
 
 TERMINAL = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SLEEPING, RunStatus.WAITING)
@@ -67,6 +73,7 @@ def full_run() -> RunRecord:
         parent_run_id="run-parent",
         parent_step_key="call:1",
         cancel_reason="cancel_on[0]",
+        cancel_event_id="evt-9",
         idempotency_key="cart-9",
         concurrency_keys=["fn:u1", "fn:"],
         deadline_at=2000.0,
@@ -152,6 +159,7 @@ def test_update_run_round_trips_mutable_fields(store: Store) -> None:
     run.ready_at = 9.0
     run.attempt = 2
     run.cancel_reason = "explicit"
+    run.cancel_event_id = "evt-2"
     run.idempotency_key = "k1"
     run.concurrency_keys = ["a", "b"]
     run.output = '{"x":[1,2]}'
@@ -636,6 +644,37 @@ def test_sqlite_terminal_condition_is_the_terminal_statuses_and_the_index_condit
         assert any("runs_unfinished" in str(row) for row in plan), plan
     finally:
         store.close()
+
+
+def test_sqlite_migrates_a_version_1_database(tmp_path: Path) -> None:
+    """A database of schema 1 (before ``cancel_event_id``) opens, keeps its runs, and stores
+    the new field from then on."""
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(str(path))
+    conn.executescript("BEGIN;" + MIGRATIONS[0] + "PRAGMA user_version=1;COMMIT;")
+    conn.execute(
+        "INSERT INTO runs (run_id, function_id, status, created_at, trigger, cancel_reason, "
+        "event) VALUES ('old', 'fn', 'cancelled', 1.0, 'event', 'by hand', '{\"name\":\"a/b\"}')"
+    )
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(path)
+    try:
+        assert store.schema_version == SCHEMA_VERSION >= 2
+        old = store.get_run("old")
+        assert old is not None
+        assert (old.cancel_reason, old.cancel_event_id) == ("by hand", None)
+        old.cancel_event_id = "evt-1"
+        store.update_run(old)
+        store.insert_run(make_run("new", cancel_event_id="evt-2"))
+        store.commit()
+    finally:
+        store.close()
+    reopened = SQLiteStore(path)
+    try:
+        assert [reopened.get_run(r).cancel_event_id for r in ("old", "new")] == ["evt-1", "evt-2"]
+    finally:
+        reopened.close()
 
 
 def test_sqlite_newer_schema_is_refused(tmp_path: Path) -> None:
