@@ -140,9 +140,10 @@ class DurableClient:
 
     # -- reads ------------------------------------------------------------------------------
 
-    async def health(self) -> dict[str, Any]:
-        """``GET /health``."""
-        return dict(await self._request("GET", "/health") or {})
+    async def health(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /health``; ``timeout`` (seconds) overrides the client's for this request."""
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        return dict(await self._request("GET", "/health", **extra) or {})
 
     async def runs(
         self,

@@ -18,6 +18,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.worker import Worker
 
 from .api import DEFAULT_URL, ApiError, ConnectionState, Disconnected, DurableClient
 from .messages import FunctionsReloaded, StreamChange
@@ -80,6 +81,7 @@ class DurableApp(App[None]):
         self.now = clock
         self.fixtures_dir = Path(fixtures_dir)
         self.health_every = health_every
+        self.health_check: Worker[None] | None = None
         self.stream_up = False
         self.reloads: int | None = None
         self.load_errors = 0
@@ -89,7 +91,7 @@ class DurableApp(App[None]):
         """Follow the stream; poll health."""
         self.sub_title = self.api.url
         self.follow_stream()
-        self.set_interval(self.health_every, self.check_health)
+        self.set_interval(self.health_every, self.poll_health)
 
     async def on_unmount(self) -> None:
         """Close the HTTP connections."""
@@ -122,11 +124,20 @@ class DurableApp(App[None]):
             if isinstance(screen, DurableScreen):
                 screen.post_message(message)
 
-    @work(exclusive=True, group="health")
+    def poll_health(self) -> None:
+        """Timer: check health, unless the last check still waits for its answer."""
+        if self.health_check is None or self.health_check.is_finished:
+            self.health_check = self.check_health()
+
+    @work(group="health")
     async def check_health(self) -> None:
-        """Notice a lost server quickly, and reloads of the user's code."""
+        """Notice a lost server quickly (a hung one too), and reloads of the user's code.
+
+        The answer must come within ``health_every`` seconds: a server that accepts
+        connections but never answers (stopped, deadlocked) shows as disconnected.
+        """
         try:
-            health = await self.api.health()
+            health = await self.api.health(timeout=min(self.health_every, self.api.timeout))
         except ApiError as exc:
             detail = exc.reason if isinstance(exc, Disconnected) else str(exc)
             gone = self.server_gone() if self.server_gone is not None else None

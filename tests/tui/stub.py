@@ -276,7 +276,7 @@ class StubClient(DurableClient):
         if self.down:
             raise Disconnected(self.url, "connection refused")
 
-    async def health(self) -> dict[str, Any]:
+    async def health(self, *, timeout: float | None = None) -> dict[str, Any]:
         self._check()
         return {"status": "ok", "functions": 3, "reloads": 0, "errors": 1}
 

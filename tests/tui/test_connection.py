@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC
 from urllib.parse import urlsplit
 
 from textual.widgets import DataTable
 
+from durable.tui.api import DurableClient
 from durable.tui.app import DurableApp
 from tests.devserver.conftest import LiveServer
 from tests.tui.helpers import screen_text, until
 from tests.tui.proxy import Proxy
+from tests.tui.stub import StubClient
 
 
 async def test_disconnected_then_recovered(live_server: LiveServer) -> None:
@@ -53,3 +56,31 @@ async def test_starting_without_a_server_shows_disconnected() -> None:
         await until(pilot, lambda: app.connection.state == "disconnected")
         await pilot.press("2", "3", "s", "escape", "1")
         await until(pilot, lambda: "✖ disconnected" in screen_text(app))
+
+
+class HungHealthClient(StubClient):
+    """The stream came up, then the server froze: ``/health`` connects but never answers."""
+
+    health = DurableClient.health
+
+
+async def test_a_hung_server_shows_disconnected() -> None:
+    answered = asyncio.Event()
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await answered.wait()  # accepted, read nothing, say nothing (like a SIGSTOPped server)
+        writer.close()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    client = HungHealthClient()
+    client.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    app = DurableApp(client=client, health_every=0.2)
+    try:
+        async with app.run_test(size=(100, 20)) as pilot:
+            await until(pilot, lambda: app.connection.state == "connected", what="the stream")
+            await until(pilot, lambda: app.connection.state == "disconnected", 2, "the hung server")
+            assert app.connection.detail == "timed out"
+    finally:
+        answered.set()
+        server.close()
+        await server.wait_closed()
