@@ -173,7 +173,7 @@ async def replay_file(
         fixture = load_fixture(file)
     except InvalidFixtureError as exc:
         return ReplayResult(name, False, "invalid", str(exc))
-    result = await replay_fixture_async(fixture, functions, name=name, update=update)
+    result = await replay_fixture_async(fixture, functions, name=name, update=update, checked=True)
     if not update or result.kind == "invalid" or result.updated_fixture is None:
         return result
     if not result.changes:
@@ -201,7 +201,7 @@ async def _rewrite(
         file.write_text(json.dumps(new, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     except OSError as exc:
         return ReplayResult(name, False, "invalid", f"{name}: cannot write: {exc.strerror or exc}")
-    after = await replay_fixture_async(new, functions, name=name)
+    after = await replay_fixture_async(new, functions, name=name, checked=True)
     after.changes = before.changes
     if after.ok:
         after.message = f"{name}: updated: " + "; ".join(before.changes)

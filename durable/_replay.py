@@ -73,13 +73,20 @@ MAX_VIRTUAL_TIME = parse_duration("365d").total_seconds()
 
 
 def replay_fixture(
-    fixture: Mapping[str, Any], apps_or_functions: Apps, *, name: str, update: bool = False
+    fixture: Mapping[str, Any],
+    apps_or_functions: Apps,
+    *,
+    name: str,
+    update: bool = False,
+    checked: bool = False,
 ) -> ReplayResult:
     """Replay ``fixture`` against the functions of ``apps_or_functions`` (blocking).
 
     Inside a running event loop (an async test) the replay runs on its own loop in a thread.
     """
-    coro = replay_fixture_async(fixture, apps_or_functions, name=name, update=update)
+    coro = replay_fixture_async(
+        fixture, apps_or_functions, name=name, update=update, checked=checked
+    )
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -89,11 +96,20 @@ def replay_fixture(
 
 
 async def replay_fixture_async(
-    fixture: Mapping[str, Any], apps_or_functions: Apps, *, name: str, update: bool = False
+    fixture: Mapping[str, Any],
+    apps_or_functions: Apps,
+    *,
+    name: str,
+    update: bool = False,
+    checked: bool = False,
 ) -> ReplayResult:
-    """Replay ``fixture``; see the module docstring. Never raises for a bad fixture."""
+    """Replay ``fixture``; see the module docstring. Never raises for a bad fixture.
+
+    ``checked=True`` says ``fixture`` was validated already (``load_fixture`` does it), so it
+    is not checked again; any other fixture is checked first, and reported if invalid.
+    """
     started = time.perf_counter()
-    problems = check_fixture(fixture)
+    problems = [] if checked else check_fixture(fixture)
     if problems:
         return _invalid(name, "\n".join(f"{name}: {p}" for p in problems), started)
     apps = _apps(apps_or_functions)

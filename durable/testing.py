@@ -231,7 +231,7 @@ def replay_fixture(path: str | os.PathLike[str], app: Apps) -> ReplayResult:
         fixture = load_fixture(path)
     except InvalidFixtureError as exc:
         raise AssertionError(f"invalid fixture: {exc}") from None
-    result = replay(fixture, app, name=str(path))
+    result = replay(fixture, app, name=str(path), checked=True)
     if not result.ok:
         details = f"{result.message}\n{result.diff}" if result.diff else result.message
         raise AssertionError(details)

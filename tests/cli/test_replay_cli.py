@@ -251,6 +251,36 @@ def test_update_rewrites_expectations_then_replays_green(tmp_path: Path) -> None
     assert untouched.stdout.startswith(f"✔ {fixture}")
 
 
+def notify_code() -> str:
+    """ORIGINAL with a new last step: ``--update`` has something to rewrite."""
+    return ORIGINAL.replace(
+        'return {"charge"',
+        'await ctx.step.run("notify", body("notify", "sent"))\n    return {"charge"',
+    )
+
+
+def test_each_fixture_is_validated_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import durable._fixture_schema as schema
+    import durable._replay as replay_module
+
+    checked: list[str] = []
+    check = schema.check_fixture
+
+    def counting(data: Any) -> list[Any]:
+        checked.append(data["expect"]["steps"][-1])
+        return check(data)
+
+    monkeypatch.setattr(schema, "check_fixture", counting)
+    monkeypatch.setattr(replay_module, "check_fixture", counting)
+    app = write_app(tmp_path, notify_code())
+    fixture = write_fixture(tmp_path / "u.json")
+    assert replay(fixture, "--app", app).exit_code == 1
+    assert checked == ["charge"]  # loading it
+    checked.clear()
+    assert replay(fixture, "--update", "--app", app).exit_code == 0
+    assert checked == ["charge", "notify"]  # loading it, and the rewrite before writing it
+
+
 def test_update_leaves_invalid_fixtures_alone(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{")

@@ -555,3 +555,28 @@ def test_testing_replay_fixture_passes_and_raises_with_the_divergence(tmp_path: 
     path.write_text("[]")
     with pytest.raises(AssertionError, match=r"invalid fixture: .*must be a JSON object"):
         replay_file(path, renamed)
+
+
+def test_a_fixture_is_checked_once_whichever_way_it_comes_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import durable._fixture_schema as schema
+    import durable._replay as replay_module
+
+    calls: list[int] = []
+    check = schema.check_fixture
+
+    def counting(data: Any) -> list[Any]:
+        calls.append(1)
+        return check(data)
+
+    monkeypatch.setattr(schema, "check_fixture", counting)
+    monkeypatch.setattr(replay_module, "check_fixture", counting)
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(FIXTURE))
+    assert replay_file(path, original(Calls())).ok  # load_fixture checks it
+    assert len(calls) == 1
+    assert replay_fixture(fixture(), original(Calls()), name="x").ok  # a dict: checked here
+    assert len(calls) == 2
+    result = replay_fixture(fixture(expect={}), original(Calls()), name="x")
+    assert result.kind == "invalid" and "expect.status: missing field" in result.message
