@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from durable._durations import parse_duration
 from durable._errors import InvalidDurationError
+
+if TYPE_CHECKING:
+    from durable.devserver.child import RunApp
 
 
 def stdout_is_terminal() -> bool:
@@ -86,7 +89,6 @@ def _dev_with_tui(args: list[str], host: str, port: int, db: str) -> int:
         port_in_use,
         run_with_tui,
     )
-    from durable.tui.app import run_attached
 
     url = f"http://{connect_host(host)}:{port}"
     if port_in_use(host, port):
@@ -96,8 +98,24 @@ def _dev_with_tui(args: list[str], host: str, port: int, db: str) -> int:
             err=True,
         )
         return 2
+    log = log_path(db)
     try:
-        return run_with_tui(args, url, log_path(db), run_attached)
+        return run_with_tui(args, url, log, _load_inspector)
     except ServerStartError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 1
+    except OSError as exc:
+        where = exc.filename or log
+        typer.echo(
+            f"error: cannot write the server log {log} ({where}: {exc.strerror or exc}); "
+            "it goes beside --db: pick a writable folder",
+            err=True,
+        )
+        return 2
+
+
+def _load_inspector() -> RunApp:
+    """Import the inspector (Textual: a quarter of a second) while the server child starts."""
+    from durable.tui.app import run_attached
+
+    return run_attached

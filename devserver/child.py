@@ -24,6 +24,10 @@ from pathlib import Path
 #: ``prctl(PR_SET_PDEATHSIG, ...)``: the signal the child gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT = 10.0
+START_TIMEOUT = 60.0
+
+#: What runs in front of the server: ``run_app(url, exit_reason, log)``.
+RunApp = Callable[[str, Callable[[], str | None], Path], None]
 
 
 def wants_tui(no_tui: bool, stdout_is_terminal: bool) -> bool:
@@ -77,8 +81,14 @@ class ServerChild:
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60.0) -> ServerChild:
+    def start(self, timeout: float = START_TIMEOUT) -> ServerChild:
         """Start the server; return once ``/health`` answers (raise if it exits first)."""
+        self.spawn()
+        self.wait_ready(timeout)
+        return self
+
+    def spawn(self) -> None:
+        """Start the server process (``OSError`` if its log cannot be written); don't wait."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "durable.cli.main", "dev", *self.args, "--no-tui"]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -94,8 +104,6 @@ class ServerChild:
                 start_new_session=True,  # the terminal's Ctrl-C is the TUI's, not the server's
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
-        self.wait_ready(timeout)
-        return self
 
     def wait_ready(self, timeout: float) -> None:
         """Poll ``/health`` every 50 ms until it answers or the process ends."""
@@ -154,17 +162,20 @@ class ServerChild:
         return process.returncode
 
 
-def run_with_tui(
-    args: list[str],
-    url: str,
-    log: Path,
-    run_app: Callable[[str, Callable[[], str | None], Path], None],
-) -> int:
-    """Start the server child, run ``run_app(url, exit_reason, log)`` in front, stop the child."""
+def run_with_tui(args: list[str], url: str, log: Path, load_app: Callable[[], RunApp]) -> int:
+    """Start the server child, run ``load_app()(url, exit_reason, log)`` in front, stop the child.
+
+    ``load_app`` is called once the child is spawned, so that importing the inspector
+    (Textual) overlaps the server's start. Whatever happens from the spawn on (Ctrl-C while
+    waiting for ``/health``, a server that never answers, the app failing), the child is
+    stopped. Raises :class:`ServerStartError`, or ``OSError`` when the log cannot be written.
+    """
     child = ServerChild(args, url, log)
     print(f"durable dev: starting the server on {url} (log: {log}) …", file=sys.stderr)
-    child.start()
     try:
+        child.spawn()
+        run_app = load_app()
+        child.wait_ready(START_TIMEOUT)
         run_app(url, child.exit_reason, log)
     except KeyboardInterrupt:
         pass

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import socket
+import subprocess
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -118,6 +121,60 @@ def test_a_server_that_cannot_start_reports_its_log(tmp_path: Path) -> None:
     assert child.exit_reason() is not None
 
 
+def test_an_unwritable_log_folder_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setattr(dev_command, "stdout_is_terminal", lambda: True)
+    db = tmp_path / "a-file" / "dev.db"  # its dev.log cannot be created
+    args = [str(tmp_path / "app.py"), "--port", str(free_port()), "--db", str(db), "--no-reload"]
+    result = CliRunner().invoke(cli, ["dev", *args])
+    assert result.exit_code == 2, result.output
+    assert f"error: cannot write the server log {tmp_path / 'a-file' / 'dev.log'}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_ctrl_c_while_the_server_starts_stops_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    started: list[subprocess.Popen[bytes]] = []
+    steps: list[str] = []
+
+    def load_app() -> Callable[..., None]:  # the inspector is imported once the child runs
+        steps.append(f"load app ({len(started)} server)")
+        return drive_nothing
+
+    def interrupted(self: ServerChild, timeout: float) -> None:
+        steps.append("wait for /health")
+        raise KeyboardInterrupt
+
+    def spawn(self: ServerChild) -> None:
+        real_spawn(self)
+        assert self.process is not None
+        started.append(self.process)
+
+    real_spawn = ServerChild.spawn
+    monkeypatch.setattr(ServerChild, "spawn", spawn)
+    monkeypatch.setattr(ServerChild, "wait_ready", interrupted)
+    args = [str(tmp_path / "app.py"), "--port", str(free_port()), "--db", str(tmp_path / "x.db")]
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # (before the fix it escaped, child alive)
+            run_with_tui(args, "http://127.0.0.1:9", tmp_path / "dev.log", load_app)
+        assert steps == ["load app (1 server)", "wait for /health"]
+        assert started[0].poll() is not None  # the server child was stopped
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def drive_nothing(url: str, server_gone: Callable[[], str | None], server_log: Path) -> None:
+    raise AssertionError("the app runs only once the server answers")
+
+
 def drive(script: Callable[[DurableApp, Any], Any], seen: dict[str, Any]) -> Any:
     """A ``run_app`` for :func:`run_with_tui`: the inspector under a pilot instead of a tty."""
 
@@ -154,7 +211,8 @@ def test_dev_with_the_tui_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyP
         seen["text"] = text
         await pilot.press("q")
 
-    assert run_with_tui(args, url, Path(".durable/dev.log"), drive(script, seen)) == 0
+    load_app = functools.partial(drive, script, seen)
+    assert run_with_tui(args, url, Path(".durable/dev.log"), load_app) == 0
     assert seen["gone_while_running"] is None  # the server ran under the TUI…
     assert not port_in_use("127.0.0.1", port)  # …and is gone once it quit
     log = (tmp_path / ".durable" / "dev.log").read_text()
