@@ -259,6 +259,38 @@ def notify_code() -> str:
     )
 
 
+def test_update_replaces_the_file_atomically_keeping_its_permissions(tmp_path: Path) -> None:
+    app = write_app(tmp_path, notify_code())
+    fixture = write_fixture(tmp_path / "fx" / "u.json")
+    fixture.chmod(0o640)
+    inode = fixture.stat().st_ino
+    result = replay(fixture, "--update", "--app", app)
+    assert result.exit_code == 0, result.output
+    # a new file took the old one's place (os.replace), rather than being rewritten in place
+    assert fixture.stat().st_ino != inode
+    assert fixture.stat().st_mode & 0o777 == 0o640
+    assert json.loads(fixture.read_text())["expect"]["steps"][-1] == "notify"
+    assert [p.name for p in fixture.parent.iterdir()] == ["u.json"]  # no temporary file left
+
+
+def test_update_that_cannot_write_leaves_the_fixture_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = write_app(tmp_path, notify_code())
+    fixture = write_fixture(tmp_path / "fx" / "u.json")
+    before = fixture.read_bytes()
+
+    def disk_full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    result = replay(fixture, "--update", "--app", app)
+    assert result.exit_code == 2, result.output
+    assert "cannot write: No space left on device" in result.stdout
+    assert fixture.read_bytes() == before
+    assert [p.name for p in fixture.parent.iterdir()] == ["u.json"]
+
+
 def test_each_fixture_is_validated_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import durable._fixture_schema as schema
     import durable._replay as replay_module
