@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 
@@ -211,7 +212,7 @@ class DurableClient:
 
     async def invoke(self, function_id: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Start ``function_id`` now (a cron function: its timer event); ``{"run_id", ...}``."""
-        path = f"/api/functions/{function_id}/invoke"
+        path = f"/api/functions/{quote(function_id, safe='')}/invoke"  # ids may hold a "/"
         return dict(await self._request("POST", path, json={"data": data or {}}) or {})
 
     async def send(self, events: dict[str, Any] | Sequence[dict[str, Any]]) -> list[str]:

@@ -7,11 +7,22 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from durable import Context, Durable
 from durable.devserver.harness import free_port
 from durable.tui.api import Disconnected, DurableClient, RequestFailed
 from tests.devserver.conftest import LiveServer
+from tests.devserver.test_invoke import add_function
+
+billing = Durable(id="tui-api-tests")
+
+
+@billing.function(id="billing/charge", triggers=[{"event": "billing/charge.requested"}])
+async def charge(ctx: Context) -> dict[str, Any]:
+    """A function whose id has a slash in it (ids may)."""
+    return dict(ctx.event.data)
 
 
 async def settle(server: LiveServer, run_id: str, *statuses: str) -> dict[str, Any]:
@@ -99,4 +110,22 @@ async def test_the_stream_yields_connected_then_changes(live_server: LiveServer)
         assert any(k == "event" and d["id"] == event_id for k, d in seen)
     finally:
         await stream.aclose()
+        await client.aclose()
+
+
+async def test_invoke_quotes_a_function_id_with_a_slash(live_server: LiveServer) -> None:
+    add_function(live_server, charge)
+    paths: list[bytes] = []
+
+    async def record(request: httpx.Request) -> None:
+        paths.append(request.url.raw_path)
+
+    client = DurableClient(live_server.url)
+    client._client().event_hooks["request"].append(record)
+    try:
+        started = await client.invoke("billing/charge", {"cents": 250})
+        run = await settle(live_server, started["run_id"])
+        assert run["function_id"] == "billing/charge" and run["output"] == {"cents": 250}
+        assert paths == [b"/api/functions/billing%2Fcharge/invoke"]  # one path segment
+    finally:
         await client.aclose()
