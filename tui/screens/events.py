@@ -10,14 +10,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..api import ApiError
 from ..format import clock_time, parse_time, shorten
 from ..messages import StreamChange
 from ..widgets.status_bar import ConnectionBar
-from ..widgets.table import OpenTable
+from ..widgets.table import OpenTable, cursor_row_key
 from .base import DurableScreen
 from .run_detail import RunDetailScreen, json_block
 
@@ -102,11 +101,7 @@ class EventsScreen(DurableScreen):
 
     def selected_id(self) -> str | None:
         """The event under the cursor."""
-        table = self.query_one("#events", DataTable)
-        if not table.row_count:
-            return None
-        row = min(table.cursor_row, table.row_count - 1)
-        return str(table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value)
+        return cursor_row_key(self.query_one("#events", DataTable))
 
     @on(DataTable.RowHighlighted, "#events")
     def show_detail(self) -> None:

@@ -11,7 +11,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..api import ApiError
@@ -28,6 +27,7 @@ from ..format import (
 from ..messages import StreamChange
 from ..timeline import LEGEND, axis_label, timeline_rows
 from ..widgets.status_bar import ConnectionBar
+from ..widgets.table import cursor_row_key
 from .base import DurableScreen, is_not_found
 
 TIMELINE_COLUMNS = ("step", "kind", "status", "timeline", "duration", "detail")
@@ -268,11 +268,7 @@ class RunDetailScreen(DurableScreen):
 
     def selected_row_key(self) -> str | None:
         """The timeline row under the cursor."""
-        table = self.query_one("#timeline", DataTable)
-        if not table.row_count:
-            return None
-        row = min(table.cursor_row, table.row_count - 1)
-        return str(table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value)
+        return cursor_row_key(self.query_one("#timeline", DataTable))
 
     def selected_step(self) -> str | None:
         """The step key under the cursor (attempt rows belong to their step)."""

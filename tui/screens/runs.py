@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker
 
@@ -24,7 +23,7 @@ from ..models import (
     run_counts,
 )
 from ..widgets.status_bar import ConnectionBar
-from ..widgets.table import OpenTable
+from ..widgets.table import OpenTable, cursor_row_key, row_key
 from .base import DurableScreen
 from .run_detail import RunDetailScreen
 
@@ -244,10 +243,7 @@ class RunsScreen(DurableScreen):
         table = self.table
         first = int(table.scroll_offset.y)
         last = min(table.row_count, first + max(1, table.size.height))
-        return [
-            str(table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value)
-            for row in range(first, last)
-        ]
+        return [row_key(table, row) for row in range(first, last)]
 
     def missing_counts(self) -> list[str]:
         """Visible runs whose step and attempt counts are unknown or out of date."""
@@ -304,11 +300,7 @@ class RunsScreen(DurableScreen):
 
     def current_run_id(self) -> str | None:
         """The run under the cursor."""
-        table = self.table
-        if not table.row_count:
-            return None
-        row = min(table.cursor_row, table.row_count - 1)
-        return str(table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value)
+        return cursor_row_key(self.table)
 
     @on(DataTable.RowSelected, "#runs")
     def action_open_run(self) -> None:

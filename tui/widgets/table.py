@@ -1,11 +1,24 @@
-"""A DataTable whose Enter key is listed in the footer (as "Open")."""
+"""A DataTable whose Enter key is listed in the footer (as "Open"); row keys by position."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
+
+
+def row_key(table: DataTable[Any], row: int) -> str:
+    """The key of the row at index ``row`` (as shown, after sorting)."""
+    return str(table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value)
+
+
+def cursor_row_key(table: DataTable[Any]) -> str | None:
+    """The key of the row under the cursor; None when the table is empty."""
+    if not table.row_count:
+        return None
+    return row_key(table, min(table.cursor_row, table.row_count - 1))
 
 
 class OpenTable(DataTable[Any]):
