@@ -96,8 +96,8 @@ class FunctionsScreen(DurableScreen):
         self.load()
 
     def on_stream_change(self, message: StreamChange) -> None:
-        """After a reconnection the code may have changed."""
-        if message.kind in ("connected", "functions", "reload"):
+        """After a reconnection the code may have changed (reloads come from /health)."""
+        if message.kind == "connected":
             self.load()
 
     @work(exclusive=True, group="functions")
