@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -21,15 +20,15 @@ def export(
     url: UrlOption = None,
 ) -> None:
     """Save a run as a replay fixture for `durable replay`."""
+    from durable._fixtures import fixture_json, write_fixture
+
     with cli_errors():
         fixture = ApiClient(url).get(f"/api/runs/{quote(run_id, safe='')}/fixture")
-        text = json.dumps(fixture, indent=2, ensure_ascii=False) + "\n"
         if output is None:
-            typer.echo(text, nl=False)
+            typer.echo(fixture_json(fixture), nl=False)
             return
         try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(text, encoding="utf-8")
+            write_fixture(output, fixture)
         except OSError as exc:
             raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
         typer.echo(f"wrote {output} (run {run_id})")

@@ -23,8 +23,13 @@ hand, a timeout) a ``cancel`` at the same moment, both counted from the trigger 
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import stat
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from ._durations import format_duration
@@ -86,3 +91,34 @@ def _cancellation(
     if run.cancel_reason:
         cancel["reason"] = run.cancel_reason
     return {"cancel": cancel}
+
+
+def fixture_json(fixture: dict[str, Any]) -> str:
+    """The text of a fixture file: JSON, indented by 2, non-ASCII as is, a final newline."""
+    return json.dumps(fixture, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_fixture(path: str | os.PathLike[str], fixture: dict[str, Any]) -> Path:
+    """Write ``fixture`` to ``path`` (UTF-8, :func:`fixture_json`), creating its folder.
+
+    Atomic: the text goes to a temporary file in the same folder, then replaces ``path``,
+    so an interrupt or a full disk leaves the old file whole (a new file gets the usual
+    permissions, a replaced one keeps its own). Raises ``OSError``; returns the path.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+    try:
+        with open(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(fixture_json(fixture))
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(temp, stat.S_IMODE(target.stat().st_mode))
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return target

@@ -16,7 +16,6 @@ fell behind gets an ``overflow`` frame and its stream ends: it reconnects at onc
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,8 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
+
+from durable._fixtures import write_fixture
 
 from .sse import SSEParser, StreamMessage
 
@@ -224,11 +225,7 @@ class DurableClient:
     async def export_fixture(self, run_id: str, directory: Path | str = "fixtures") -> Path:
         """Save the run's fixture as ``<directory>/<run_id>.json``; return the path."""
         fixture = await self.fixture(run_id)
-        folder = Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{run_id}.json"
-        path.write_text(json.dumps(fixture, indent=2, sort_keys=False) + "\n")
-        return path
+        return write_fixture(Path(directory) / f"{run_id}.json", fixture)
 
     # -- live updates -----------------------------------------------------------------------
 

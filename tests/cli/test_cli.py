@@ -15,6 +15,7 @@ import pytest
 from durable.cli.client import format_duration, parse_time
 from durable.cli.runs import Axis, Segment, _step_segments
 from durable.devserver.registry import RegistrationError
+from durable.tui.api import DurableClient
 
 from .conftest import Invoke, LiveServer
 
@@ -267,6 +268,23 @@ def test_export_writes_a_fixture(invoke: Invoke, live_server: LiveServer, tmp_pa
 
     printed = json.loads(invoke("export", run_id).stdout)
     assert printed == fixture
+
+
+async def test_export_writes_the_bytes_the_inspector_writes(
+    invoke: Invoke, live_server: LiveServer, tmp_path: Path
+) -> None:
+    run_id = live_server.start("test/chain", {"who": "Zoë ✓"})
+    live_server.wait_run(run_id, "completed")
+    from_cli = tmp_path / "cli" / f"{run_id}.json"
+    assert invoke("export", run_id, "-o", str(from_cli)).exit_code == 0
+    client = DurableClient(live_server.url)
+    try:
+        from_tui = await client.export_fixture(run_id, tmp_path / "tui")
+    finally:
+        await client.aclose()
+    assert from_tui.read_bytes() == from_cli.read_bytes()  # one writer: UTF-8, as written
+    assert '"who": "Zoë ✓"' in from_cli.read_text(encoding="utf-8")
+    assert invoke("export", run_id).stdout == from_cli.read_text(encoding="utf-8")
 
 
 def test_export_to_an_unwritable_path_exits_2(
