@@ -26,6 +26,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from durable._durations import human_duration
+
 if TYPE_CHECKING:
     import httpx
 
@@ -175,26 +177,8 @@ def make_console() -> Console:
     return console
 
 
-def format_duration(seconds: float | None) -> str:
-    """A short human duration: ``<1ms``, ``12ms``, ``1.24s``, ``3m04s``, ``2h05m``, ``1d03h``."""
-    if seconds is None:
-        return "-"
-    seconds = max(seconds, 0.0)
-    if seconds < 0.001:
-        return "<1ms" if seconds > 0 else "0ms"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.2f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
-
+#: ``12ms``, ``1.24s``, ``3m04s``, ``2h05m``, ``1d03h``; ``-`` when unknown (shared with the TUI).
+format_duration = human_duration
 
 STATUS_STYLES: dict[str, str] = {
     "queued": "dim",

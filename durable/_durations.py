@@ -115,6 +115,34 @@ def format_duration(td: timedelta) -> str:
     return sign + "".join(parts)
 
 
+def human_duration(seconds: float | None, *, compact: bool = False, missing: str = "-") -> str:
+    """A short duration for people: ``12ms``, ``1.24s``, ``3m04s``, ``2h05m``, ``1d03h``.
+
+    ``compact`` saves characters for narrow columns (the inspector): one decimal under 10 s,
+    none from 10 s (``4.2s``, ``42s``), hours in days unpadded (``3d4h``). None shows as
+    ``missing``; negative values (clock skew) as zero; under a millisecond as ``<1ms``.
+    """
+    if seconds is None:
+        return missing
+    seconds = max(seconds, 0.0)
+    if seconds < 0.001:
+        return "<1ms" if seconds > 0 else "0ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        if not compact:
+            return f"{seconds:.2f}s"
+        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h" if compact else f"{days}d{hours:02d}h"
+
+
 def parse_instant(value: datetime | str) -> datetime:
     """Read a point in time: a ``datetime`` or an ISO-8601 string (``"...Z"`` accepted).
 

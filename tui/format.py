@@ -8,6 +8,8 @@ from typing import Any
 
 from rich.text import Text
 
+from durable._durations import human_duration as _human_duration
+
 #: status -> (symbol, style). Colour and symbol both carry the status (colour-blind safe).
 STATUS: dict[str, tuple[str, str]] = {
     "queued": ("○", "dim"),
@@ -61,23 +63,8 @@ def date_time(value: Any, tz: tzinfo | None = None) -> str:
 
 
 def human_duration(seconds: float | None) -> str:
-    """``850ms``, ``4.2s``, ``3m05s``, ``2h10m``, ``3d4h``."""
-    if seconds is None or seconds < 0:
-        return "—"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours}h"
+    """``850ms``, ``4.2s``, ``3m05s``, ``2h10m``, ``3d4h``; ``—`` when unknown."""
+    return _human_duration(seconds, compact=True, missing="—")
 
 
 def elapsed(start: Any, end: Any, now: datetime) -> float | None:

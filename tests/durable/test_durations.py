@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from durable._durations import format_duration, parse_duration, parse_instant
+from durable._durations import format_duration, human_duration, parse_duration, parse_instant
 from durable._errors import InvalidDurationError, InvalidInstantError
 
 
@@ -140,3 +140,24 @@ def test_parse_instant_rejects(bad: object) -> None:
         parse_instant(bad)  # type: ignore[arg-type]
     assert repr(bad) in str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "precise", "compact"),
+    [
+        (None, "-", "-"),
+        (-0.5, "0ms", "0ms"),  # clock skew
+        (0, "0ms", "0ms"),
+        (0.0004, "<1ms", "<1ms"),
+        (0.25, "250ms", "250ms"),
+        (4.25, "4.25s", "4.2s"),
+        (42, "42.00s", "42s"),
+        (185, "3m05s", "3m05s"),
+        (7800, "2h10m", "2h10m"),
+        (2e5, "2d07h", "2d7h"),
+    ],
+)
+def test_human_duration(seconds: float | None, precise: str, compact: str) -> None:
+    assert human_duration(seconds) == precise  # the CLI
+    assert human_duration(seconds, compact=True) == compact  # the inspector's narrow columns
+    assert human_duration(None, missing="—") == "—"
