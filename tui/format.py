@@ -9,6 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from durable._durations import human_duration as _human_duration
+from durable._store import TERMINAL_STATUSES, RunStatus
 
 #: status -> (symbol, style). Colour and symbol both carry the status (colour-blind safe).
 STATUS: dict[str, tuple[str, str]] = {
@@ -22,8 +23,8 @@ STATUS: dict[str, tuple[str, str]] = {
     "errored": ("↻", "red"),
     "cancelled": ("⊘", "yellow"),
 }
-RUN_STATUSES = ("queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled")
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
+RUN_STATUSES = tuple(status.value for status in RunStatus)  #: a run's statuses, in order
+TERMINAL = frozenset(status.value for status in TERMINAL_STATUSES)
 
 
 def status_text(status: str | None) -> Text:
