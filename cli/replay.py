@@ -9,10 +9,7 @@ unreadable or invalid fixture or an app that cannot be loaded.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -191,6 +188,7 @@ async def _rewrite(
     functions: dict[str, DurableFunction],
 ) -> ReplayResult:
     from durable._fixture_schema import check_fixture
+    from durable._fixtures import write_fixture
     from durable._replay import ReplayResult, replay_fixture_async
 
     name = str(file)
@@ -201,7 +199,7 @@ async def _rewrite(
         )
         return ReplayResult(name, False, "invalid", message)
     try:
-        write_atomically(file, json.dumps(new, indent=2, ensure_ascii=False) + "\n")
+        write_fixture(file, new)  # atomic: an interrupt leaves the old fixture whole
     except OSError as exc:
         return ReplayResult(name, False, "invalid", f"{name}: cannot write: {exc.strerror or exc}")
     after = await replay_fixture_async(new, functions, name=name, checked=True)
@@ -212,26 +210,6 @@ async def _rewrite(
         after.message += "\n(the fixture was rewritten with --update, yet does not replay green: "
         after.message += "does the code depend on time, randomness or the outside world?)"
     return after
-
-
-def write_atomically(file: Path, text: str) -> None:
-    """Replace ``file`` with ``text`` (UTF-8) through a temporary file in the same folder:
-    an interrupt or a full disk leaves the old file whole, never a truncated one."""
-    import tempfile
-
-    fd, temp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        with contextlib.suppress(FileNotFoundError):  # keep the fixture's permissions
-            os.chmod(temp, stat.S_IMODE(file.stat().st_mode))
-        os.replace(temp, file)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
 
 
 # -- output -----------------------------------------------------------------------------------
