@@ -58,7 +58,7 @@ _STEP_FIELDS = ("output", "error", "kind")
 _LATER_FIELDS = ("after", "event")
 _CANCEL_FIELDS = ("after", "reason")
 _EXPECT_FIELDS = ("status", "output", "steps")
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_:-]+$")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_:-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ def child(path: str, key: str | int) -> str:
     """The path of ``key`` under ``path``: ``steps.charge``, ``later_events[1]``."""
     if isinstance(key, int):
         return f"{path}[{key}]"
-    name = key if _PLAIN_KEY.match(key) else json.dumps(key)
+    name = key if _PLAIN_KEY.fullmatch(key) else json.dumps(key)
     return f"{path}.{name}" if path else name
 
 

@@ -91,6 +91,7 @@ def test_the_valid_fixture_is_valid() -> None:
 @given(data=json_values | json_objects)
 @example(data=None)
 @example(data={"function": "f", "event": {"name": "a", "ts": 10**30}, "steps": {}})
+@example(data={"0\n": None})  # a field name ending in a newline is quoted, on one line
 def test_random_json(data: Any) -> None:
     """Anything parsed from JSON: a list of problems, each with its field, or valid."""
     problems = check_fixture(data)
