@@ -8,7 +8,7 @@ from typing import Any
 
 from ._errors import EventTooLargeError, InvalidEventError
 from ._ids import new_id
-from ._limits import MAX_EVENT_BYTES
+from ._limits import MAX_EVENT_BYTES, MAX_EVENT_DEPTH
 from ._serialization import dumps, encoded_size
 
 _KNOWN_FIELDS = frozenset({"name", "data", "id", "ts", "user", "v"})
@@ -90,6 +90,14 @@ def validate_event(raw: object, *, now_ms: int, index: int | None = None) -> Eve
     user = raw.get("user")
     if user is not None and not isinstance(user, Mapping):
         raise InvalidEventError("'user' must be an object", field="user", index=index)
+    for field_name, value in (("data", data), ("user", user)):
+        if _nested_deeper_than(value, MAX_EVENT_DEPTH):
+            raise InvalidEventError(
+                f"'{field_name}' is nested too deeply: at most {MAX_EVENT_DEPTH} levels of "
+                "objects and arrays",
+                field=field_name,
+                index=index,
+            )
     event = Event(
         name=name,
         data=dict(data),
@@ -111,6 +119,24 @@ def validate_event(raw: object, *, now_ms: int, index: int | None = None) -> Eve
     if size > MAX_EVENT_BYTES:
         raise EventTooLargeError(size=size, limit=MAX_EVENT_BYTES, index=index)
     return event
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` has more than ``limit`` levels of objects and arrays (iteratively:
+    a value too deep for recursion is exactly what this looks for)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _unencodable_field(event: Event) -> str:

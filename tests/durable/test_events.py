@@ -11,7 +11,7 @@ import pytest
 
 from durable import DurableError, Event, InvalidEventError
 from durable._events import validate_event, validate_events
-from durable._limits import MAX_EVENT_BYTES
+from durable._limits import MAX_EVENT_BYTES, MAX_EVENT_DEPTH
 
 NOW_MS = 1_700_000_000_000
 
@@ -261,3 +261,23 @@ def test_event_is_frozen() -> None:
     event = Event(name="a/b")
     with pytest.raises(dataclasses.FrozenInstanceError):
         event.name = "c/d"  # type: ignore[misc]
+
+
+def _nested(levels: int) -> object:
+    value: object = 0
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_event_data_may_nest_64_levels_and_no_more() -> None:
+    deepest = {"x": _nested(MAX_EVENT_DEPTH - 1)}  # data is level 1
+    assert validate_event({"name": "a", "data": deepest}, now_ms=1).data == deepest
+    for field in ("data", "user"):
+        too_deep = {"x": _nested(MAX_EVENT_DEPTH)}
+        with pytest.raises(InvalidEventError, match="nested too deeply") as info:
+            validate_event({"name": "a", field: too_deep}, now_ms=1, index=2)
+        assert info.value.field == field and info.value.index == 2
+    # far past Python's recursion limit: still the named error, never a RecursionError
+    with pytest.raises(InvalidEventError, match="at most 64 levels"):
+        validate_event({"name": "a", "data": {"x": _nested(50_000)}}, now_ms=1)
