@@ -6,8 +6,9 @@
         sleeping / waiting          any non-terminal ──cancel──▶ cancelled
 
 The orchestrator accepts events (dedup by id, trigger matching by name index and ``if``),
-creates runs, picks due runs, builds each pass's history, hands it to the executor, and
-applies the result: output, failure, body retry with backoff, or the next wake-up time.
+creates runs, cancels and ends them. Its :class:`~durable._scheduler.Scheduler` picks due
+runs; its :class:`~durable._passes.Passes` build each pass's history, hand it to the executor
+and apply the result: output, failure, body retry with backoff, or the next wake-up time.
 It never imports user code: functions are known by their :class:`FunctionConfig` only.
 """
 
@@ -19,27 +20,25 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ._backoff import DEFAULT_BACKOFF, Backoff
+from ._backoff import Backoff
 from ._clock import Clock
 from ._config import FunctionConfig
 from ._errors import UnknownFunctionError
 from ._events import validate_event
 from ._flow import concurrency_keys, idempotency_key
-from ._history import build_history, step_change
+from ._history import step_change
 from ._ids import new_id
 from ._limits import EVENT_DEDUP_WINDOW_SECONDS, IDEMPOTENCY_WINDOW_SECONDS
 from ._matching import field_value
+from ._passes import Passes
 from ._protocol import (
-    ExecutionRequest,
-    ExecutionResult,
     Executor,
     MemoStep,
-    PassInterrupted,
     StepStarted,
 )
-from ._run_host import RunHost, make_wait
+from ._run_host import make_wait
 from ._scheduler import Scheduler
-from ._serialization import dumps, encoded_size
+from ._serialization import dumps
 from ._store import (
     EventRecord,
     LogRecord,
@@ -80,11 +79,11 @@ class Orchestrator:
         self._functions: dict[str, FunctionConfig] = {}
         self._triggers: EventNameIndex[FunctionConfig] = EventNameIndex()
         self.scheduler = Scheduler(self, max_parallel=max_parallel)
+        self.passes = Passes(self)
         self._cancelled: set[str] = set()
         self._logs: list[LogRecord] = []
         self._commit_waiters: asyncio.Future[None] | None = None
         self._listeners: list[Listener] = []
-        self._rerun_after_pass: set[str] = set()
         self._mocks: dict[str, Mapping[str, MemoStep]] = {}
         self.set_functions(functions)
 
@@ -150,7 +149,8 @@ class Orchestrator:
                 },
             )
 
-    def _save_run(self, run: RunRecord) -> None:
+    def save_run(self, run: RunRecord) -> None:
+        """Write a run's new state and tell the listeners."""
         self.store.update_run(run)
         if self._listeners:
             self._notify("run", _run_change(run))
@@ -393,10 +393,10 @@ class Orchestrator:
 
     def _make_ready(self, run: RunRecord) -> None:
         if run.run_id in self.scheduler.executing:
-            self._rerun_after_pass.add(run.run_id)
+            self.passes.rerun_after.add(run.run_id)
             return
         run.ready_at = self.clock.now()
-        self._save_run(run)
+        self.save_run(run)
         self.wakeup.set()
 
     # -- cancellation -------------------------------------------------------------------
@@ -436,7 +436,7 @@ class Orchestrator:
     def _end(self, run: RunRecord) -> None:
         """Save a run that just reached a terminal status and drop what it was waiting on."""
         run.ended_at, run.ready_at, run.deadline_at = self.clock.now(), None, None
-        self._save_run(run)
+        self.save_run(run)
         self.store.remove_waits(run.run_id)
         self._mocks.pop(run.run_id, None)
 
@@ -444,115 +444,28 @@ class Orchestrator:
         data = {"function_id": run.function_id, "run_id": run.run_id, "event": run.event, **extra}
         self.ingest_events([{"name": name, "data": data}])
 
-    # -- passes ---------------------------------------------------------------------------
+    # -- passes (delegated) and run endings ----------------------------------------------
 
     async def execute(self, run: RunRecord) -> None:
-        """Run one pass of ``run`` and apply its result."""
-        config = self._functions.get(run.function_id)
-        if config is None:
-            self._finish_failed(run, UnknownFunctionError(run.function_id).to_dict())
-            self.flush()
-            return
-        now = self.clock.now()
-        run.status, run.ready_at = RunStatus.RUNNING, None
-        if run.started_at is None:
-            run.started_at = now
-            run.deadline_at, run.deadline_reason = None, None
-            if config.finish_timeout is not None:
-                run.deadline_at = now + config.finish_timeout.total_seconds()
-                run.deadline_reason = "timeouts.finish: the run did not finish in time"
+        """Run one pass of ``run`` and apply its result (see :class:`~durable._passes.Passes`)."""
+        await self.passes.execute(run)
 
-        self._save_run(run)
-        steps, memo = build_history(self.store, run, self.clock.now())
-        state_bytes = encoded_size(dumps(run.event)) + sum(
-            encoded_size(s.output) for s in steps.values() if s.output is not None
-        )
-        request = ExecutionRequest(
-            run_id=run.run_id,
-            function_id=run.function_id,
-            event=run.event,
-            events=tuple(run.events),
-            steps=memo,
-            attempt=run.attempt,
-            state_bytes=state_bytes,
-            step_count=len(steps),
-            mocks=self._mocks.get(run.run_id, {}),
-        )
-        host = RunHost(self, run, config, steps, backoff=self.backoff, rng=self.rng)
-        try:
-            result = await self.executor.execute(request, host)
-        except PassInterrupted:
-            result = ExecutionResult("suspended", reenter=True)
-        except Exception as exc:  # a worker crash: the steps in flight failed an attempt
-            if host.crashed(str(exc)):
-                result = ExecutionResult("suspended")
-            else:
-                result = ExecutionResult(
-                    "errored", error={"name": type(exc).__name__, "message": str(exc)}
-                )
-        latest = self.store.get_run(run.run_id)
-        if latest is None or latest.status.terminal:
-            self._cancelled.discard(run.run_id)
-            self.flush()
-            return
-        self._apply(run, config, steps, result)
-        self.flush()
+    def mocks_for(self, run_id: str) -> Mapping[str, MemoStep]:
+        """The step results standing in for ``run_id``'s steps (testing, replay)."""
+        return self._mocks.get(run_id, {})
 
-    def _apply(
-        self,
-        run: RunRecord,
-        config: FunctionConfig,
-        steps: Mapping[str, StepRecord],
-        result: ExecutionResult,
-    ) -> None:
-        if result.status != "suspended":
-            self._rerun_after_pass.discard(run.run_id)
-        if result.status == "completed":
-            run.status, run.output, run.error = RunStatus.COMPLETED, result.output, None
-            self._end(run)
-            self._resolve_parent(run, output=result.output)
-        elif result.status == "failed":
-            self._finish_failed(run, dict(result.error or {}))
-        elif result.status == "errored":
-            self._body_error(run, config, dict(result.error or {}))
-        elif result.status == "suspended":
-            self._suspend(run, steps, reenter=result.reenter)
+    def pass_ended(self, run_id: str) -> None:
+        """A pass of a run that already ended came back: forget its cancellation."""
+        self._cancelled.discard(run_id)
 
-    def _body_error(self, run: RunRecord, config: FunctionConfig, error: dict[str, Any]) -> None:
-        run.attempt += 1
-        if run.attempt > config.retries:
-            self._finish_failed(run, error)
-            return
-        now = self.clock.now()
-        retry_at = error.get("retry_at")
-        if not isinstance(retry_at, (int, float)):
-            backoff = self.backoff or config.backoff or DEFAULT_BACKOFF
-            retry_at = now + backoff.delay(run.attempt, self.rng).total_seconds()
-        run.error, run.ready_at, run.status = error, retry_at, RunStatus.RUNNING
-        self._save_run(run)
+    def complete(self, run: RunRecord, output: str | None) -> None:
+        """End a run as completed with ``output`` (JSON text), answering a parent's invoke."""
+        run.status, run.output, run.error = RunStatus.COMPLETED, output, None
+        self._end(run)
+        self._resolve_parent(run, output=output)
 
-    def _suspend(self, run: RunRecord, steps: Mapping[str, StepRecord], *, reenter: bool) -> None:
-        pending = [
-            s
-            for s in self.store.get_steps(run.run_id)
-            if s.status not in (StepStatus.COMPLETED, StepStatus.FAILED)
-        ]
-        wakes = [s.wake_at for s in pending if s.wake_at is not None]
-        statuses = {s.status for s in pending}
-        if reenter or run.run_id in self._rerun_after_pass or not pending:
-            self._rerun_after_pass.discard(run.run_id)
-            run.ready_at, run.status = self.clock.now(), RunStatus.RUNNING
-        else:
-            run.ready_at = min(wakes) if wakes else None
-            if statuses & {StepStatus.WAITING, StepStatus.INVOKING}:
-                run.status = RunStatus.WAITING
-            elif StepStatus.SLEEPING in statuses:
-                run.status = RunStatus.SLEEPING
-            else:
-                run.status = RunStatus.RUNNING
-        self._save_run(run)
-
-    def _finish_failed(self, run: RunRecord, error: dict[str, Any]) -> None:
+    def fail(self, run: RunRecord, error: dict[str, Any]) -> None:
+        """End a run as failed; emits ``durable/function.failed``, answers a parent's invoke."""
         run.status, run.error = RunStatus.FAILED, error
         self._end(run)
         self._system_event(FUNCTION_FAILED, run, {"error": error})

@@ -1,0 +1,130 @@
+"""One pass of a run: build its history, hand it to the executor, apply what comes back.
+
+The :class:`Passes` of an :class:`~durable._orchestrator.Orchestrator` are where a run meets
+the executor (in process, or a worker process). A pass ends in one of: completed, failed,
+errored (the handler body is retried after its backoff), or suspended (sleeping, waiting,
+or due again at once when something it waits on resolved during the pass).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._backoff import DEFAULT_BACKOFF
+from ._config import FunctionConfig
+from ._errors import UnknownFunctionError
+from ._history import build_history
+from ._protocol import ExecutionRequest, ExecutionResult, PassInterrupted
+from ._run_host import RunHost
+from ._serialization import dumps, encoded_size
+from ._store import RunRecord, RunStatus, StepStatus
+
+if TYPE_CHECKING:
+    from ._orchestrator import Orchestrator
+
+
+class Passes:
+    """Runs the passes of one orchestrator's runs and applies their results."""
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.orch = orchestrator
+        #: runs made ready while a pass of theirs was in flight: due again when it ends
+        self.rerun_after: set[str] = set()
+
+    async def execute(self, run: RunRecord) -> None:
+        """Run one pass of ``run`` and apply its result."""
+        config = self.orch.config_of(run.function_id)
+        if config is None:
+            self.orch.fail(run, UnknownFunctionError(run.function_id).to_dict())
+            self.orch.flush()
+            return
+        now = self.orch.clock.now()
+        run.status, run.ready_at = RunStatus.RUNNING, None
+        if run.started_at is None:
+            run.started_at = now
+            run.deadline_at, run.deadline_reason = None, None
+            if config.finish_timeout is not None:
+                run.deadline_at = now + config.finish_timeout.total_seconds()
+                run.deadline_reason = "timeouts.finish: the run did not finish in time"
+
+        self.orch.save_run(run)
+        steps, memo = build_history(self.orch.store, run, self.orch.clock.now())
+        state_bytes = encoded_size(dumps(run.event)) + sum(
+            encoded_size(s.output) for s in steps.values() if s.output is not None
+        )
+        request = ExecutionRequest(
+            run_id=run.run_id,
+            function_id=run.function_id,
+            event=run.event,
+            events=tuple(run.events),
+            steps=memo,
+            attempt=run.attempt,
+            state_bytes=state_bytes,
+            step_count=len(steps),
+            mocks=self.orch.mocks_for(run.run_id),
+        )
+        host = RunHost(self.orch, run, config, steps, backoff=self.orch.backoff, rng=self.orch.rng)
+        try:
+            result = await self.orch.executor.execute(request, host)
+        except PassInterrupted:
+            result = ExecutionResult("suspended", reenter=True)
+        except Exception as exc:  # a worker crash: the steps in flight failed an attempt
+            if host.crashed(str(exc)):
+                result = ExecutionResult("suspended")
+            else:
+                result = ExecutionResult(
+                    "errored", error={"name": type(exc).__name__, "message": str(exc)}
+                )
+        latest = self.orch.store.get_run(run.run_id)
+        if latest is None or latest.status.terminal:
+            self.orch.pass_ended(run.run_id)
+            self.orch.flush()
+            return
+        self._apply(run, config, result)
+        self.orch.flush()
+
+    def _apply(self, run: RunRecord, config: FunctionConfig, result: ExecutionResult) -> None:
+        if result.status != "suspended":
+            self.rerun_after.discard(run.run_id)
+        if result.status == "completed":
+            self.orch.complete(run, result.output)
+        elif result.status == "failed":
+            self.orch.fail(run, dict(result.error or {}))
+        elif result.status == "errored":
+            self._body_error(run, config, dict(result.error or {}))
+        elif result.status == "suspended":
+            self._suspend(run, reenter=result.reenter)
+
+    def _body_error(self, run: RunRecord, config: FunctionConfig, error: dict[str, Any]) -> None:
+        run.attempt += 1
+        if run.attempt > config.retries:
+            self.orch.fail(run, error)
+            return
+        now = self.orch.clock.now()
+        retry_at = error.get("retry_at")
+        if not isinstance(retry_at, (int, float)):
+            backoff = self.orch.backoff or config.backoff or DEFAULT_BACKOFF
+            retry_at = now + backoff.delay(run.attempt, self.orch.rng).total_seconds()
+        run.error, run.ready_at, run.status = error, retry_at, RunStatus.RUNNING
+        self.orch.save_run(run)
+
+    def _suspend(self, run: RunRecord, *, reenter: bool) -> None:
+        pending = [
+            s
+            for s in self.orch.store.get_steps(run.run_id)
+            if s.status not in (StepStatus.COMPLETED, StepStatus.FAILED)
+        ]
+        wakes = [s.wake_at for s in pending if s.wake_at is not None]
+        statuses = {s.status for s in pending}
+        if reenter or run.run_id in self.rerun_after or not pending:
+            self.rerun_after.discard(run.run_id)
+            run.ready_at, run.status = self.orch.clock.now(), RunStatus.RUNNING
+        else:
+            run.ready_at = min(wakes) if wakes else None
+            if statuses & {StepStatus.WAITING, StepStatus.INVOKING}:
+                run.status = RunStatus.WAITING
+            elif StepStatus.SLEEPING in statuses:
+                run.status = RunStatus.SLEEPING
+            else:
+                run.status = RunStatus.RUNNING
+        self.orch.save_run(run)
