@@ -9,8 +9,9 @@ transactions before it may be rolled back (never corrupted). ``fsync=True`` sets
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,11 +122,45 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (function_id, cron)
     );
     """,
-    # 2: the id of the event that cancelled a run through a cancel_on rule (fixture export).
+    # 2: the id of the event that cancelled a run through a cancel_on rule (fixture export);
+    # runs cancelled so far get it from their reason (see _backfill_cancel_event_ids).
     """
     ALTER TABLE runs ADD COLUMN cancel_event_id TEXT;
     """,
 )
+
+#: What version 1 wrote as a cancel_on run's reason: ``cancel_on: event NAME (ID)``.
+_V1_CANCEL_ON_REASON = re.compile(r"cancel_on: event .* \((?P<id>[^()]+)\)", re.DOTALL)
+
+
+def _backfill_cancel_event_ids(db: sqlite3.Connection) -> None:
+    rows = db.execute(
+        "SELECT run_id, cancel_reason FROM runs WHERE status = 'cancelled' "
+        "AND cancel_reason LIKE 'cancel_on: event %'"
+    ).fetchall()
+    for run_id, reason in rows:
+        found = _V1_CANCEL_ON_REASON.fullmatch(reason)
+        if found:
+            db.execute(
+                "UPDATE runs SET cancel_event_id = ? WHERE run_id = ?", (found["id"], run_id)
+            )
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of a migration script, one at a time."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+
+
+#: Data changes that follow a migration's schema change, in the same transaction.
+_AFTER_MIGRATION: dict[int, Callable[[sqlite3.Connection], None]] = {
+    2: _backfill_cancel_event_ids,
+}
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -168,21 +203,40 @@ class SQLiteStore:
         self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
         self._db.execute("PRAGMA foreign_keys=OFF")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
 
     # -- schema -------------------------------------------------------------------------
 
     def _migrate(self) -> None:
+        if self._check_version() == SCHEMA_VERSION:
+            return
+        # One migrating process at a time: take the write lock first, then read the version
+        # again (another `durable dev` on the same file may have migrated it meanwhile).
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for number in range(self._check_version(), SCHEMA_VERSION):
+                for statement in _statements(MIGRATIONS[number]):
+                    self._db.execute(statement)
+                if number + 1 in _AFTER_MIGRATION:
+                    _AFTER_MIGRATION[number + 1](self._db)
+                self._db.execute(f"PRAGMA user_version={number + 1}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _check_version(self) -> int:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise SchemaError(
                 f"{self.path} has schema version {version}; this durable knows up to "
                 f"{SCHEMA_VERSION}: upgrade durable or use another --db"
             )
-        for number in range(version, SCHEMA_VERSION):
-            self._db.executescript(
-                "BEGIN;" + MIGRATIONS[number] + f"PRAGMA user_version={number + 1};COMMIT;"
-            )
+        return version
 
     @property
     def schema_version(self) -> int:

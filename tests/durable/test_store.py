@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -675,6 +677,60 @@ def test_sqlite_migrates_a_version_1_database(tmp_path: Path) -> None:
         assert [reopened.get_run(r).cancel_event_id for r in ("old", "new")] == ["evt-1", "evt-2"]
     finally:
         reopened.close()
+
+
+def _version_1_database(path: Path, reasons: dict[str, str]) -> None:
+    conn = sqlite3.connect(str(path))
+    conn.executescript("BEGIN;" + MIGRATIONS[0] + "PRAGMA user_version=1;COMMIT;")
+    for run_id, reason in reasons.items():
+        conn.execute(
+            "INSERT INTO runs (run_id, function_id, status, created_at, trigger, cancel_reason, "
+            "event) VALUES (?, 'fn', 'cancelled', 1.0, 'event', ?, '{}')",
+            (run_id, reason),
+        )
+    conn.commit()
+    conn.close()
+
+
+def test_migration_2_recovers_the_cancelling_event_of_runs_cancelled_before_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v1.db"
+    _version_1_database(
+        path,
+        {
+            "by-event": "cancel_on: event order/cancelled (01M8-evt)",
+            "odd-name": "cancel_on: event a (b) (evt-2)",
+            "by-hand": "cancelled by request",
+        },
+    )
+    store = SQLiteStore(path)
+    try:
+        ids = {r: store.get_run(r).cancel_event_id for r in ("by-event", "odd-name", "by-hand")}
+    finally:
+        store.close()
+    assert ids == {"by-event": "01M8-evt", "odd-name": "evt-2", "by-hand": None}
+
+
+def test_processes_opening_one_old_database_at_once_migrate_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    _version_1_database(path, {"r": "cancel_on: event e (x1)"})
+    script = (
+        "import sys; from durable._store_sqlite import SQLiteStore; "
+        "SQLiteStore(sys.argv[1]).close()"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(path)], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    store = SQLiteStore(path)
+    try:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.get_run("r").cancel_event_id == "x1"
+    finally:
+        store.close()
 
 
 def test_sqlite_newer_schema_is_refused(tmp_path: Path) -> None:
