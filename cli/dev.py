@@ -41,7 +41,7 @@ def dev(
     no_reload: Annotated[bool, typer.Option("--no-reload", help="Do not watch files.")] = False,
 ) -> None:
     """Run the dev server: discover functions, execute runs durably, serve the HTTP API."""
-    from durable.devserver.launch import run
+    from durable.devserver.launch import DatabaseError, run
     from durable.devserver.options import DevOptions
 
     interval = None
@@ -67,22 +67,26 @@ def dev(
         args += ["--fsync"] if fsync else []
         args += ["--no-reload"] if no_reload else []
         raise typer.Exit(_dev_with_tui(args, host, port, db))
-    run(
-        DevOptions(
-            paths=list(paths or []),
-            host=host,
-            port=port,
-            db=db,
-            retry_interval=interval,
-            fsync=fsync,
-            reload=not no_reload,
-        )
+    options = DevOptions(
+        paths=list(paths or []),
+        host=host,
+        port=port,
+        db=db,
+        retry_interval=interval,
+        fsync=fsync,
+        reload=not no_reload,
     )
+    try:
+        run(options)
+    except DatabaseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _dev_with_tui(args: list[str], host: str, port: int, db: str) -> int:
     """The server as a ``--no-tui`` child logging to a file; the inspector in front."""
     from durable.devserver.child import (
+        LogNotWritableError,
         ServerStartError,
         connect_host,
         log_path,
@@ -98,20 +102,14 @@ def _dev_with_tui(args: list[str], host: str, port: int, db: str) -> int:
             err=True,
         )
         return 2
-    log = log_path(db)
     try:
-        return run_with_tui(args, url, log, _load_inspector)
+        return run_with_tui(args, url, log_path(db), _load_inspector)
+    except LogNotWritableError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
     except ServerStartError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 1
-    except OSError as exc:
-        where = exc.filename or log
-        typer.echo(
-            f"error: cannot write the server log {log} ({where}: {exc.strerror or exc}); "
-            "it goes beside --db: pick a writable folder",
-            err=True,
-        )
-        return 2
 
 
 def _load_inspector() -> RunApp:

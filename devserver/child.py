@@ -72,6 +72,10 @@ class ServerStartError(RuntimeError):
     """The child server exited or never answered; the message ends with its log."""
 
 
+class LogNotWritableError(ServerStartError):
+    """The child server's log file (beside ``--db``) cannot be created or opened."""
+
+
 class ServerChild:
     """A ``durable dev --no-tui`` child process with its log in a file."""
 
@@ -88,11 +92,19 @@ class ServerChild:
         return self
 
     def spawn(self) -> None:
-        """Start the server process (``OSError`` if its log cannot be written); don't wait."""
-        self.log.parent.mkdir(parents=True, exist_ok=True)
+        """Start the server process; don't wait. :class:`LogNotWritableError` if its log
+        cannot be written."""
         command = [sys.executable, "-m", "durable.cli.main", "dev", *self.args, "--no-tui"]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with self.log.open("ab") as log:
+        try:
+            self.log.parent.mkdir(parents=True, exist_ok=True)
+            log_file = self.log.open("ab")
+        except OSError as exc:
+            raise LogNotWritableError(
+                f"cannot write the server log {self.log} ({exc.filename or self.log}: "
+                f"{exc.strerror or exc}); it goes beside --db: pick a writable folder"
+            ) from None
+        with log_file as log:
             log.write(f"\n--- durable dev (inspector attached) pid {os.getpid()}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
@@ -168,7 +180,7 @@ def run_with_tui(args: list[str], url: str, log: Path, load_app: Callable[[], Ru
     ``load_app`` is called once the child is spawned, so that importing the inspector
     (Textual) overlaps the server's start. Whatever happens from the spawn on (Ctrl-C while
     waiting for ``/health``, a server that never answers, the app failing), the child is
-    stopped. Raises :class:`ServerStartError`, or ``OSError`` when the log cannot be written.
+    stopped. Raises :class:`ServerStartError` (:class:`LogNotWritableError` for the log).
     """
     child = ServerChild(args, url, log)
     print(f"durable dev: starting the server on {url} (log: {log}) …", file=sys.stderr)

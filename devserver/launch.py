@@ -16,16 +16,33 @@ from .options import DevOptions
 from .spawn import SpawnedWorker, spawn_worker
 
 
+class DatabaseError(Exception):
+    """The ``--db`` file cannot be opened: not a durable database, a newer schema, unwritable."""
+
+
 def run(options: DevOptions) -> None:
-    """Blocking entry point of ``durable dev``."""
+    """Blocking entry point of ``durable dev``; :class:`DatabaseError` if ``--db`` is unusable."""
     options = replace(options, root=options.root or find_project_root(Path.cwd()))
     launched = launch_first_worker(options)
     # asyncio, the engine, the store and the HTTP side: only once the worker is on its way.
     import asyncio
+    import sqlite3
+
+    from durable._store_sqlite import SchemaError
 
     from .server import DevServer
 
-    asyncio.run(DevServer(options, launched=launched).serve())
+    try:
+        server = DevServer(options, launched=launched)
+    except (SchemaError, sqlite3.Error, OSError) as exc:
+        if launched is not None:  # nobody adopted it: end it here
+            launched.process.kill()
+            launched.process.wait()
+            launched.socket.close()
+            if launched.process.stdout is not None:
+                launched.process.stdout.close()
+        raise DatabaseError(f"cannot open the database {options.db}: {exc}") from None
+    asyncio.run(server.serve())
 
 
 def launch_first_worker(options: DevOptions) -> SpawnedWorker | None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from durable.devserver.harness import free_port
 from durable.devserver.launch import launch_first_worker
 from durable.devserver.options import DevOptions
 from durable.devserver.server import DevServer
@@ -76,3 +80,24 @@ def test_the_first_worker_is_spawned_before_the_server_exists_and_adopted(
     pid, functions = asyncio.run(boot())
     assert pid == worker.process.pid  # the launched worker, not a second one
     assert functions == ["hello"]
+
+
+@pytest.mark.parametrize("content", [b"not a database", b""])
+def test_an_unusable_database_is_a_clear_error(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    db = tmp_path / "dev.db"
+    if content:
+        db.write_bytes(content)
+    else:  # a database written by a newer durable
+        conn = sqlite3.connect(db)
+        conn.execute("PRAGMA user_version=999")
+        conn.commit()
+        conn.close()
+    result = subprocess.run(
+        [sys.executable, "-m", "durable.cli.main", "dev", "app.py", "--no-tui", "--no-reload",
+         "--db", str(db), "--port", str(free_port())],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert f"error: cannot open the database {db}" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
