@@ -103,9 +103,15 @@ def write_fixture(path: str | os.PathLike[str], fixture: dict[str, Any]) -> Path
 
     Atomic: the text goes to a temporary file in the same folder, then replaces ``path``,
     so an interrupt or a full disk leaves the old file whole (a new file gets the usual
-    permissions, a replaced one keeps its own). Raises ``OSError``; returns the path.
+    permissions, a replaced one keeps its own). A symlink is written through, to its target;
+    a path that is not a regular file (``/dev/stdout``, a pipe) is written to directly.
+    Raises ``OSError``; returns the path.
     """
-    target = Path(path)
+    target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():
+        with open(target, "w", encoding="utf-8", newline="\n") as out:
+            out.write(fixture_json(fixture))
+        return Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{os.urandom(4).hex()}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
@@ -121,4 +127,4 @@ def write_fixture(path: str | os.PathLike[str], fixture: dict[str, Any]) -> Path
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
-    return target
+    return Path(path)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,25 @@ def test_a_failed_write_leaves_the_old_file_whole(tmp_path: Path) -> None:
         write_fixture(path, {"function": "greet", "bad": object()})  # fails mid-write
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["run.json"]
+
+
+def test_a_symlinked_fixture_is_written_through_to_its_target(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "f.json"
+    real.parent.mkdir()
+    real.write_text("{}")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    write_fixture(link, FIXTURE)
+    assert link.is_symlink()  # still a link
+    assert json.loads(real.read_text(encoding="utf-8")) == FIXTURE
+
+
+def test_a_path_that_is_not_a_regular_file_is_written_directly(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text(encoding="utf-8")))
+    reader.start()
+    write_fixture(fifo, FIXTURE)
+    reader.join(timeout=10)
+    assert json.loads(received[0]) == FIXTURE and not fifo.is_file()
