@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC
+from typing import Any
 
 from textual.widgets import DataTable
 
@@ -58,3 +59,35 @@ async def test_a_stream_change_during_a_filter_reload_keeps_the_new_filter() -> 
         assert str(table.get_row_at(0)[0]) == "✖ failed"
         assert set(screen.runs) == {RUNS[1]["run_id"]}
         assert screen.next_cursor is None
+
+
+class SlowDetailsClient(StubClient):
+    """``run(run_id)`` (the per-row counts) waits for :attr:`gate` while it is closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.held = 0
+
+    async def run(self, run_id: str) -> dict[str, Any]:
+        if not self.gate.is_set():
+            self.held += 1
+            await self.gate.wait()
+        return await super().run(run_id)
+
+
+async def test_counts_fetched_under_the_old_filter_do_not_bring_its_runs_back() -> None:
+    client = SlowDetailsClient()
+    app = DurableApp(client=client, tz=UTC, clock=lambda: NOW)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = await until(pilot, lambda: app.screen.query_one("#runs", DataTable))
+        await until(pilot, lambda: table.row_count == len(RUNS), what="every run")
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        await until(pilot, lambda: client.held > 0, what="the counts on their way")
+
+        await pilot.press("slash", *"status:failed", "enter")
+        await until(pilot, lambda: table.row_count == 1, what="the failed run only")
+        client.gate.set()  # the old filter's details arrive now
+        await pilot.pause(0.3)
+        assert table.row_count == 1 and set(screen.runs) == {RUNS[1]["run_id"]}

@@ -268,7 +268,9 @@ class RunsScreen(DurableScreen):
             counts = run_counts(run)
             if counts is not None:
                 self.counts[str(run["run_id"])] = counts
-        self.merge([{k: v for k, v in run.items() if k != "steps"} for run in fetched])
+        # Only runs still loaded: a filter change during the fetch dropped the others.
+        known = [run for run in fetched if str(run["run_id"]) in self.runs]
+        self.merge([{k: v for k, v in run.items() if k != "steps"} for run in known])
 
     def is_current_or_below(self) -> bool:
         """Whether this screen is in the active stack (current, or under a run detail)."""
@@ -337,6 +339,7 @@ class RunsScreen(DurableScreen):
         self.filter = wanted
         self.table.clear()
         if server_side_changed:  # what is loaded belongs to the old filter: forget it
+            self.workers.cancel_group(self, "more")
             self.runs.clear()
             self.next_cursor = None
             self.show_info()
