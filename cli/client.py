@@ -26,8 +26,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from durable._durations import human_duration
-
 if TYPE_CHECKING:
     import httpx
 
@@ -176,9 +174,6 @@ def make_console() -> Console:
         console = Console(width=PIPE_WIDTH)
     return console
 
-
-#: ``12ms``, ``1.24s``, ``3m04s``, ``2h05m``, ``1d03h``; ``-`` when unknown (shared with the TUI).
-format_duration = human_duration
 
 STATUS_STYLES: dict[str, str] = {
     "queued": "dim",

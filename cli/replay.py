@@ -18,7 +18,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .client import CliError, cli_errors, format_duration, make_console
+from durable._durations import human_duration
+
+from .client import CliError, cli_errors, make_console
 
 if TYPE_CHECKING:
     from durable._app import DurableFunction
@@ -217,7 +219,7 @@ async def _rewrite(
 
 def print_result(console: Console, result: ReplayResult) -> None:
     """One line per fixture; failures get their explanation and a coloured diff."""
-    took = format_duration(result.seconds)
+    took = human_duration(result.seconds)
     if result.ok:
         mark = _MARKS["updated"] if result.changes else _MARKS["pass"]
         count = len(result.actual)

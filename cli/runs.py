@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from durable._durations import human_duration
 from durable._store import RunStatus
 
 from .client import (
@@ -28,7 +29,6 @@ from .client import (
     JsonOption,
     UrlOption,
     cli_errors,
-    format_duration,
     format_time,
     make_console,
     parse_time,
@@ -105,7 +105,7 @@ def runs(
             styled_status(item.get("status")),
             escape(str((item.get("event") or {}).get("name", ""))),
             format_time(started, ms=False),
-            format_duration(_elapsed(started, parse_time(item.get("ended_at")), item, now)),
+            human_duration(_elapsed(started, parse_time(item.get("ended_at")), item, now)),
         )
     console.print(table)
     if body.get("cursor"):
@@ -172,7 +172,7 @@ def _header(run: dict[str, Any], now: datetime) -> Table:
     grid.add_row("", Text(json.dumps(event.get("data", {}), ensure_ascii=False)))
     grid.add_row("started", f"{format_time(started)} UTC" if started else "-")
     grid.add_row("ended", f"{format_time(ended)} UTC" if ended else "-")
-    grid.add_row("duration", format_duration(_elapsed(started, ended, run, now)))
+    grid.add_row("duration", human_duration(_elapsed(started, ended, run, now)))
     return grid
 
 
@@ -312,7 +312,7 @@ def _timeline(run: dict[str, Any], steps: list[dict[str, Any]], now: datetime, w
     table.add_column("status", no_wrap=True)
     table.add_column("att", justify="right", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
-    table.add_column(f"0 → {format_duration(axis.total)}", no_wrap=True, min_width=bar_width)
+    table.add_column(f"0 → {human_duration(axis.total)}", no_wrap=True, min_width=bar_width)
     table.add_column("detail", overflow="fold")
     for number, step in enumerate(steps, 1):
         start, end = _step_span(step, now)
@@ -324,7 +324,7 @@ def _timeline(run: dict[str, Any], steps: list[dict[str, Any]], now: datetime, w
             escape(_KIND_LABELS.get(str(step.get("kind")), str(step.get("kind")))),
             styled_status(step.get("status")),
             str(len(attempts)) if attempts else "-",
-            format_duration(duration),
+            human_duration(duration),
             axis.bar(_step_segments(step, now)),
             _step_detail(step),
         )
@@ -349,7 +349,7 @@ def _add_attempt_row(
         "",
         f"[{style}]{state}[/]",
         "",
-        format_duration(duration),
+        human_duration(duration),
         axis.bar([segment] if segment else []),
         Text(_error_text(attempt.get("error")), style="red"),
     )

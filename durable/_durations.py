@@ -127,13 +127,16 @@ def human_duration(seconds: float | None, *, compact: bool = False, missing: str
     seconds = max(seconds, 0.0)
     if seconds < 0.001:
         return "<1ms" if seconds > 0 else "0ms"
-    if seconds < 1:
+    # Round first, then pick the unit: 0.9996 s is "1.00s", not "1000ms".
+    if round(seconds * 1000) < 1000:
         return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        if not compact:
-            return f"{seconds:.2f}s"
-        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
-    minutes, secs = divmod(int(seconds), 60)
+    if not compact and round(seconds, 2) < 60:
+        return f"{seconds:.2f}s"
+    if compact and round(seconds, 1) < 10:
+        return f"{seconds:.1f}s"
+    if compact and round(seconds) < 60:
+        return f"{seconds:.0f}s"
+    minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)

@@ -77,6 +77,7 @@ class Passes:
                 )
         latest = self.orch.store.get_run(run.run_id)
         if latest is None or latest.status.terminal:
+            self.rerun_after.discard(run.run_id)
             self.orch.pass_ended(run.run_id)
             self.orch.flush()
             return

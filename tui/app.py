@@ -30,6 +30,7 @@ from .screens.runs import RunsScreen
 from .screens.send_event import SendEventScreen
 
 HEALTH_EVERY = 2.0
+HEALTH_TIMEOUT = 4.0
 
 
 def _now() -> datetime:
@@ -70,6 +71,7 @@ class DurableApp(App[None]):
         clock: Callable[[], datetime] = _now,
         fixtures_dir: Path | str = "fixtures",
         health_every: float = HEALTH_EVERY,
+        health_timeout: float = HEALTH_TIMEOUT,
         server_log: Path | None = None,
         server_gone: Callable[[], str | None] | None = None,
     ) -> None:
@@ -81,6 +83,7 @@ class DurableApp(App[None]):
         self.now = clock
         self.fixtures_dir = Path(fixtures_dir)
         self.health_every = health_every
+        self.health_timeout = health_timeout
         self.health_check: Worker[None] | None = None
         self.stream_up = False
         self.reloads: int | None = None
@@ -133,11 +136,12 @@ class DurableApp(App[None]):
     async def check_health(self) -> None:
         """Notice a lost server quickly (a hung one too), and reloads of the user's code.
 
-        The answer must come within ``health_every`` seconds: a server that accepts
-        connections but never answers (stopped, deadlocked) shows as disconnected.
+        The answer must come within ``health_timeout`` seconds: a server that accepts
+        connections but never answers (stopped, deadlocked) shows as disconnected; a busy one
+        (a big commit, a reload) has that long. Ticks are skipped while a check waits.
         """
         try:
-            health = await self.api.health(timeout=min(self.health_every, self.api.timeout))
+            health = await self.api.health(timeout=self.health_timeout)
         except ApiError as exc:
             detail = exc.reason if isinstance(exc, Disconnected) else str(exc)
             gone = self.server_gone() if self.server_gone is not None else None

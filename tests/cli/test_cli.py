@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from durable.cli.client import format_duration, parse_time
+from durable.cli.client import parse_time
 from durable.cli.runs import Axis, Segment, _step_segments
 from durable.devserver.registry import RegistrationError
 from durable.tui.api import DurableClient
@@ -387,23 +387,6 @@ def test_console_script_end_to_end(live_server: LiveServer) -> None:
 
 
 # -- rendering helpers ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [
-        (None, "-"),
-        (0, "0ms"),
-        (0.0004, "<1ms"),
-        (0.012, "12ms"),
-        (1.234, "1.23s"),
-        (184, "3m04s"),
-        (7500, "2h05m"),
-        (97200, "1d03h"),
-    ],
-)
-def test_format_duration(seconds: float | None, text: str) -> None:
-    assert format_duration(seconds) == text
 
 
 def test_parse_time_reads_api_times() -> None:

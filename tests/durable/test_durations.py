@@ -155,6 +155,11 @@ def test_parse_instant_rejects(bad: object) -> None:
         (185, "3m05s", "3m05s"),
         (7800, "2h10m", "2h10m"),
         (2e5, "2d07h", "2d7h"),
+        # rounded before the unit is chosen: never "1000ms", "60.00s" or "10.0s"
+        (0.9996, "1.00s", "1.0s"),
+        (9.96, "9.96s", "10s"),
+        (59.996, "1m00s", "1m00s"),
+        (3599.7, "1h00m", "1h00m"),
     ],
 )
 def test_human_duration(seconds: float | None, precise: str, compact: str) -> None:

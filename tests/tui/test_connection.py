@@ -74,7 +74,7 @@ async def test_a_hung_server_shows_disconnected() -> None:
     server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
     client = HungHealthClient()
     client.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    app = DurableApp(client=client, health_every=0.2)
+    app = DurableApp(client=client, health_every=0.2, health_timeout=0.3)
     try:
         async with app.run_test(size=(100, 20)) as pilot:
             await until(pilot, lambda: app.connection.state == "connected", what="the stream")
