@@ -36,11 +36,7 @@ def run(options: DevOptions) -> None:
         server = DevServer(options, launched=launched)
     except (SchemaError, sqlite3.Error, OSError) as exc:
         if launched is not None:  # nobody adopted it: end it here
-            launched.process.kill()
-            launched.process.wait()
-            launched.socket.close()
-            if launched.process.stdout is not None:
-                launched.process.stdout.close()
+            launched.discard()
         raise DatabaseError(f"cannot open the database {options.db}: {exc}") from None
     asyncio.run(server.serve())
 

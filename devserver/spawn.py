@@ -24,6 +24,14 @@ class SpawnedWorker:
     files: list[Path]
     root: Path
 
+    def discard(self) -> None:
+        """End a worker nobody adopted: kill and reap it, close its socket and pipe."""
+        self.process.kill()
+        self.process.wait()
+        self.socket.close()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
 
 def spawn_worker(files: list[Path], root: Path, python: str = sys.executable) -> SpawnedWorker:
     """Start ``python -m durable.devserver.worker`` for ``files``, with a socket pair to it.

@@ -216,10 +216,6 @@ class WorkerProcess:
             await self._exit_code()
         if self._writer is not None:
             self._writer.close()
-        elif self._socket is not None:  # launched, never started
-            self._socket.close()
-            if self.process.stdout is not None:
-                self.process.stdout.close()
         self._closed.set()
 
 
