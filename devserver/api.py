@@ -24,6 +24,7 @@ from durable._errors import (
     EventTooLargeError,
     InvalidEventError,
     SerializationError,
+    StoreError,
     UnknownFunctionError,
 )
 from durable._events import validate_events
@@ -77,6 +78,9 @@ def _endpoint(handler: Handler) -> Handler:
             return await handler(request)
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message)
+        except StoreError as exc:  # nothing was written: the store rolled the request back
+            logger.warning("%s %s: %s", request.method, request.url.path, exc)
+            return error_response(507 if exc.reason == "database_full" else 503, exc.code, str(exc))
         except Exception:
             logger.exception("error handling %s %s", request.method, request.url.path)
             return error_response(500, "internal_error", "internal server error (see the log)")
@@ -320,13 +324,13 @@ class Api:
             raise ApiError(400, "invalid_body", "'output' needs 'from_step': the step it replaces")
         reused = _reused_steps(self.ctx, run, from_step, body)
         try:
-            new = self.ctx.orchestrator.start_run(run.function_id, run.event, trigger="rerun")
+            with self.ctx.orchestrator.atomic():  # the run and its reused steps, or nothing
+                new = self.ctx.orchestrator.start_run(run.function_id, run.event, trigger="rerun")
+                for step in reused:
+                    step.run_id = new.run_id
+                    self.ctx.store.upsert_step(step)
         except UnknownFunctionError as exc:
             raise ApiError(422, exc.code, exc.message) from None
-        for step in reused:
-            step.run_id = new.run_id
-            self.ctx.store.upsert_step(step)
-        self.ctx.store.commit()
         return JSONResponse(
             {"run_id": new.run_id, "rerun_of": run.run_id, "reused_steps": [s.key for s in reused]}
         )
@@ -343,9 +347,10 @@ class Api:
         if not isinstance(data, dict):
             raise ApiError(400, "invalid_body", 'the body must be {"data": {...}} or empty')
         try:
-            run = self.ctx.orchestrator.start_run(
-                function_id, invocation_event(config, data), trigger="manual"
-            )
+            with self.ctx.orchestrator.atomic():  # committed before the answer
+                run = self.ctx.orchestrator.start_run(
+                    function_id, invocation_event(config, data), trigger="manual"
+                )
         except (InvalidEventError, EventTooLargeError) as exc:
             raise ApiError(400, exc.code, exc.message) from None
         return JSONResponse({"run_id": run.run_id, "function_id": function_id, "event": run.event})
@@ -369,10 +374,16 @@ class Api:
     async def health(self, request: Request) -> Response:
         """``GET /health``: liveness, plus the server's status counters."""
         now = self.ctx.clock.now()
+        problem = self.ctx.orchestrator.store_problem
         return JSONResponse(
             {
                 **self.ctx.status,
-                "status": "ok",
+                "status": "ok" if problem is None else "degraded",
+                **(
+                    {"store_error": {"code": problem.code, "message": str(problem)}}
+                    if problem
+                    else {}
+                ),
                 "started_at": iso(self.ctx.started_at),
                 "uptime_s": round(now - self.ctx.started_at, 3),
                 "functions": len(self.ctx.registry.functions),

@@ -28,13 +28,14 @@ def run(options: DevOptions) -> None:
     import asyncio
     import sqlite3
 
+    from durable._errors import StoreError
     from durable._store_sqlite import SchemaError
 
     from .server import DevServer
 
     try:
         server = DevServer(options, launched=launched)
-    except (SchemaError, sqlite3.Error, OSError) as exc:
+    except (SchemaError, StoreError, sqlite3.Error, OSError) as exc:
         if launched is not None:  # nobody adopted it: end it here
             launched.discard()
         raise DatabaseError(f"cannot open the database {options.db}: {exc}") from None

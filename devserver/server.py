@@ -59,7 +59,9 @@ class DevServer:
         self.log = log or HeadlessLog()
         self.clock = RealClock()
         self.registry = Registry()
-        self.store = SQLiteStore(options.db, fsync=options.fsync)
+        # exclusive: a second server on this file is refused (its scheduler would run the
+        # same steps as ours)
+        self.store = SQLiteStore(options.db, fsync=options.fsync, exclusive=True)
         self.executor = WorkerExecutor(self._spawn)
         backoff = fixed_backoff(options.retry_interval) if options.retry_interval else None
         self.orchestrator = Orchestrator(self.store, self.clock, self.executor, [], backoff=backoff)

@@ -18,6 +18,7 @@ stable ``code`` and structured fields, and formats its own message::
     │   ├── NonDeterminismError       replayed code diverged from its history (run_id, step_id)
     │   ├── UnknownFunctionError      no function registered under that id
     │   ├── SendError                 app.send: the server refused the events or is unreachable
+    │   ├── StoreError                the database refused a read or write (reason, path)
     │   └── StepError                 a step exhausted its attempts; raised into the handler
     ├── NonRetriableError             raised by user code: fail the step (or run) at once
     └── RetryAfterError               raised by user code: retry after a given delay or time
@@ -299,3 +300,23 @@ class SendError(DurableError):
         self.url = url
         self.status = status
         super().__init__(message)
+
+
+class StoreError(DurableError):
+    """The database refused a read or a write: locked, full, damaged, in use, unreachable.
+
+    ``reason`` (also the ``code``) is one of ``database_locked``, ``database_full``,
+    ``database_damaged``, ``database_in_use`` or ``database_error``; ``path`` names the
+    database. A write that raised this changed nothing: the backend rolled it back.
+    """
+
+    def __init__(self, message: str, *, reason: str = "database_error", path: str | None = None):
+        self.reason = reason
+        self.code = reason
+        self.path = path
+        super().__init__(message)
+
+    @property
+    def transient(self) -> bool:
+        """True when the same write may work later (a lock released, space freed)."""
+        return self.reason in ("database_locked", "database_full", "database_error")

@@ -15,15 +15,17 @@ It never imports user code: functions are known by their :class:`FunctionConfig`
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ._backoff import Backoff
 from ._clock import Clock
 from ._config import FunctionConfig
-from ._errors import UnknownFunctionError
+from ._errors import StoreError, UnknownFunctionError
 from ._events import validate_event
 from ._flow import concurrency_keys, idempotency_key
 from ._history import step_change
@@ -85,6 +87,11 @@ class Orchestrator:
         self._commit_waiters: asyncio.Future[None] | None = None
         self._listeners: list[Listener] = []
         self._mocks: dict[str, Mapping[str, MemoStep]] = {}
+        #: effects on memory (notifications, cancels of passes in flight) held back until the
+        #: enclosing :meth:`atomic` block commits; None outside one
+        self._deferred: list[Callable[[], object]] | None = None
+        #: the last database fault, until a write works again (``/health`` reports it)
+        self.store_problem: StoreError | None = None
         self.set_functions(functions)
 
     # -- functions --------------------------------------------------------------------
@@ -125,8 +132,21 @@ class Orchestrator:
         self._listeners.append(listener)
 
     def _notify(self, kind: str, payload: dict[str, Any]) -> None:
+        if self._deferred is not None:
+            self._deferred.append(lambda: self._notify_now(kind, payload))
+        else:
+            self._notify_now(kind, payload)
+
+    def _notify_now(self, kind: str, payload: dict[str, Any]) -> None:
         for listener in self._listeners:
             listener(kind, payload)
+
+    def _after_commit(self, effect: Callable[[], object]) -> None:
+        """Apply an in-memory effect now, or when the enclosing :meth:`atomic` block commits."""
+        if self._deferred is not None:
+            self._deferred.append(effect)
+        else:
+            effect()
 
     def notify_step(self, run: RunRecord, step: StepRecord) -> None:
         """Tell listeners a step changed."""
@@ -162,11 +182,63 @@ class Orchestrator:
         self._logs.append(line)
 
     def flush(self) -> None:
-        """Write buffered log lines and commit: everything so far is durable."""
-        if self._logs:
-            lines, self._logs = self._logs, []
-            self.store.add_logs(lines)
-        self.store.commit()
+        """Write buffered log lines and commit: everything so far is durable.
+
+        On a :class:`StoreError` everything since the last commit is rolled back, and the
+        passes waiting for a shared commit hear of it (their checkpoints were not saved).
+        """
+        lines, self._logs = self._logs, []
+        try:
+            if lines:
+                self.store.add_logs(lines)
+            wrote = self.store.commit()
+        except StoreError as exc:
+            self._logs[:0] = lines  # only shown, never data: written with a later commit
+            self.store_failed(exc)
+            raise
+        if wrote and self.store_problem is not None:
+            self.store_problem = None
+
+    def store_failed(self, error: StoreError) -> None:
+        """A write or commit was refused: roll back, and fail the commits that shared it.
+
+        Once per error: its later handlers (the passes that shared the commit) find it done.
+        """
+        self.store_problem = error
+        if getattr(error, "_rolled_back", False):
+            return
+        error._rolled_back = True  # type: ignore[attr-defined]
+        with contextlib.suppress(StoreError):
+            self.store.rollback()
+        waiters, self._commit_waiters = self._commit_waiters, None
+        if waiters is not None and not waiters.done():
+            waiters.set_exception(error)
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """All or nothing: the writes inside commit together, or roll back together.
+
+        What the writes do to memory (listeners told, passes in flight stopped) happens only
+        once they are committed. Blocks nest: an inner one is part of the outer one.
+        """
+        if self._deferred is not None:
+            yield
+            return
+        self.flush()  # commit what others wrote first: a rollback must discard only ours
+        self._deferred = []
+        try:
+            yield  # no await inside: no other pass writes into this transaction meanwhile
+            self.flush()
+        except BaseException as exc:
+            self._deferred = None
+            if isinstance(exc, StoreError):
+                self.store_problem = exc
+            with contextlib.suppress(StoreError):
+                self.store.rollback()
+            raise
+        effects, self._deferred = self._deferred, None
+        for effect in effects:
+            effect()
 
     async def commit(self) -> None:
         """Commit now; with several passes in flight, share one commit among them."""
@@ -182,10 +254,12 @@ class Orchestrator:
         waiters, self._commit_waiters = self._commit_waiters, None
         try:
             self.flush()
-        except BaseException as exc:  # pragma: no cover - disk failures
-            if waiters is not None:
+        except BaseException as exc:
+            if waiters is not None and not waiters.done():
                 waiters.set_exception(exc)
-            raise
+            if not isinstance(exc, Exception):
+                raise
+            return
         if waiters is not None:
             waiters.set_result(None)
 
@@ -253,10 +327,9 @@ class Orchestrator:
         return ids
 
     async def send(self, raw_events: list[Any]) -> list[str]:
-        """Accept events and commit them before returning their ids."""
-        ids = self.ingest_events(raw_events)
-        self.flush()
-        return ids
+        """Accept events and commit them before returning their ids: all of them or none."""
+        with self.atomic():
+            return self.ingest_events(raw_events)
 
     def _triggered(self, event: dict[str, Any]) -> list[FunctionConfig]:
         matched: dict[str, FunctionConfig] = {}
@@ -393,7 +466,7 @@ class Orchestrator:
 
     def _make_ready(self, run: RunRecord) -> None:
         if run.run_id in self.scheduler.executing:
-            self.passes.rerun_after.add(run.run_id)
+            self._after_commit(lambda: self.passes.rerun_after.add(run.run_id))
             return
         run.ready_at = self.clock.now()
         self.save_run(run)
@@ -422,15 +495,14 @@ class Orchestrator:
             raise KeyError(run_id)
         if run.status.terminal:
             return False
-        if run_id in self.scheduler.executing:
-            self._cancelled.add(run_id)
-        run.status, run.cancel_reason = RunStatus.CANCELLED, reason
-        run.cancel_event_id = event_id
-        self._end(run)
-        self._system_event(FUNCTION_CANCELLED, run, {"reason": reason})
-        self._resolve_parent(run, error={"name": "FunctionCancelled", "message": reason})
-        if commit:
-            self.flush()
+        with self.atomic() if commit else contextlib.nullcontext():
+            if run_id in self.scheduler.executing:
+                self._after_commit(lambda: self._cancelled.add(run_id))
+            run.status, run.cancel_reason = RunStatus.CANCELLED, reason
+            run.cancel_event_id = event_id
+            self._end(run)
+            self._system_event(FUNCTION_CANCELLED, run, {"reason": reason})
+            self._resolve_parent(run, error={"name": "FunctionCancelled", "message": reason})
         return True
 
     def _end(self, run: RunRecord) -> None:
@@ -438,7 +510,7 @@ class Orchestrator:
         run.ended_at, run.ready_at, run.deadline_at = self.clock.now(), None, None
         self.save_run(run)
         self.store.remove_waits(run.run_id)
-        self._mocks.pop(run.run_id, None)
+        self._after_commit(functools.partial(self._mocks.pop, run.run_id, None))
 
     def _system_event(self, name: str, run: RunRecord, extra: dict[str, Any]) -> None:
         data = {"function_id": run.function_id, "run_id": run.run_id, "event": run.event, **extra}

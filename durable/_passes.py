@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._backoff import DEFAULT_BACKOFF
 from ._config import FunctionConfig
-from ._errors import UnknownFunctionError
+from ._errors import StoreError, UnknownFunctionError
 from ._history import build_history
 from ._protocol import ExecutionRequest, ExecutionResult, PassInterrupted
 from ._run_host import RunHost
@@ -32,7 +32,20 @@ class Passes:
         self.rerun_after: set[str] = set()
 
     async def execute(self, run: RunRecord) -> None:
-        """Run one pass of ``run`` and apply its result."""
+        """Run one pass of ``run`` and apply its result.
+
+        If the database refuses a write of the pass (locked, full), the pass is abandoned:
+        what it wrote since its last commit is rolled back, and the run goes again from that
+        commit once writes work (:meth:`Scheduler.strand`).
+        """
+        try:
+            await self._execute(run)
+        except StoreError as exc:
+            self.orch.store_failed(exc)
+            self.rerun_after.discard(run.run_id)
+            self.orch.scheduler.strand(run.run_id)
+
+    async def _execute(self, run: RunRecord) -> None:
         config = self.orch.config_of(run.function_id)
         if config is None:
             self.orch.fail(run, UnknownFunctionError(run.function_id).to_dict())
@@ -68,6 +81,8 @@ class Passes:
             result = await self.orch.executor.execute(request, host)
         except PassInterrupted:
             result = ExecutionResult("suspended", reenter=True)
+        except StoreError:
+            raise
         except Exception as exc:  # a worker crash: the steps in flight failed an attempt
             if host.crashed(str(exc)):
                 result = ExecutionResult("suspended")
@@ -75,6 +90,8 @@ class Passes:
                 result = ExecutionResult(
                     "errored", error={"name": type(exc).__name__, "message": str(exc)}
                 )
+        if host.store_error is not None:  # the handler was stopped: nothing to apply
+            raise host.store_error
         latest = self.orch.store.get_run(run.run_id)
         if latest is None or latest.status.terminal:
             self.rerun_after.discard(run.run_id)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ._backoff import DEFAULT_BACKOFF, Backoff
 from ._config import FunctionConfig
-from ._errors import UnknownFunctionError
+from ._errors import StoreError, UnknownFunctionError
 from ._expressions import compile_expression
 from ._matching import field_value, match_field
 from ._protocol import (
@@ -58,6 +58,8 @@ class RunHost:
         self.rng = rng
         self.base_position = max((s.position for s in steps.values()), default=-1) + 1
         self.in_flight: dict[str, StepStarted] = {}
+        #: set when the database refused a checkpoint: the handler was told to stop
+        self.store_error: StoreError | None = None
         self.last_checkpoint_at = max(
             (s.ended_at for s in steps.values() if s.ended_at is not None),
             default=run.started_at or run.created_at,
@@ -99,22 +101,32 @@ class RunHost:
 
     async def checkpoint(self, message: Checkpoint) -> Reply:
         self.in_flight.pop(message.key, None)
-        if self.is_cancelled():
+        if self.is_cancelled() or self.store_error is not None:
             return STOP
-        if isinstance(message, StepCompleted):
-            reply = self._completed(message)
-        elif isinstance(message, StepFailed):
-            reply = self._failed(message)
-        elif isinstance(message, SleepRequest):
-            reply = self._sleep(message)
-        elif isinstance(message, WaitRequest):
-            reply = self._wait(message)
-        elif isinstance(message, InvokeRequest):
-            reply = self._invoke(message)
-        else:
-            reply = self._send(message)
-        await self.orch.commit()
+        try:
+            reply = self._apply(message)
+            await self.orch.commit()
+        except StoreError as exc:
+            # Not saved, so not done: stop the handler; the run goes again from its last
+            # commit once the database takes writes (the step body runs again then).
+            if self.store_error is None:
+                self.store_error = exc
+                self.orch.store_failed(exc)
+            return STOP
         return reply
+
+    def _apply(self, message: Checkpoint) -> Reply:
+        if isinstance(message, StepCompleted):
+            return self._completed(message)
+        if isinstance(message, StepFailed):
+            return self._failed(message)
+        if isinstance(message, SleepRequest):
+            return self._sleep(message)
+        if isinstance(message, WaitRequest):
+            return self._wait(message)
+        if isinstance(message, InvokeRequest):
+            return self._invoke(message)
+        return self._send(message)
 
     # -- checkpoints --------------------------------------------------------------------
 

@@ -12,15 +12,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ._errors import StoreError
 from ._flow import Slots, cron_event
 from ._store import EventRecord, RunRecord, RunStatus
 from ._triggers import CronTrigger
 
 if TYPE_CHECKING:
     from ._orchestrator import Orchestrator
+
+logger = logging.getLogger("durable.scheduler")
+
+#: Back-off between scheduler rounds while the database refuses writes (first, then doubling).
+RETRY_FIRST, RETRY_MAX = 0.1, 5.0
 
 
 def next_tick(trigger: CronTrigger, after: float) -> float:
@@ -39,6 +46,11 @@ class Scheduler:
         self._slots = Slots()
         self._held_slots: dict[str, list[str]] = {}
         self._cron_next: dict[tuple[str, str], float] = {}
+        #: runs whose pass was abandoned because the database refused its writes: made ready
+        #: again (from their last commit) once writes work
+        self.stranded: set[str] = set()
+        self._retry_delay = 0.0
+        self._retry_at = 0.0
 
     def schedule_crons(self) -> None:
         """Load (or first compute) the next tick of every cron trigger."""
@@ -87,21 +99,48 @@ class Scheduler:
 
     def _pass_done(self, run_id: str, _task: object = None) -> None:
         self.executing.pop(run_id, None)
+        if run_id not in self.stranded:
+            self._retry_delay = 0.0  # a pass went through: the database takes writes
         self._slots.release(self._held_slots.pop(run_id, []))
         self.wakeup.set()
 
     def tick(self) -> int:
-        """Expire deadlines, fire due cron ticks, start due passes. Returns passes started."""
+        """Expire deadlines, fire due cron ticks, start due passes. Returns passes started.
+
+        Raises :class:`StoreError` (having changed nothing) if the database refuses the writes.
+        """
         now = self.orch.clock.now()
-        for run in self.orch.store.expired_deadlines(now):
-            self.orch.cancel(run.run_id, run.deadline_reason or "timed out", commit=False)
-        for (function_id, cron), next_at in list(self._cron_next.items()):
-            if next_at <= now:
-                self._fire_cron(function_id, cron, next_at, now)
-        self.orch.flush()
+        fired: dict[tuple[str, str], float] = {}
+        with self.orch.atomic():
+            self._resume_stranded(now)
+            for run in self.orch.store.expired_deadlines(now):
+                self.orch.cancel(run.run_id, run.deadline_reason or "timed out", commit=False)
+            for (function_id, cron), next_at in self._cron_next.items():
+                if next_at <= now:
+                    fired[(function_id, cron)] = self._fire_cron(function_id, cron, next_at, now)
+        self._cron_next.update(fired)  # only once committed: a refused tick fires again
+        if now >= self._retry_at:
+            self.stranded &= set(self.executing)
         return self.start_due()
 
-    def _fire_cron(self, function_id: str, cron: str, tick: float, now: float) -> None:
+    def strand(self, run_id: str) -> None:
+        """A pass of ``run_id`` was abandoned (the database refused its writes): run it again
+        from its last commit after a back-off that grows while the database keeps refusing."""
+        self.stranded.add(run_id)
+        self._retry_delay = min(RETRY_MAX, max(RETRY_FIRST, self._retry_delay * 2))
+        self._retry_at = self.orch.clock.now() + self._retry_delay
+
+    def _resume_stranded(self, now: float) -> None:
+        if now < self._retry_at:
+            return
+        store = self.orch.store
+        for run_id in self.stranded - set(self.executing):
+            run = store.get_run(run_id)
+            if run is not None and not run.status.terminal:
+                run.ready_at = now
+                store.update_run(run)
+
+    def _fire_cron(self, function_id: str, cron: str, tick: float, now: float) -> float:
         store = self.orch.store
         config = self.orch.function(function_id)
         trigger = next(t for t in config.cron_triggers if t.cron == cron)
@@ -120,13 +159,15 @@ class Scheduler:
             store.insert_event(record)
         next_at = next_tick(trigger, max(now, tick))  # missed ticks fire once, not per tick
         store.set_cron(function_id, cron, next_at)
-        self._cron_next[(function_id, cron)] = next_at
+        return next_at
 
     def next_wake_at(self) -> float | None:
         """When something next falls due: a run, a deadline or a cron tick."""
         store = self.orch.store
         times = [t for t in (store.next_ready_at(), store.next_deadline_at()) if t is not None]
         times.extend(self._cron_next.values())
+        if self.stranded:
+            times.append(self._retry_at)
         return min(times) if times else None
 
     async def settle(self) -> None:
@@ -144,14 +185,39 @@ class Scheduler:
                 task.result()
 
     async def run_forever(self) -> None:
-        """The real-clock loop: start due passes, then sleep until the next one is due."""
+        """The real-clock loop: start due passes, then sleep until the next one is due.
+
+        While the database refuses writes (locked, full) it logs the problem once, retries
+        with a growing back-off, and logs again when writes work.
+        """
+        delay = 0.0
         while True:
             self.wakeup.clear()
-            self.tick()
+            try:
+                if self.orch.store_problem is not None:
+                    self.orch.store.probe_write()
+                self.tick()
+            except Exception as exc:
+                delay = min(RETRY_MAX, max(RETRY_FIRST, delay * 2))
+                self._report(exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            if delay:
+                logger.warning("the database accepts writes again: scheduling resumed")
+                delay = 0.0
+            self.orch.store_problem = None
             next_at = self.next_wake_at()
             timeout = None if next_at is None else max(0.0, next_at - self.orch.clock.now())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout)
+
+    def _report(self, exc: Exception, delay: float) -> None:
+        if isinstance(exc, StoreError):
+            self.orch.store_problem = exc
+            if delay == RETRY_FIRST:  # once per outage, not once per retry
+                logger.error("scheduler: %s (retrying every %.1fs at most)", exc, RETRY_MAX)
+        else:  # a bug: say so loudly, but keep scheduling the other runs
+            logger.exception("scheduler: round failed; retrying in %.1fs", delay)
 
     def _has_startable(self) -> bool:
         for run in self.orch.store.ready_runs(self.orch.clock.now(), 1000):

@@ -265,8 +265,21 @@ class Store(Protocol):
         """The log lines of a run, in order."""
         ...
 
-    def commit(self) -> None:
-        """Make every write so far durable."""
+    def commit(self) -> bool:
+        """Make every write so far durable. True if there was something to commit.
+
+        Raises :class:`~durable._errors.StoreError` if the database refused the commit; the
+        caller then rolls back.
+        """
+        ...
+
+    def rollback(self) -> None:
+        """Discard every write since the last commit (after a :class:`StoreError`)."""
+        ...
+
+    def probe_write(self) -> None:
+        """Check that a write would succeed now (commits what is pending); raise
+        :class:`~durable._errors.StoreError` if not."""
         ...
 
     def close(self) -> None:

@@ -178,8 +178,15 @@ class MemoryStore:
     def get_logs(self, run_id: str) -> list[LogRecord]:
         return [copy.deepcopy(line) for line in self._logs.get(run_id, [])]
 
-    def commit(self) -> None:
-        """Nothing to do: every write is already visible."""
+    def commit(self) -> bool:
+        """Nothing to do: every write is already visible (and never refused)."""
+        return True
+
+    def rollback(self) -> None:
+        """Nothing to undo: the memory store never refuses a write, so no caller rolls back."""
+
+    def probe_write(self) -> None:
+        """A write always succeeds here."""
 
     def close(self) -> None:
         """Nothing to release."""

@@ -9,12 +9,13 @@ transactions before it may be rolled back (never corrupted). ``fsync=True`` sets
 from __future__ import annotations
 
 import json
-import re
-import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ._errors import StoreError
+from ._sqlite_connection import BUSY_TIMEOUT_MS, ServerLock, connect
+from ._sqlite_schema import AFTER_MIGRATION, MIGRATIONS, SCHEMA_VERSION, statements
 from ._store import (
     EventRecord,
     LogRecord,
@@ -24,145 +25,6 @@ from ._store import (
     StepStatus,
     WaitRecord,
 )
-
-#: Schema migrations, applied in order; ``PRAGMA user_version`` is the number applied.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE runs (
-        run_id TEXT PRIMARY KEY,
-        function_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        started_at REAL,
-        ended_at REAL,
-        ready_at REAL,
-        attempt INTEGER NOT NULL DEFAULT 0,
-        trigger TEXT NOT NULL,
-        parent_run_id TEXT,
-        parent_step_key TEXT,
-        cancel_reason TEXT,
-        idempotency_key TEXT,
-        concurrency_keys TEXT NOT NULL DEFAULT '[]',
-        output TEXT,
-        error TEXT,
-        event TEXT NOT NULL,
-        events TEXT NOT NULL DEFAULT '[]',
-        deadline_at REAL,
-        deadline_reason TEXT
-    );
-    CREATE INDEX runs_deadline ON runs (deadline_at) WHERE deadline_at IS NOT NULL;
-    CREATE INDEX runs_ready ON runs (ready_at) WHERE ready_at IS NOT NULL;
-    CREATE INDEX runs_created ON runs (created_at, run_id);
-    CREATE INDEX runs_function ON runs (function_id, created_at);
-    CREATE INDEX runs_unfinished ON runs (status)
-        WHERE status NOT IN ('completed', 'failed', 'cancelled');
-    CREATE TABLE steps (
-        run_id TEXT NOT NULL,
-        key TEXT NOT NULL,
-        id TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        status TEXT NOT NULL,
-        position INTEGER NOT NULL,
-        output TEXT,
-        error TEXT,
-        attempts TEXT NOT NULL DEFAULT '[]',
-        wake_at REAL,
-        detail TEXT NOT NULL DEFAULT '{}',
-        started_at REAL,
-        ended_at REAL,
-        PRIMARY KEY (run_id, key)
-    ) WITHOUT ROWID;
-    CREATE TABLE events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        data TEXT NOT NULL,
-        ts INTEGER NOT NULL,
-        user_data TEXT,
-        received_at REAL NOT NULL,
-        run_ids TEXT NOT NULL DEFAULT '[]',
-        skipped TEXT
-    );
-    CREATE INDEX events_id ON events (id, seq);
-    CREATE INDEX events_name ON events (name, received_at);
-    CREATE INDEX events_received ON events (received_at);
-    CREATE TABLE waits (
-        run_id TEXT NOT NULL,
-        step_key TEXT NOT NULL,
-        event_name TEXT NOT NULL,
-        condition TEXT,
-        expires_at REAL NOT NULL,
-        since REAL NOT NULL,
-        kind TEXT NOT NULL DEFAULT 'step',
-        match_field TEXT,
-        match_value TEXT,
-        PRIMARY KEY (run_id, step_key)
-    );
-    CREATE INDEX waits_event ON waits (event_name, match_field, match_value);
-    CREATE TABLE logs (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        run_id TEXT NOT NULL,
-        ts REAL NOT NULL,
-        level TEXT NOT NULL,
-        message TEXT NOT NULL,
-        step_key TEXT
-    );
-    CREATE INDEX logs_run ON logs (run_id, seq);
-    CREATE TABLE idempotency (
-        function_id TEXT NOT NULL,
-        key TEXT NOT NULL,
-        run_id TEXT NOT NULL,
-        claimed_at REAL NOT NULL,
-        PRIMARY KEY (function_id, key)
-    );
-    CREATE TABLE crons (
-        function_id TEXT NOT NULL,
-        cron TEXT NOT NULL,
-        next_at REAL NOT NULL,
-        PRIMARY KEY (function_id, cron)
-    );
-    """,
-    # 2: the id of the event that cancelled a run through a cancel_on rule (fixture export);
-    # runs cancelled so far get it from their reason (see _backfill_cancel_event_ids).
-    """
-    ALTER TABLE runs ADD COLUMN cancel_event_id TEXT;
-    """,
-)
-
-#: What version 1 wrote as a cancel_on run's reason: ``cancel_on: event NAME (ID)``.
-_V1_CANCEL_ON_REASON = re.compile(r"cancel_on: event .* \((?P<id>[^()]+)\)", re.DOTALL)
-
-
-def _backfill_cancel_event_ids(db: sqlite3.Connection) -> None:
-    rows = db.execute(
-        "SELECT run_id, cancel_reason FROM runs WHERE status = 'cancelled' "
-        "AND cancel_reason LIKE 'cancel_on: event %'"
-    ).fetchall()
-    for run_id, reason in rows:
-        found = _V1_CANCEL_ON_REASON.fullmatch(reason)
-        if found:
-            db.execute(
-                "UPDATE runs SET cancel_event_id = ? WHERE run_id = ?", (found["id"], run_id)
-            )
-
-
-def _statements(script: str) -> Iterator[str]:
-    """The SQL statements of a migration script, one at a time."""
-    pending = ""
-    for piece in script.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \n;"):
-                yield pending
-            pending = ""
-
-
-#: Data changes that follow a migration's schema change, in the same transaction.
-_AFTER_MIGRATION: dict[int, Callable[[sqlite3.Connection], None]] = {
-    2: _backfill_cancel_event_ids,
-}
-
-SCHEMA_VERSION = len(MIGRATIONS)
 
 _RUN_COLUMNS = (
     "run_id, function_id, status, created_at, started_at, ended_at, ready_at, attempt, trigger, "
@@ -194,22 +56,43 @@ def _load(text: str | None) -> Any:
 class SQLiteStore:
     """The Store protocol on one SQLite file (``":memory:"`` for a throwaway database)."""
 
-    def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
+    def __init__(self, path: str | Path, *, fsync: bool = False, exclusive: bool = False) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
-        self._db.execute("PRAGMA foreign_keys=OFF")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        self._lock: ServerLock | None = None
+        self._db = connect(self.path)
         try:
+            if exclusive and self.path != ":memory:":
+                self._lock = ServerLock.acquire(self.path)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+            self._db.execute("PRAGMA foreign_keys=OFF")
+            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._check_integrity()
             self._migrate()
         except BaseException:
             self._db.close()
+            if self._lock is not None:
+                self._lock.release()
             raise
 
     # -- schema -------------------------------------------------------------------------
+
+    def _check_integrity(self) -> None:
+        """Refuse a damaged file at open, before anything is written into it."""
+        rows = self._db.execute("PRAGMA quick_check").fetchall()
+        problems = [str(row[0]) for row in rows if row[0] != "ok"]
+        if problems:
+            shown = "; ".join(problems[:3]) + (
+                f" (+{len(problems) - 3} more)" * (len(problems) > 3)
+            )
+            raise StoreError(
+                f"the database {self.path} is damaged (integrity check: {shown}); restore it "
+                "from a backup or use another --db",
+                reason="database_damaged",
+                path=self.path,
+            )
 
     def _migrate(self) -> None:
         if self._check_version() == SCHEMA_VERSION:
@@ -219,10 +102,10 @@ class SQLiteStore:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for number in range(self._check_version(), SCHEMA_VERSION):
-                for statement in _statements(MIGRATIONS[number]):
+                for statement in statements(MIGRATIONS[number]):
                     self._db.execute(statement)
-                if number + 1 in _AFTER_MIGRATION:
-                    _AFTER_MIGRATION[number + 1](self._db)
+                if number + 1 in AFTER_MIGRATION:
+                    AFTER_MIGRATION[number + 1](self._db)
                 self._db.execute(f"PRAGMA user_version={number + 1}")
             self._db.execute("COMMIT")
         except BaseException:
@@ -522,12 +405,34 @@ class SQLiteStore:
 
     # -- transactions -------------------------------------------------------------------
 
-    def commit(self) -> None:
+    def commit(self) -> bool:
+        wrote = self._db.in_transaction
         self._db.commit()
+        return wrote
+
+    def rollback(self) -> None:
+        self._db.rollback()
+
+    def probe_write(self) -> None:
+        if self._db.in_transaction:
+            self._db.commit()
+            return
+        # Takes the write lock and appends a page to the WAL: fails while locked or full.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute(f"PRAGMA user_version={self.schema_version}")
+            self._db.commit()
+        except BaseException:
+            self._db.rollback()
+            raise
 
     def close(self) -> None:
-        self._db.commit()
-        self._db.close()
+        try:
+            self._db.commit()
+            self._db.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
 
 def _run_row(run: RunRecord) -> tuple[Any, ...]:

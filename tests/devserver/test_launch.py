@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from durable.devserver.harness import free_port
+from durable.devserver.harness import DevProcess, free_port, wait_for
 from durable.devserver.launch import launch_first_worker
 from durable.devserver.options import DevOptions
 from durable.devserver.server import DevServer
@@ -100,4 +100,46 @@ def test_an_unusable_database_is_a_clear_error(tmp_path: Path, content: bytes) -
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert f"error: cannot open the database {db}" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_second_server_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    first = DevProcess(tmp_path, tmp_path / "app.py", reload=False).start()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "durable.cli.main", "dev", "app.py", "--no-tui", "--no-reload",
+             "--db", str(tmp_path / "dev.db"), "--port", str(free_port())],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 2, result.stderr
+        assert "in use by another durable server" in result.stderr
+        assert first.process is not None and f"pid {first.process.pid}" in result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+        # the first one is unaffected
+        first.send({"name": "t/hello"})
+        assert wait_for(lambda: first.finished("hello", 1), 10, "the first server's run")
+    finally:
+        first.stop()
+
+
+def test_a_damaged_database_is_refused_at_start(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    db = tmp_path / "dev.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE filler (x TEXT)")
+    conn.executemany("INSERT INTO filler VALUES (?)", [("y" * 500,) for _ in range(2000)])
+    conn.commit()
+    conn.close()
+    with db.open("r+b") as file:  # garbage over b-tree pages in the middle, header intact
+        file.seek(db.stat().st_size // 2)
+        file.write(b"\xa5" * 8192)
+    result = subprocess.run(
+        [sys.executable, "-m", "durable.cli.main", "dev", "app.py", "--no-tui", "--no-reload",
+         "--db", str(db), "--port", str(free_port())],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert f"error: cannot open the database {db}" in result.stderr
+    assert "is damaged" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout

@@ -1,4 +1,3 @@
-import time
 from typing import Any
 
 import pytest
@@ -188,14 +187,3 @@ def test_compilation_is_cached() -> None:
 def test_expressions_compare_by_source() -> None:
     assert compile_expression("event.data.x == 1") == compile_expression("event.data.x == 1")
     assert compile_expression("event.data.x == 1") != compile_expression("event.data.x == 2")
-
-
-def test_matching_is_fast() -> None:
-    expr = compile_expression(PURCHASE)
-    variables = {"event": event(action="purchase", amount=150)}
-    rounds = 2000
-    start = time.perf_counter()
-    for _ in range(rounds):
-        expr.matches(variables)
-    per_call = (time.perf_counter() - start) / rounds
-    assert per_call < 200e-6  # measured ~5 µs; generous for slow CI machines
