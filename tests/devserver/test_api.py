@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import LiveServer, serve, wait_for
+from .conftest import LiveServer, app, serve, wait_for
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 RUN_FIELDS = {
@@ -51,7 +51,7 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
 def test_health(live_server: LiveServer) -> None:
     health = live_server.get("/health")
     assert health["status"] == "ok"
-    assert health["functions"] == 6
+    assert health["functions"] == len(app.functions)
     assert ISO.match(health["started_at"])
 
 
@@ -105,7 +105,7 @@ def test_functions(live_server: LiveServer) -> None:
     body = live_server.get("/api/functions")
     assert set(body) == {"functions", "errors"} and body["errors"] == []
     by_id = {f["id"]: f for f in body["functions"]}
-    assert set(by_id) == {"pipeline", "flaky", "doomed", "waiter", "sleeper", "chain"}
+    assert set(by_id) == {"pipeline", "flaky", "doomed", "waiter", "sleeper", "chain", "bulky"}
     flaky = by_id["flaky"]
     assert set(flaky) >= {"id", "app_id", "triggers", "config"}
     assert flaky["app_id"] == "api-tests"
