@@ -112,14 +112,6 @@ async def chain(ctx: Context) -> dict[str, Any]:
     return {"one": one, "two": two, "three": three}
 
 
-@app.function(id="bulky", triggers=[{"event": "test/bulky"}])
-async def bulky(ctx: Context) -> int:
-    """Sleeps ``pause``, then a step returns ``size`` characters (a commit that needs space)."""
-    await ctx.step.sleep("pause", ctx.event.data.get("pause", "1ms"))
-    text = await ctx.step.run("fill", lambda: "x" * int(ctx.event.data.get("size", 10)))
-    return len(text)
-
-
 TERMINAL = ("completed", "failed", "cancelled")
 
 

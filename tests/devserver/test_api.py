@@ -105,7 +105,7 @@ def test_functions(live_server: LiveServer) -> None:
     body = live_server.get("/api/functions")
     assert set(body) == {"functions", "errors"} and body["errors"] == []
     by_id = {f["id"]: f for f in body["functions"]}
-    assert set(by_id) == {"pipeline", "flaky", "doomed", "waiter", "sleeper", "chain", "bulky"}
+    assert set(by_id) == {"pipeline", "flaky", "doomed", "waiter", "sleeper", "chain"}
     flaky = by_id["flaky"]
     assert set(flaky) >= {"id", "app_id", "triggers", "config"}
     assert flaky["app_id"] == "api-tests"

@@ -15,7 +15,20 @@ from typing import Any
 
 import pytest
 
+from durable import Context, Durable
+
 from .conftest import LiveServer, wait_for
+from .test_invoke import add_function
+
+extra = Durable(id="store-faults")
+
+
+@extra.function(id="bulky", triggers=[{"event": "test/bulky"}])
+async def bulky(ctx: Context) -> int:
+    """Sleeps ``pause``, then a step returns ``size`` characters (a commit that needs space)."""
+    await ctx.step.sleep("pause", ctx.event.data.get("pause", "1ms"))
+    text = await ctx.step.run("fill", lambda: "x" * int(ctx.event.data.get("size", 10)))
+    return len(text)
 
 
 @contextmanager
@@ -77,6 +90,7 @@ def test_a_locked_database_is_reported_and_the_due_run_resumes_after(
 def test_a_full_disk_answers_507_and_the_refused_commit_is_retried(
     live_server: LiveServer,
 ) -> None:
+    add_function(live_server, bulky)
     run_id = live_server.start("test/bulky", {"pause": "300ms", "size": 400_000})
     live_server.wait_run(run_id, "sleeping")
     set_max_pages(live_server, None)  # the database may not grow any more
