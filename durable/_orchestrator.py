@@ -19,7 +19,7 @@ import contextlib
 import functools
 import math
 import random
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._backoff import Backoff
@@ -30,6 +30,7 @@ from ._events import validate_event
 from ._flow import concurrency_keys, idempotency_key
 from ._history import step_change
 from ._ids import new_id
+from ._journal import Journal, Listener
 from ._limits import EVENT_DEDUP_WINDOW_SECONDS, IDEMPOTENCY_WINDOW_SECONDS
 from ._matching import field_value
 from ._passes import Passes
@@ -56,8 +57,6 @@ FUNCTION_FAILED = "durable/function.failed"
 FUNCTION_CANCELLED = "durable/function.cancelled"
 FUNCTION_INVOKED = "durable/function.invoked"
 
-Listener = Callable[[str, dict[str, Any]], None]
-
 
 class Orchestrator:
     """Runs durable functions to completion, one pass at a time."""
@@ -82,16 +81,9 @@ class Orchestrator:
         self._triggers: EventNameIndex[FunctionConfig] = EventNameIndex()
         self.scheduler = Scheduler(self, max_parallel=max_parallel)
         self.passes = Passes(self)
+        self.journal = Journal(store, lambda: len(self.scheduler.executing))
         self._cancelled: set[str] = set()
-        self._logs: list[LogRecord] = []
-        self._commit_waiters: asyncio.Future[None] | None = None
-        self._listeners: list[Listener] = []
         self._mocks: dict[str, Mapping[str, MemoStep]] = {}
-        #: effects on memory (notifications, cancels of passes in flight) held back until the
-        #: enclosing :meth:`atomic` block commits; None outside one
-        self._deferred: list[Callable[[], object]] | None = None
-        #: the last database fault, until a write works again (``/health`` reports it)
-        self.store_problem: StoreError | None = None
         self.set_functions(functions)
 
     # -- functions --------------------------------------------------------------------
@@ -129,33 +121,22 @@ class Orchestrator:
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener(kind, payload)`` on every run, step and event change."""
-        self._listeners.append(listener)
+        self.journal.listeners.append(listener)
 
     def _notify(self, kind: str, payload: dict[str, Any]) -> None:
-        if self._deferred is not None:
-            self._deferred.append(lambda: self._notify_now(kind, payload))
-        else:
-            self._notify_now(kind, payload)
-
-    def _notify_now(self, kind: str, payload: dict[str, Any]) -> None:
-        for listener in self._listeners:
-            listener(kind, payload)
+        self.journal.notify(kind, payload)
 
     def _after_commit(self, effect: Callable[[], object]) -> None:
-        """Apply an in-memory effect now, or when the enclosing :meth:`atomic` block commits."""
-        if self._deferred is not None:
-            self._deferred.append(effect)
-        else:
-            effect()
+        self.journal.after_commit(effect)
 
     def notify_step(self, run: RunRecord, step: StepRecord) -> None:
         """Tell listeners a step changed."""
-        if self._listeners:
+        if self.journal.listeners:
             self._notify("step", step_change(run, step))
 
     def notify_started(self, run: RunRecord, notice: StepStarted) -> None:
         """Tell listeners a step attempt started (not stored: it is not a checkpoint)."""
-        if self._listeners:
+        if self.journal.listeners:
             self._notify(
                 "step",
                 {
@@ -172,96 +153,39 @@ class Orchestrator:
     def save_run(self, run: RunRecord) -> None:
         """Write a run's new state and tell the listeners."""
         self.store.update_run(run)
-        if self._listeners:
+        if self.journal.listeners:
             self._notify("run", _run_change(run))
 
-    # -- commits ------------------------------------------------------------------------
+    # -- commits (the journal's) ----------------------------------------------------------
 
     def buffer_log(self, line: LogRecord) -> None:
         """Keep a log line until the next commit."""
-        self._logs.append(line)
+        self.journal.buffer_log(line)
 
     def flush(self) -> None:
-        """Write buffered log lines and commit: everything so far is durable.
-
-        On a :class:`StoreError` everything since the last commit is rolled back, and the
-        passes waiting for a shared commit hear of it (their checkpoints were not saved).
-        """
-        lines, self._logs = self._logs, []
-        try:
-            if lines:
-                self.store.add_logs(lines)
-            wrote = self.store.commit()
-        except StoreError as exc:
-            self._logs[:0] = lines  # only shown, never data: written with a later commit
-            self.store_failed(exc)
-            raise
-        if wrote and self.store_problem is not None:
-            self.store_problem = None
-
-    def store_failed(self, error: StoreError) -> None:
-        """A write or commit was refused: roll back, and fail the commits that shared it.
-
-        Once per error: its later handlers (the passes that shared the commit) find it done.
-        """
-        self.store_problem = error
-        if getattr(error, "_rolled_back", False):
-            return
-        error._rolled_back = True  # type: ignore[attr-defined]
-        with contextlib.suppress(StoreError):
-            self.store.rollback()
-        waiters, self._commit_waiters = self._commit_waiters, None
-        if waiters is not None and not waiters.done():
-            waiters.set_exception(error)
-
-    @contextlib.contextmanager
-    def atomic(self) -> Iterator[None]:
-        """All or nothing: the writes inside commit together, or roll back together.
-
-        What the writes do to memory (listeners told, passes in flight stopped) happens only
-        once they are committed. Blocks nest: an inner one is part of the outer one.
-        """
-        if self._deferred is not None:
-            yield
-            return
-        self.flush()  # commit what others wrote first: a rollback must discard only ours
-        self._deferred = []
-        try:
-            yield  # no await inside: no other pass writes into this transaction meanwhile
-            self.flush()
-        except BaseException as exc:
-            self._deferred = None
-            if isinstance(exc, StoreError):
-                self.store_problem = exc
-            with contextlib.suppress(StoreError):
-                self.store.rollback()
-            raise
-        effects, self._deferred = self._deferred, None
-        for effect in effects:
-            effect()
+        """Commit everything so far (see :meth:`Journal.flush`)."""
+        self.journal.flush()
 
     async def commit(self) -> None:
-        """Commit now; with several passes in flight, share one commit among them."""
-        if len(self.scheduler.executing) <= 1:
-            self.flush()
-            return
-        if self._commit_waiters is None:
-            self._commit_waiters = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().call_soon(self._group_commit)
-        await asyncio.shield(self._commit_waiters)
+        """Commit now, or share a commit with the passes in flight (:meth:`Journal.commit`)."""
+        await self.journal.commit()
 
-    def _group_commit(self) -> None:
-        waiters, self._commit_waiters = self._commit_waiters, None
-        try:
-            self.flush()
-        except BaseException as exc:
-            if waiters is not None and not waiters.done():
-                waiters.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        if waiters is not None:
-            waiters.set_result(None)
+    def store_failed(self, error: StoreError) -> None:
+        """A write was refused: roll back (see :meth:`Journal.store_failed`)."""
+        self.journal.store_failed(error)
+
+    def atomic(self) -> contextlib.AbstractContextManager[None]:
+        """All-or-nothing writes (see :meth:`Journal.atomic`)."""
+        return self.journal.atomic()
+
+    @property
+    def store_problem(self) -> StoreError | None:
+        """The last database fault, until a write works again (``/health`` reports it)."""
+        return self.journal.store_problem
+
+    @store_problem.setter
+    def store_problem(self, problem: StoreError | None) -> None:
+        self.journal.store_problem = problem
 
     def encode(self, value: Any) -> str:
         """JSON text of a value the host stores itself (events, ids)."""
@@ -288,7 +212,7 @@ class Orchestrator:
             if previous is not None and now - previous.received_at < EVENT_DEDUP_WINDOW_SECONDS:
                 record.skipped = f"duplicate: event id {event.id!r} was already received"
                 self.store.insert_event(record)
-                if self._listeners:
+                if self.journal.listeners:
                     self._notify(
                         "event",
                         {
@@ -313,7 +237,7 @@ class Orchestrator:
             if record.run_ids or record.skipped:
                 self.store.update_event(record)
             self._resolve_waits(data)
-            if self._listeners:
+            if self.journal.listeners:
                 self._notify(
                     "event",
                     {
@@ -389,7 +313,7 @@ class Orchestrator:
                     kind="cancel",
                 )
             )
-        if self._listeners:
+        if self.journal.listeners:
             self._notify("run", _run_change(run))
         return run
 
