@@ -122,6 +122,8 @@ class DurableClient:
             self._http = None
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if method == "POST":  # bodiless ones too: the server refuses a POST of another type
+            kwargs.setdefault("headers", {})["Content-Type"] = "application/json"
         try:
             response = await self._client().request(method, path, **kwargs)
         except httpx.HTTPError as exc:
