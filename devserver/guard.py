@@ -81,8 +81,10 @@ def check_host_name(value: str) -> str:
     if "/" in name or any(char.isspace() for char in name) or "@" in name:
         raise ValueError(f"{value!r} is not a host name (give the name alone, e.g. myhost.local)")
     bracketed = name.startswith("[")
-    if (bracketed and not name.endswith("]")) or (not bracketed and name.count(":") == 1):
+    if (bracketed and "]:" in name) or (not bracketed and name.count(":") == 1):
         raise ValueError(f"{value!r} has a port: give the name alone (any port is answered)")
+    if bracketed != name.endswith("]"):
+        raise ValueError(f"{value!r} is not a host name (an IPv6 address: [fd00::1] or fd00::1)")
     return name
 
 
