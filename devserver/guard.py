@@ -176,7 +176,7 @@ async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
     if str(scope.get("path", "")).startswith("/e/"):
         body["status"] = status  # Inngest's event API puts the status in the body too
-    payload = json.dumps(body).encode()
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
