@@ -6,6 +6,7 @@ TUI's client and ``app.send``, each against a real server, every request they se
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,9 +15,9 @@ from typer.testing import CliRunner
 
 from durable import Durable
 from durable.cli.main import app as cli
-from durable.tui.api import DurableClient
+from durable.tui.api import DurableClient, RequestFailed
 
-from .conftest import LiveServer
+from .conftest import LiveServer, serve
 
 
 @pytest.fixture
@@ -103,3 +104,20 @@ async def test_app_send_posts_json(
     assert len(app.send_sync([{"name": "test/other"}, {"name": "test/other"}])) == 2
     assert len(posts(sent)) == 2
     assert_json_posts(sent)
+
+
+async def test_the_tui_client_says_why_a_server_refuses_its_host(tmp_path: Path) -> None:
+    """A server not answering the URL's name: the health check and the stream both say so."""
+    with serve(tmp_path / "dev.db", hosts=["localhost"]) as server:
+        client = DurableClient(server.url)  # http://127.0.0.1:PORT, not a name it answers
+        try:
+            with pytest.raises(RequestFailed) as refused:
+                await client.health()
+            assert refused.value.status == 421 and "--allow-host" in refused.value.message
+            stream = client.stream(min_backoff=0.01)
+            kind, info = await stream.__anext__()
+            await stream.aclose()
+        finally:
+            await client.aclose()
+    assert kind == "disconnected"
+    assert "does not answer to Host '127.0.0.1:" in info["error"] and "HTTP 421" in info["error"]
