@@ -333,7 +333,7 @@ class Api:
         """``POST /api/runs/{run_id}/cancel``: cancel; 409 if the run already ended."""
         run = _run_or_404(self.ctx, request.path_params["run_id"])
         body = await read_object(request, '{"reason": "..."}')
-        reason = body.get("reason", "cancelled by request")
+        reason = (body or {}).get("reason", "cancelled by request")
         if not isinstance(reason, str) or not reason:
             raise ApiError(400, "invalid_body", "'reason' must be a non-empty string")
         if not self.ctx.orchestrator.cancel(run.run_id, reason):
