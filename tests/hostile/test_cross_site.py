@@ -162,6 +162,7 @@ BAD_HOSTS = [
     "0.0.0.0",  # not the --host of this server (which binds 127.0.0.1)
     "localhost:notaport",
     "localhost:123456",
+    "localhost:65536",
     "[::1",
     "::1",  # a Host must bracket an IPv6 address
     "",
