@@ -61,8 +61,8 @@ def split_host(value: str) -> tuple[str, int | None] | None:
     digits = rest[1:]
     if rest[0] != ":" or not (digits.isascii() and digits.isdigit()) or len(digits) > 5:
         return None
-    port = int(digits)
-    return (name.lower(), port) if port <= 65535 else None
+    number = int(digits)
+    return (name.lower(), number) if number <= 65535 else None
 
 
 def allowed_hosts(bind_host: str | None = None, extra: Iterable[str] = ()) -> frozenset[str]:
