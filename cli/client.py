@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 DEFAULT_URL = "http://127.0.0.1:8288"
 URL_ENV = "DURABLE_URL"
 TIMEOUT = 10.0
+#: What every POST says it sends (SPEC section 10: the server refuses any other type).
+JSON_HEADERS = {"Content-Type": "application/json"}
 #: Console width when stdout is not a terminal.
 PIPE_WIDTH = 200
 
@@ -106,8 +108,10 @@ class ApiClient:
         return self._request("GET", path, params=clean)
 
     def post(self, path: str, body: Any = None) -> Any:
-        """POST ``body`` as JSON to ``path`` and return the decoded JSON body."""
-        return self._request("POST", path, json=body)
+        """POST ``body`` as JSON to ``path`` (no body if None) and return the decoded JSON
+        body. The type is always JSON: the server refuses a POST of any other type."""
+        payload: dict[str, Any] = {} if body is None else {"json": body}
+        return self._request("POST", path, headers=JSON_HEADERS, **payload)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         import httpx  # here, not at the top: `durable dev` starts faster without it

@@ -39,6 +39,14 @@ def dev(
         bool, typer.Option(help="Sync every commit to disk (survives power loss, slower).")
     ] = False,
     no_reload: Annotated[bool, typer.Option("--no-reload", help="Do not watch files.")] = False,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Also answer requests whose Host header is this name (repeatable; the "
+            "loopback names and --host are always answered).",
+        ),
+    ] = None,
 ) -> None:
     """Run the dev server: discover functions, execute runs durably, serve the HTTP API."""
     from durable.devserver.launch import DatabaseError, run
@@ -58,6 +66,7 @@ def dev(
     if not (1 <= port <= 65535):
         typer.echo(f"error: --port must be 1-65535, got {port}", err=True)
         raise typer.Exit(2)
+    allowed = _allowed_hosts(allow_host or [])
     from durable.devserver.child import wants_tui
 
     if wants_tui(no_tui, stdout_is_terminal()):
@@ -66,6 +75,7 @@ def dev(
         args += ["--retry-interval", retry_interval] if retry_interval else []
         args += ["--fsync"] if fsync else []
         args += ["--no-reload"] if no_reload else []
+        args += [arg for name in allowed for arg in ("--allow-host", name)]
         raise typer.Exit(_dev_with_tui(args, host, port, db))
     options = DevOptions(
         paths=list(paths or []),
@@ -75,11 +85,23 @@ def dev(
         retry_interval=interval,
         fsync=fsync,
         reload=not no_reload,
+        allow_hosts=allowed,
     )
     try:
         run(options)
     except DatabaseError as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _allowed_hosts(names: list[str]) -> list[str]:
+    """The ``--allow-host`` names, checked (exit 2 naming a bad one)."""
+    from durable.devserver.guard import check_host_name
+
+    try:
+        return [check_host_name(name) for name in names]
+    except ValueError as exc:
+        typer.echo(f"error: --allow-host: {exc}", err=True)
         raise typer.Exit(2) from None
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -34,6 +35,7 @@ from durable._serialization import dumps, encoded_size
 from durable._store import RunRecord, RunStatus, StepRecord, StepStatus
 
 from .context import ServerContext
+from .guard import RequestGuard, allowed_hosts
 from .invoke import invocation_event
 from .stream import DEFAULT_KEEPALIVE, StreamHub
 from .views import event_view, iso, log_view, run_view
@@ -142,13 +144,16 @@ def _lone_surrogate(value: Any) -> str | None:
     return None
 
 
-async def read_json(request: Request, *, required: bool = True) -> Any:
-    """The parsed JSON body: 400 naming the problem if it is not JSON (None if empty)."""
+async def read_json(request: Request) -> Any:
+    """The parsed JSON body: 400 naming the problem if it is empty or not JSON."""
     body = await read_body(request)
     if not body.strip():
-        if required:
-            raise ApiError(400, "invalid_json", "the request body is empty; expected JSON")
-        return None
+        raise ApiError(400, "invalid_json", "the request body is empty; expected JSON")
+    return parse_json(body)
+
+
+def parse_json(body: bytes) -> Any:
+    """``body`` parsed as strict JSON (no NaN, no lone surrogates); 400 naming the problem."""
     try:
         # strict decoding: json.loads(bytes) would let UTF-8-encoded surrogates through
         text = body.decode(json.detect_encoding(body))
@@ -175,6 +180,40 @@ async def read_json(request: Request, *, required: bool = True) -> Any:
                 "(an unpaired \\uD800-\\uDFFF escape), which is not text",
             )
     return value
+
+
+async def read_object(request: Request, shape: str) -> dict[str, Any]:
+    """An optional JSON-object body (``{}`` when there is none): 400 ``invalid_body`` naming
+    what came instead (``null``, ``0``, ``false``, ``""``, a list...) and the expected
+    ``shape``."""
+    body = await read_body(request)
+    if not body.strip():
+        return {}
+    value = parse_json(body)
+    if not isinstance(value, dict):
+        raise ApiError(
+            400,
+            "invalid_body",
+            f"the body must be a JSON object ({shape}) or empty, got {_describe(value)}",
+        )
+    return value
+
+
+def _describe(value: Any) -> str:
+    """A JSON value for an error message: its type and, if short, itself."""
+    kind = {
+        type(None): "null",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+    text = json.dumps(value, ensure_ascii=False)
+    if value is None:
+        return kind
+    return f"{kind} ({text})" if len(text) <= 40 else kind
 
 
 def query_limit(request: Request, default: int = DEFAULT_PAGE) -> int:
@@ -297,9 +336,7 @@ class Api:
     async def cancel_run(self, request: Request) -> Response:
         """``POST /api/runs/{run_id}/cancel``: cancel; 409 if the run already ended."""
         run = _run_or_404(self.ctx, request.path_params["run_id"])
-        body = await read_json(request, required=False)
-        if body is not None and not isinstance(body, dict):
-            raise ApiError(400, "invalid_body", "the body must be a JSON object or empty")
+        body = await read_object(request, '{"reason": "..."}')
         reason = (body or {}).get("reason", "cancelled by request")
         if not isinstance(reason, str) or not reason:
             raise ApiError(400, "invalid_body", "'reason' must be a non-empty string")
@@ -312,11 +349,7 @@ class Api:
     async def rerun(self, request: Request) -> Response:
         """``POST /api/runs/{run_id}/rerun``: a new run, optionally reusing earlier steps."""
         run = _run_or_404(self.ctx, request.path_params["run_id"])
-        body = await read_json(request, required=False)
-        if body is None:
-            body = {}
-        if not isinstance(body, dict):
-            raise ApiError(400, "invalid_body", "the body must be a JSON object or empty")
+        body = await read_object(request, '{"from_step": ..., "output": ...}')
         from_step = body.get("from_step")
         if from_step is not None and not isinstance(from_step, str):
             raise ApiError(400, "invalid_body", "'from_step' must be a step key (a string)")
@@ -342,10 +375,12 @@ class Api:
             config = self.ctx.orchestrator.function(function_id)
         except UnknownFunctionError as exc:
             raise ApiError(404, exc.code, exc.message) from None
-        body = await read_json(request, required=False) or {}
-        data = body.get("data", {}) if isinstance(body, dict) else None
+        body = await read_object(request, '{"data": {...}}')
+        data = body.get("data", {})
         if not isinstance(data, dict):
-            raise ApiError(400, "invalid_body", 'the body must be {"data": {...}} or empty')
+            raise ApiError(
+                400, "invalid_body", f"'data' must be a JSON object, got {_describe(data)}"
+            )
         try:
             with self.ctx.orchestrator.atomic():  # committed before the answer
                 run = self.ctx.orchestrator.start_run(
@@ -467,8 +502,17 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "internal server error (see the log)")
 
 
-def create_app(ctx: ServerContext, *, keepalive: float = DEFAULT_KEEPALIVE) -> Starlette:
-    """The API app of ``ctx``; ``app.state.stream`` is its SSE hub (close it on shutdown)."""
+def create_app(
+    ctx: ServerContext,
+    *,
+    keepalive: float = DEFAULT_KEEPALIVE,
+    hosts: Iterable[str] | None = None,
+) -> Starlette:
+    """The API app of ``ctx``; ``app.state.stream`` is its SSE hub (close it on shutdown).
+
+    ``hosts`` are the ``Host`` names it answers to (default: the loopback names); see
+    :mod:`devserver.guard` for the checks every request passes first.
+    """
     hub = StreamHub(keepalive=keepalive)
     ctx.orchestrator.subscribe(hub.publish)
     api = Api(ctx, hub)
@@ -488,6 +532,7 @@ def create_app(ctx: ServerContext, *, keepalive: float = DEFAULT_KEEPALIVE) -> S
     ]
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(RequestGuard, hosts=allowed_hosts() if hosts is None else hosts)],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.stream = hub

@@ -19,3 +19,5 @@ class DevOptions:
     fsync: bool = False
     reload: bool = True
     root: Path | None = None
+    #: ``Host`` names answered besides the loopback names and ``host`` (``--allow-host``).
+    allow_hosts: list[str] = field(default_factory=list)

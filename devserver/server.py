@@ -169,8 +169,10 @@ class DevServer:
         booting = asyncio.ensure_future(self.start())
         await asyncio.sleep(0)
         from .api import create_app
+        from .guard import allowed_hosts
 
-        app = create_app(self.context)
+        hosts = allowed_hosts(self.options.host, self.options.allow_hosts)
+        app = create_app(self.context, hosts=hosts)
         http = _http_server(app, self.options.host, self.options.port)
         await booting
         loop = asyncio.get_running_loop()

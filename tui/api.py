@@ -102,6 +102,17 @@ def describe(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def _refused(response: httpx.Response) -> RequestFailed:
+    """A refused stream as the error the server gave (a 421 says which hosts it answers)."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        error = None
+    if isinstance(error, dict) and error.get("message"):
+        return RequestFailed(response.status_code, str(error.get("code")), str(error["message"]))
+    return RequestFailed(response.status_code, "stream", "the stream was refused")
+
+
 class DurableClient:
     """Async client of one dev server. Create it anywhere; it connects on first use."""
 
@@ -122,6 +133,8 @@ class DurableClient:
             self._http = None
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if method == "POST":  # bodiless ones too: the server refuses a POST of another type
+            kwargs.setdefault("headers", {})["Content-Type"] = "application/json"
         try:
             response = await self._client().request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -239,7 +252,8 @@ class DurableClient:
             try:
                 async with self._client().stream("GET", "/api/stream", timeout=timeout) as resp:
                     if resp.status_code != 200:
-                        raise RequestFailed(resp.status_code, "stream", "the stream was refused")
+                        await resp.aread()
+                        raise _refused(resp)
                     yield CONNECTED, {"url": self.url}
                     delay = min_backoff
                     parser = SSEParser()

@@ -113,6 +113,8 @@ async def chain(ctx: Context) -> dict[str, Any]:
 
 
 TERMINAL = ("completed", "failed", "cancelled")
+#: The headers of a POST: the server refuses any other type (SPEC section 10), bodiless too.
+JSON = {"content-type": "application/json"}
 
 
 def wait_for(predicate: Callable[[], T], timeout: float = 5.0, *, message: str = "condition") -> T:
@@ -221,8 +223,9 @@ def _build_context(db: Path) -> ServerContext:
 
 
 @contextlib.contextmanager
-def serve(db: Path) -> Iterator[LiveServer]:
-    """Run a server on ``db`` in a background thread for the duration of the block."""
+def serve(db: Path, *, hosts: list[str] | None = None) -> Iterator[LiveServer]:
+    """Run a server on ``db`` in a background thread for the duration of the block;
+    ``hosts``: the ``Host`` names it answers to (default: the loopback names)."""
     loop = asyncio.new_event_loop()
     sock = _free_socket()
     port = sock.getsockname()[1]
@@ -231,7 +234,7 @@ def serve(db: Path) -> Iterator[LiveServer]:
 
     async def main() -> None:
         ctx = _build_context(db)
-        api = create_app(ctx, keepalive=0.5)
+        api = create_app(ctx, keepalive=0.5, hosts=hosts)
         http = uvicorn.Server(uvicorn.Config(api, log_level="warning", lifespan="off"))
         scheduler = asyncio.ensure_future(ctx.orchestrator.run_forever())
         serving = asyncio.ensure_future(http.serve(sockets=[sock]))

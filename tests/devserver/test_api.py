@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import LiveServer, app, serve, wait_for
+from .conftest import JSON, LiveServer, app, serve, wait_for
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 RUN_FIELDS = {
@@ -213,13 +213,13 @@ def test_logs(live_server: LiveServer) -> None:
 def test_cancel(live_server: LiveServer) -> None:
     run_id = live_server.start("test/sleep")
     live_server.wait_run(run_id, "sleeping")
-    response = live_server.client.post(f"/api/runs/{run_id}/cancel")
+    response = live_server.client.post(f"/api/runs/{run_id}/cancel", headers=JSON)
     assert response.status_code == 200
     assert response.json()["status"] == "cancelled"
     run = live_server.get(f"/api/runs/{run_id}")
     assert run["status"] == "cancelled" and run["cancel_reason"] == "cancelled by request"
     assert ISO.match(run["ended_at"])
-    again = live_server.client.post(f"/api/runs/{run_id}/cancel")
+    again = live_server.client.post(f"/api/runs/{run_id}/cancel", headers=JSON)
     assert "cancelled" in assert_error(again, 409, "run_finished")
     cancelled = live_server.get("/api/events", name="durable/function.cancelled")["events"]
     assert cancelled[0]["data"]["run_id"] == run_id
@@ -236,7 +236,7 @@ def test_cancel_with_reason(live_server: LiveServer) -> None:
 
 def test_rerun(live_server: LiveServer) -> None:
     first = live_server.wait_run(live_server.start("test/chain"))
-    response = live_server.client.post(f"/api/runs/{first['run_id']}/rerun")
+    response = live_server.client.post(f"/api/runs/{first['run_id']}/rerun", headers=JSON)
     assert response.status_code == 200
     new_id = response.json()["run_id"]
     assert new_id != first["run_id"]
@@ -276,7 +276,7 @@ def test_rerun_from_step_reexecutes_it(live_server: LiveServer) -> None:
 def test_rerun_errors(live_server: LiveServer) -> None:
     client = live_server.client
     run_id = live_server.wait_run(live_server.start("test/chain"))["run_id"]
-    assert_error(client.post("/api/runs/nope/rerun"), 404, "run_not_found")
+    assert_error(client.post("/api/runs/nope/rerun", headers=JSON), 404, "run_not_found")
     message = assert_error(
         client.post(f"/api/runs/{run_id}/rerun", json={"from_step": "zzz"}), 422, "unknown_step"
     )
@@ -361,7 +361,9 @@ def test_bad_events(
 ) -> None:
     client = shared_server.client
     response = (
-        client.post(path, content=body) if isinstance(body, bytes) else client.post(path, json=body)
+        client.post(path, content=body, headers=JSON)
+        if isinstance(body, bytes)
+        else client.post(path, json=body)
     )
     assert needle in assert_error(response, status, code)
     assert shared_server.get("/health")["status"] == "ok"
@@ -399,7 +401,8 @@ def test_bad_requests(
     status: int,
     code: str,
 ) -> None:
-    response = shared_server.client.request(method, path, params=params)
+    headers = JSON if method == "POST" else None
+    response = shared_server.client.request(method, path, params=params, headers=headers)
     message = assert_error(response, status, code)
     if status == 405:
         assert response.headers["allow"]
@@ -435,7 +438,7 @@ def _raw_request(url: str, head: bytes, body_chunks: Iterator[bytes]) -> bytes:
 
 def test_huge_declared_body(shared_server: LiveServer) -> None:
     head = (
-        b"POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /api/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         b"Content-Length: 1000000000\r\n\r\n"
     )
     response = _raw_request(shared_server.url, head, iter([b"[" + b" " * 65536]))
@@ -446,7 +449,7 @@ def test_huge_declared_body(shared_server: LiveServer) -> None:
 
 def test_huge_chunked_body(shared_server: LiveServer) -> None:
     head = (
-        b"POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /api/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n"
     )
     chunk = b" " * (1024 * 1024)
@@ -479,7 +482,7 @@ def test_unexpected_error_is_a_generic_500(
 
 def test_server_keeps_serving_runs_after_bad_input(tmp_path: Path) -> None:
     with serve(tmp_path / "dev.db") as server:
-        server.client.post("/api/events", content=b"{{{")
+        server.client.post("/api/events", content=b"{{{", headers=JSON)
         server.client.post("/api/events", json={"name": "a", "data": {"s": BIG}})
         run_id = server.start("test/pipeline", {"n": 1})
         assert wait_for(lambda: server.get(f"/api/runs/{run_id}")["status"] == "completed")

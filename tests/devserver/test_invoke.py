@@ -6,7 +6,7 @@ from typing import Any
 
 from durable import Context, Durable, DurableFunction
 from durable.devserver.registry import FunctionInfo
-from tests.devserver.conftest import LiveServer
+from tests.devserver.conftest import JSON, LiveServer
 
 extra = Durable(id="invoke-tests")
 
@@ -49,7 +49,7 @@ def test_invoke_starts_only_that_function_with_the_data(live_server: LiveServer)
 
 def test_a_cron_function_runs_now_with_its_timer_event(live_server: LiveServer) -> None:
     add_function(live_server)
-    response = live_server.client.post("/api/functions/nightly/invoke")
+    response = live_server.client.post("/api/functions/nightly/invoke", headers=JSON)
     assert response.status_code == 200, response.text
     run = live_server.wait_run(response.json()["run_id"])
     assert run["output"] == {
@@ -59,7 +59,7 @@ def test_a_cron_function_runs_now_with_its_timer_event(live_server: LiveServer) 
 
 
 def test_invoke_errors(live_server: LiveServer) -> None:
-    missing = live_server.client.post("/api/functions/nope/invoke")
+    missing = live_server.client.post("/api/functions/nope/invoke", headers=JSON)
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "unknown_function"
     for body in ([1], {"data": [1]}, {"data": "x"}):

@@ -69,7 +69,11 @@ def test_stream_of_one_run(live_server: LiveServer) -> None:
         assert next(frames) == ("comment", "connected")
         other = live_server.start("test/pipeline")
         live_server.wait_run(other)
-        httpx.post(f"{live_server.url}/api/runs/{sleeping}/cancel", timeout=5)
+        httpx.post(
+            f"{live_server.url}/api/runs/{sleeping}/cancel",
+            headers={"content-type": "application/json"},
+            timeout=5,
+        )
         seen = until(frames, lambda f: f[0] == "run" and f[1]["status"] == "cancelled")
     assert [d["run_id"] for k, d in seen if k == "run"] == [sleeping]
     assert seen[-1][1]["reason"] == "cancelled by request"
