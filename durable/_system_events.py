@@ -26,25 +26,28 @@ def system_event(
 ) -> dict[str, Any]:
     """The validated event ``name`` about ``run`` (``data``: function_id, run_id, event and
     ``extra``), with its texts trimmed so that it fits :data:`MAX_EVENT_BYTES`."""
-    extra = clean_error(extra)
+    extra = clean_error(extra)  # each text within MAX_TEXT_CHARS already
     base = {"name": name, "id": new_id(now_ms), "ts": now_ms}
     trigger: dict[str, Any] = run.event
     note: dict[str, Any] = {}
     while True:
         cap = MAX_TEXT_CHARS
+        texts = extra
         while True:
             data = {
                 "function_id": run.function_id,
                 "run_id": run.run_id,
                 "event": trigger,
-                **_capped(extra, cap),
+                **texts,
                 **note,
             }
             event = {**base, "data": data}
-            if encoded_size(dumps(event)) <= MAX_EVENT_BYTES or cap <= _MIN_TEXT_CHARS:
+            fits = encoded_size(dumps(event)) <= MAX_EVENT_BYTES
+            if fits or cap <= _MIN_TEXT_CHARS:
                 break
             cap //= 2
-        if encoded_size(dumps(event)) <= MAX_EVENT_BYTES or note:
+            texts = _capped(extra, cap)
+        if fits or note:
             break
         trigger, note = _without_data(run)
     return validate_event(event, now_ms=now_ms).to_dict()

@@ -2,13 +2,15 @@
 
 Such text may hold lone UTF-16 surrogates (a non-UTF-8 file name decoded with
 ``surrogateescape``), which no UTF-8 file, socket or database can hold, and may be of any
-size. :func:`clean_text` escapes the surrogates (``"\\udcff"``, so the byte stays visible);
-:func:`trim_text` keeps the head and the tail of a long text around a visible marker.
+size. :func:`clean_text` replaces each surrogate with U+FFFD (one character for one, so a
+trimmed text stays within its bound); :func:`trim_text` keeps the head and the tail of a long
+text around a visible marker.
 Data (step results, outputs, events) is never repaired this way: it is refused instead.
 """
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 MAX_TEXT_CHARS = 64 * 1024
 #: Encoded bytes of a whole error dict beyond which only its core fields are kept.
 MAX_ERROR_BYTES = 256 * 1024
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CORE_FIELDS = ("name", "code", "message", "traceback", "step_id", "cause", "retry_at")
 
 
@@ -32,20 +35,29 @@ def is_text(text: str) -> bool:
 
 
 def clean_text(text: str) -> str:
-    """``text`` with each lone surrogate written as a ``\\udcff`` escape."""
+    """``text`` with each lone surrogate replaced by U+FFFD, the replacement character."""
     if is_text(text):
         return text
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def trim_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
-    """``text`` cut to about ``limit`` characters: its head and tail around a marker
-    ``… [trimmed 412,345 characters] …`` (the tail of a traceback names the error)."""
+    """``text`` cut to at most ``limit`` characters: its head and tail around a marker
+    ``… [trimmed 412,345 characters] …`` (the tail of a traceback names the error).
+
+    Trimming a trimmed text again with the same limit leaves it as it is.
+    """
     if len(text) <= limit:
         return text
-    tail = limit // 4
-    head = limit - tail
-    return f"{text[:head]} … [trimmed {len(text) - head - tail:,} characters] … {text[-tail:]}"
+    # the count of len(text) has at least as many digits as the count of what is removed
+    keep = max(limit - len(_marker(len(text))), 0)
+    tail = keep // 4
+    head = keep - tail
+    return text[:head] + _marker(len(text) - keep) + (text[-tail:] if tail else "")
+
+
+def _marker(removed: int) -> str:
+    return f" … [trimmed {removed:,} characters] … "
 
 
 def shown_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
