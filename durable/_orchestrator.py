@@ -201,8 +201,9 @@ class Orchestrator:
         """Store events (deduplicated by id), start triggered runs, resolve waits. No commit."""
         now = self.clock.now()
         ids = []
-        for raw in raw_events:
-            event = validate_event(raw, now_ms=int(now * 1000))
+        # every event is checked before any is stored: a bad one leaves the batch unapplied
+        events = [validate_event(raw, now_ms=int(now * 1000)) for raw in raw_events]
+        for event in events:
             ids.append(event.id)
             record = EventRecord(
                 id=event.id,

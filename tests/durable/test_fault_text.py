@@ -330,3 +330,11 @@ async def test_system_exit_in_an_async_step_beside_a_sleep_still_suspends_cleanl
         "quit": ("failed", 2),
         "nap": ("completed", 0),
     }
+
+
+async def test_a_batch_with_a_bad_event_stores_none_of_it() -> None:
+    async with TestEngine(big) as t:
+        with pytest.raises(ValueError, match="name"):
+            await t.send([{"name": "nap/go"}, {"name": ""}])
+        assert t.store.list_events(limit=10) == []
+        assert t.runs() == []
