@@ -92,6 +92,8 @@ class Worker:
         self.tasks: set[asyncio.Task[None]] = set()
 
     def send(self, message: dict[str, Any]) -> None:
+        """Write one message; :class:`MessageTooLarge` (nothing written) if the server could
+        not read it."""
         self.writer.write(encode(message))
 
     async def serve(self, reader: asyncio.StreamReader) -> None:

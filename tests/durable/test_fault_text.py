@@ -134,19 +134,41 @@ async def test_a_lone_surrogate_in_a_log_line_is_escaped(store: Store) -> None:
     ]
 
 
-async def test_a_step_id_that_is_not_text_is_refused_by_name() -> None:
-    local = Durable(id="ids")
+names = Durable(id="names")
 
-    @local.function(id="f", triggers=[{"event": "go"}], retries=0)
-    async def f(ctx: Any) -> None:
-        await ctx.step.run(BAD, lambda: 1)
 
-    async with TestEngine(local) as t:
-        run = await t.execute("f")
+@names.function(id="step-id", triggers=[{"event": "go"}], retries=0)
+async def step_id_not_text(ctx: Any) -> None:
+    await ctx.step.run(BAD, lambda: 1)
+
+
+@names.function(id="wait-name", triggers=[{"event": "go"}], retries=0)
+async def wait_name_not_text(ctx: Any) -> None:
+    await ctx.step.wait_for_event("w", event=BAD, timeout="1h")
+
+
+@names.function(id="invoke-id", triggers=[{"event": "go"}], retries=0)
+async def invoke_id_not_text(ctx: Any) -> None:
+    await ctx.step.invoke("i", function=BAD)
+
+
+@pytest.mark.parametrize(
+    ("function", "name", "words"),
+    [
+        ("step-id", "TypeError", "step id must be text"),
+        ("wait-name", "ConfigError", "'event' must be an event name"),
+        ("invoke-id", "ConfigError", "'function' must be a function id"),
+    ],
+)
+async def test_a_name_that_is_not_text_is_refused_by_name(
+    store: Store, function: str, name: str, words: str
+) -> None:
+    """Step ids, waited event names and invoked function ids are stored: not text, no run."""
+    async with TestEngine(names, store=store) as t:
+        run = await asyncio.wait_for(t.execute(function), 10)
     assert run.status == "failed"
-    assert run.error is not None and run.error["name"] == "TypeError"
-    assert "step id must be text" in run.error["message"]
-    assert "lone UTF-16 surrogate" in run.error["message"]
+    assert run.error is not None and run.error["name"] == name
+    assert words in run.error["message"]
 
 
 # -- oversized errors and reasons ---------------------------------------------------------------
