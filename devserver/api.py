@@ -44,6 +44,8 @@ from .views import event_view, iso, log_view, run_view
 MAX_BODY_BYTES = 16 * 1024 * 1024
 #: The most events accepted in one request.
 MAX_EVENTS_PER_REQUEST = 5_000
+#: The longest cancellation ``reason`` accepted (characters); a longer one is a 400.
+MAX_REASON_CHARS = 10_000
 #: The range of ``limit`` query parameters.
 MAX_PAGE = 1_000
 DEFAULT_PAGE = 50
@@ -340,6 +342,13 @@ class Api:
         reason = (body or {}).get("reason", "cancelled by request")
         if not isinstance(reason, str) or not reason:
             raise ApiError(400, "invalid_body", "'reason' must be a non-empty string")
+        if len(reason) > MAX_REASON_CHARS:
+            raise ApiError(
+                400,
+                "invalid_body",
+                f"'reason' is {len(reason):,} characters, over the limit of "
+                f"{MAX_REASON_CHARS:,}: a cancellation reason is a short note",
+            )
         if not self.ctx.orchestrator.cancel(run.run_id, reason):
             raise ApiError(
                 409, "run_finished", f"run {run.run_id} already ended: {run.status.value}"

@@ -13,6 +13,27 @@ from typing import Any
 MESSAGE_LIMIT = 64 * 1024 * 1024
 
 
-def encode(message: dict[str, Any]) -> bytes:
-    """One JSON line."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+class MessageTooLarge(ValueError):
+    """A message would be a line longer than the other side reads: it is not sent."""
+
+    def __init__(self, size: int, limit: int = MESSAGE_LIMIT) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"the message is {size:,} bytes, over the worker socket's limit of "
+            f"{limit // (1024 * 1024)} MB"
+        )
+
+
+def encode(message: dict[str, Any], limit: int = MESSAGE_LIMIT) -> bytes:
+    """One JSON line, or :class:`MessageTooLarge` if it is over ``limit`` bytes.
+
+    A lone surrogate in a string (which UTF-8 cannot hold) goes out as its JSON escape
+    ``\\udcff``, exactly what ``backslashreplace`` writes there: encoding never fails on text,
+    and the other side reads the same string back.
+    """
+    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    data = text.encode("utf-8", "backslashreplace") + b"\n"
+    if len(data) > limit:
+        raise MessageTooLarge(len(data), limit)
+    return data

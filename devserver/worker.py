@@ -23,6 +23,7 @@ from typing import Any
 
 from durable._app import DurableFunction
 from durable._core import Execution, error_dict
+from durable._errors import LimitExceededError
 from durable._protocol import Checkpoint, ExecutionResult, LogLine, Reply, StepStarted
 from durable._wire import (
     checkpoint_to_wire,
@@ -33,7 +34,7 @@ from durable._wire import (
     started_to_wire,
 )
 
-from .framing import MESSAGE_LIMIT, encode
+from .framing import MESSAGE_LIMIT, MessageTooLarge, encode
 from .loader import function_info, load
 
 
@@ -52,11 +53,19 @@ class _RemoteHost:
     async def checkpoint(self, message: Checkpoint) -> Reply:
         self._next += 1
         number = self._next
+        try:
+            self.worker.send(
+                {"t": "cp", "x": self.exec_id, "c": number, "m": checkpoint_to_wire(message)}
+            )
+        except MessageTooLarge as exc:  # never a line the server cannot read
+            raise LimitExceededError(
+                f"step {message.key!r}: {exc}",
+                limit="message_bytes",
+                run_id=self.run_id,
+                step_id=message.key,
+            ) from None
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.worker.pending[(self.exec_id, number)] = future
-        self.worker.send(
-            {"t": "cp", "x": self.exec_id, "c": number, "m": checkpoint_to_wire(message)}
-        )
         return reply_from_wire(await future)
 
     def log(self, line: LogLine) -> None:
@@ -83,6 +92,8 @@ class Worker:
         self.tasks: set[asyncio.Task[None]] = set()
 
     def send(self, message: dict[str, Any]) -> None:
+        """Write one message; :class:`MessageTooLarge` (nothing written) if the server could
+        not read it."""
         self.writer.write(encode(message))
 
     async def serve(self, reader: asyncio.StreamReader) -> None:
@@ -118,10 +129,18 @@ class Worker:
         else:
             host = _RemoteHost(self, exec_id, request.run_id)
             try:
-                result = await Execution(function, request, host, clock=self.clock).run()
+                execution = Execution(function, request, host, clock=self.clock, isolated=True)
+                result = await execution.run()
             except Exception as exc:
                 result = ExecutionResult("errored", error=error_dict(exc))
-        self.send({"t": "done", "x": exec_id, "result": result_to_wire(result)})
+        try:
+            self.send({"t": "done", "x": exec_id, "result": result_to_wire(result)})
+        except MessageTooLarge as exc:  # an output near the state limit, escaped twice
+            error = LimitExceededError(
+                f"the result of the pass: {exc}", limit="message_bytes", run_id=request.run_id
+            )
+            result = ExecutionResult("failed", error=error_dict(error))
+            self.send({"t": "done", "x": exec_id, "result": result_to_wire(result)})
         await self.writer.drain()
 
 

@@ -21,6 +21,7 @@ from ._protocol import (
     WaitRequest,
 )
 from ._serialization import dumps
+from ._text import is_text
 
 if TYPE_CHECKING:
     from ._app import DurableFunction
@@ -75,7 +76,7 @@ class Step:
         ``event.data.orderId == async.data.orderId``.
         """
         condition = _wait_condition(if_, match, step_id)
-        if not isinstance(event, str) or not event:
+        if not isinstance(event, str) or not event or not is_text(event):
             raise ConfigError(f"step.wait_for_event({step_id!r}): 'event' must be an event name")
         timeout_at = self._x.clock() + parse_duration(timeout).total_seconds()
         found = await self._x.request_step(
@@ -100,6 +101,8 @@ class Step:
         Raises :class:`durable.StepError` if the invoked run fails, is cancelled or times out.
         """
         function_id = function if isinstance(function, str) else function.id
+        if not isinstance(function_id, str) or not is_text(function_id):
+            raise ConfigError(f"step.invoke({step_id!r}): 'function' must be a function id")
         payload = dict(data or {})
         dumps(payload, what=f"the data of step.invoke({step_id!r})")
         timeout_at = (

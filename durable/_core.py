@@ -18,7 +18,6 @@ import asyncio
 import contextvars
 import dataclasses
 import inspect
-import traceback
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -49,6 +48,7 @@ from ._protocol import (
 )
 from ._retry_after import retry_at_from
 from ._serialization import dumps, encoded_size, loads
+from ._text import clean_error, error_text, is_text, shown_text, traceback_text, trim_text
 
 if TYPE_CHECKING:
     from ._app import DurableFunction
@@ -71,22 +71,30 @@ class _Abort(BaseException):
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:
-    """The stored form of an error: ``name``, ``message``, ``traceback`` and structured fields."""
+    """The stored form of an error: ``name``, ``message``, ``traceback`` and structured fields.
+
+    Its text is only shown, so it is made storable (see :func:`durable._text.clean_error`):
+    lone surrogates escaped, each text trimmed to a bound, whatever size the error had.
+    """
     if isinstance(exc, StepError):
-        return {
-            "name": "StepError",
-            "message": str(exc),
-            "step_id": exc.step_id,
-            "cause": {"name": exc.name, "message": exc.message},
-            "traceback": exc.traceback,
-        }
+        return clean_error(
+            {
+                "name": "StepError",
+                "message": error_text(exc),
+                "step_id": exc.step_id,
+                "cause": {"name": exc.name, "message": exc.message},
+                "traceback": exc.traceback,
+            }
+        )
     base = exc.to_dict() if isinstance(exc, DurableError) else {}
-    return {
-        **base,
-        "name": type(exc).__name__,
-        "message": str(exc),
-        "traceback": "".join(traceback.format_exception(exc)),
-    }
+    return clean_error(
+        {
+            **base,
+            "name": type(exc).__name__,
+            "message": error_text(exc),
+            "traceback": traceback_text(exc),
+        }
+    )
 
 
 class Execution:
@@ -100,7 +108,10 @@ class Execution:
         *,
         clock: Callable[[], float],
         checkpointing: bool | None = None,
+        isolated: bool = False,
     ) -> None:
+        """``isolated``: the handler runs in a process of its own (a dev server worker), so a
+        ``KeyboardInterrupt`` raised by its code is its failure, not a stop of this process."""
         self.function = function
         self.request = request
         self.host = host
@@ -125,6 +136,7 @@ class Execution:
         self._state_bytes = request.state_bytes
         self._step_count = request.step_count
         self._started = clock()
+        self._isolated = isolated
 
     # -- public to the context ----------------------------------------------------------
 
@@ -136,7 +148,10 @@ class Execution:
     def log(self, level: str, message: str) -> None:
         """Record one log line of the run with the step it came from."""
         step = current_step.get()
-        self.host.log(LogLine(level, message, self.clock(), step[0] if step else None))
+        line = LogLine(
+            shown_text(level), shown_text(message), self.clock(), step[0] if step else None
+        )
+        self.host.log(line)
 
     async def run(self) -> ExecutionResult:
         """Run the handler until it returns, fails, or every branch is parked."""
@@ -149,7 +164,7 @@ class Execution:
                 raise
             return self._interrupted_result()
         except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
+            if isinstance(exc, KeyboardInterrupt) and not self._isolated:
                 raise
             return self._exception_result(exc)
         finally:
@@ -157,7 +172,11 @@ class Execution:
         if self._fatal is not None or self._stopped or self._suspending:
             return self._interrupted_result()
         try:
-            text = dumps(output, what="the function's return value", run_id=self.request.run_id)
+            text = dumps(
+                output,
+                what=f"the return value of function {self.function.id!r}",
+                run_id=self.request.run_id,
+            )
         except SerializationError as exc:
             return ExecutionResult("failed", error=error_dict(exc))
         size = encoded_size(text)
@@ -211,6 +230,10 @@ class Execution:
     def _key_for(self, step_id: str) -> str:
         if not isinstance(step_id, str) or not step_id:
             raise TypeError(f"a step id must be a non-empty string, got {step_id!r}")
+        if not is_text(step_id):
+            raise TypeError(
+                f"a step id must be text; {trim_text(step_id, 200)!r} holds a lone UTF-16 surrogate"
+            )
         n = self._counts.get(step_id, 0)
         key = step_id if n == 0 else f"{step_id}:{n}"
         while key in self._used_keys:
@@ -437,16 +460,20 @@ class Execution:
         token = current_step.set((key, attempt))
         try:
             result = await _call(fn, args, kwargs)
-        except Exception as exc:
+        except BaseException as exc:
             ended = self.clock()
             current_step.reset(token)
+            if self._passes_through(exc):
+                raise
+            # SystemExit and the like fail this attempt too: else the handler would be
+            # retried in its place, running the step body again with no attempt recorded.
             return await self._report_failure(key, step_id, exc, attempt, started, ended)
         current_step.reset(token)
         ended = self.clock()
         try:
             text = dumps(
                 result,
-                what=f"the result of step {step_id!r}",
+                what=f"the result of step {step_id!r} of function {self.function.id!r}",
                 run_id=self.request.run_id,
                 step_id=key,
             )
@@ -483,7 +510,7 @@ class Execution:
         self,
         key: str,
         step_id: str,
-        exc: Exception,
+        exc: BaseException,
         attempt: int,
         started: float,
         ended: float,
@@ -507,6 +534,16 @@ class Execution:
         if reply.action == "continue":
             return Reply("continue", _Retry())
         return reply
+
+    def _passes_through(self, exc: BaseException) -> bool:
+        """Whether ``exc``, raised by a step body, is not the step's failure: the engine's
+        own interrupts, a cancelled task, or (in process) the user's Ctrl-C."""
+        for leaf in _leaves(exc):
+            if isinstance(leaf, (_Suspend, _Abort, asyncio.CancelledError, GeneratorExit)):
+                return True
+            if isinstance(leaf, KeyboardInterrupt) and not self._isolated:
+                return True
+        return False
 
 
 class _Retry:

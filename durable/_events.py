@@ -107,14 +107,7 @@ def validate_event(raw: object, *, now_ms: int, index: int | None = None) -> Eve
     )
     try:
         size = encoded_size(dumps(event.to_dict(), what="event"))
-    except UnicodeEncodeError as exc:  # a lone surrogate: a str, but not text
-        bad = exc.object[exc.start : exc.end]
-        raise InvalidEventError(
-            f"holds {bad!r}, a lone UTF-16 surrogate, which is not text",
-            field=_unencodable_field(event),
-            index=index,
-        ) from None
-    except Exception as exc:
+    except Exception as exc:  # not JSON, or a lone surrogate (a str, but not text)
         raise InvalidEventError(str(exc), field=_unencodable_field(event), index=index) from None
     if size > MAX_EVENT_BYTES:
         raise EventTooLargeError(size=size, limit=MAX_EVENT_BYTES, index=index)

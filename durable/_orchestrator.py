@@ -51,6 +51,8 @@ from ._store import (
     StepStatus,
     Store,
 )
+from ._system_events import system_event
+from ._text import clean_error, shown_text
 from ._triggers import EventNameIndex
 
 FUNCTION_FAILED = "durable/function.failed"
@@ -197,8 +199,9 @@ class Orchestrator:
         """Store events (deduplicated by id), start triggered runs, resolve waits. No commit."""
         now = self.clock.now()
         ids = []
-        for raw in raw_events:
-            event = validate_event(raw, now_ms=int(now * 1000))
+        # every event is checked before any is stored: a bad one leaves the batch unapplied
+        events = [validate_event(raw, now_ms=int(now * 1000)) for raw in raw_events]
+        for event in events:
             ids.append(event.id)
             record = EventRecord(
                 id=event.id,
@@ -419,13 +422,15 @@ class Orchestrator:
             raise KeyError(run_id)
         if run.status.terminal:
             return False
+        reason = shown_text(reason)
+        event = self._system_event(FUNCTION_CANCELLED, run, {"reason": reason})
         with self.atomic() if commit else contextlib.nullcontext():
             if run_id in self.scheduler.executing:
                 self._after_commit(lambda: self._cancelled.add(run_id))
             run.status, run.cancel_reason = RunStatus.CANCELLED, reason
             run.cancel_event_id = event_id
             self._end(run)
-            self._system_event(FUNCTION_CANCELLED, run, {"reason": reason})
+            self.ingest_events([event])
             self._resolve_parent(run, error={"name": "FunctionCancelled", "message": reason})
         return True
 
@@ -436,9 +441,10 @@ class Orchestrator:
         self.store.remove_waits(run.run_id)
         self._after_commit(functools.partial(self._mocks.pop, run.run_id, None))
 
-    def _system_event(self, name: str, run: RunRecord, extra: dict[str, Any]) -> None:
-        data = {"function_id": run.function_id, "run_id": run.run_id, "event": run.event, **extra}
-        self.ingest_events([{"name": name, "data": data}])
+    def _system_event(self, name: str, run: RunRecord, extra: dict[str, Any]) -> dict[str, Any]:
+        """The event ``name`` about ``run``, built (and trimmed to the event limit) before the
+        run's end is written: nothing is left half-done if it cannot be."""
+        return system_event(name, run, extra, now_ms=int(self.clock.now() * 1000))
 
     # -- passes (delegated) and run endings ----------------------------------------------
 
@@ -462,9 +468,11 @@ class Orchestrator:
 
     def fail(self, run: RunRecord, error: dict[str, Any]) -> None:
         """End a run as failed; emits ``durable/function.failed``, answers a parent's invoke."""
+        error = clean_error(error)
+        event = self._system_event(FUNCTION_FAILED, run, {"error": error})
         run.status, run.error = RunStatus.FAILED, error
         self._end(run)
-        self._system_event(FUNCTION_FAILED, run, {"error": error})
+        self.ingest_events([event])
         self._resolve_parent(run, error=error)
 
     def _resolve_parent(

@@ -32,6 +32,7 @@ from ._protocol import (
     WaitRequest,
 )
 from ._store import LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
+from ._text import clean_error, shown_text
 
 if TYPE_CHECKING:
     from ._orchestrator import Orchestrator
@@ -95,9 +96,9 @@ class RunHost:
         return bool(self.in_flight)
 
     def log(self, line: LogLine) -> None:
-        self.orch.buffer_log(
-            LogRecord(self.run.run_id, line.ts, line.level, line.message, line.step_key)
-        )
+        # cleaned here too: a worker's lines are not to be trusted to be storable text
+        level, message = shown_text(line.level), shown_text(line.message)
+        self.orch.buffer_log(LogRecord(self.run.run_id, line.ts, level, message, line.step_key))
 
     async def checkpoint(self, message: Checkpoint) -> Reply:
         self.in_flight.pop(message.key, None)
@@ -167,12 +168,13 @@ class RunHost:
         step = self._step(msg, msg.kind, StepStatus.ERRORED)
         if not step.attempts:
             step.started_at = msg.started_at
+        error = clean_error(msg.error)
         step.attempts.append(
-            {"started_at": msg.started_at, "ended_at": msg.ended_at, "error": dict(msg.error)}
+            {"started_at": msg.started_at, "ended_at": msg.ended_at, "error": dict(error)}
         )
         failures = len(step.attempts)
         step.ended_at = msg.ended_at
-        step.error = dict(msg.error)
+        step.error = error
         if not msg.retriable or failures > self.config.retries:
             step.status, step.wake_at = StepStatus.FAILED, None
             self.last_checkpoint_at = msg.ended_at

@@ -15,6 +15,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from durable.devserver.api import MAX_REASON_CHARS
+
 from .conftest import (
     FEW,
     HOSTILE,
@@ -95,7 +97,7 @@ def _cancel_accepts(body: bytes) -> bool:
     if not isinstance(value, dict):  # null too: only no body at all means "no reason"
         return False
     reason = value.get("reason", "r")
-    return isinstance(reason, str) and bool(reason)
+    return isinstance(reason, str) and 0 < len(reason) <= MAX_REASON_CHARS
 
 
 @HOSTILE

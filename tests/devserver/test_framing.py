@@ -1,0 +1,78 @@
+"""The worker socket's framing: every string travels, no line is ever over the limit."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from durable import Durable
+from durable._protocol import ExecutionRequest
+from durable._wire import request_to_wire
+from durable.devserver import worker as worker_module
+from durable.devserver.framing import MESSAGE_LIMIT, MessageTooLarge, encode
+
+
+@pytest.mark.parametrize("text", ["a\udcffb", "\\\udcff", "\ud83d", "plain", "é\udc80€"])
+def test_a_lone_surrogate_crosses_the_socket_unchanged(text: str) -> None:
+    line = encode({"t": "log", "s": text, "k": {text: [text]}})
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    line.decode("utf-8")  # strict UTF-8 on the wire
+    assert json.loads(line) == {"t": "log", "s": text, "k": {text: [text]}}
+
+
+def test_a_message_over_the_limit_is_refused_before_it_is_written() -> None:
+    with pytest.raises(MessageTooLarge) as caught:
+        encode({"blob": "x" * 2_000}, limit=1_000)
+    assert caught.value.size > 2_000 and caught.value.limit == 1_000
+    assert "worker socket's limit" in str(caught.value)
+    assert len(encode({"blob": "x" * 900}, limit=1_000)) <= 1_000
+    assert MESSAGE_LIMIT == 64 * 1024 * 1024
+
+
+app = Durable(id="framing")
+
+
+@app.function(id="big-step", triggers=[{"event": "go"}], retries=0)
+async def big_step(ctx: Any) -> str:
+    return str(await ctx.step.run("big", lambda: "y" * 20_000))
+
+
+async def test_the_worker_turns_a_too_large_checkpoint_into_a_named_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a 10 KB limit a 20 KB step result cannot go out: the step gets a named error
+    from the worker itself, and every line the worker wrote fits the limit."""
+    limit = 10_000
+    monkeypatch.setattr(worker_module, "encode", functools.partial(encode, limit=limit))
+    ours, theirs = socket.socketpair()
+    reader, our_writer = await asyncio.open_connection(sock=ours)
+    _, writer = await asyncio.open_connection(sock=theirs)
+    worker = worker_module.Worker(dict(app.functions), writer)
+    request = ExecutionRequest(
+        run_id="r1",
+        function_id="big-step",
+        event={"name": "go", "data": {}, "id": "e1", "ts": 0},
+        events=(),
+        steps={},
+        attempt=0,
+        state_bytes=0,
+        step_count=0,
+    )
+    await worker._execute(1, request_to_wire(request))
+    writer.close()
+    lines = []
+    while line := await reader.readline():
+        assert len(line) <= limit
+        lines.append(json.loads(line))
+    our_writer.close()
+    assert [m["t"] for m in lines] == ["start", "done"]
+    result = lines[-1]["result"]
+    assert result["status"] == "errored"
+    error = result["error"]
+    assert error["name"] == "LimitExceededError" and error["limit"] == "message_bytes"
+    assert error["step_id"] == "big" and "step 'big'" in error["message"]
