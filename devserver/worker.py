@@ -4,7 +4,8 @@ Started by the server as ``python -m durable.devserver.worker --fd N --root DIR 
 It talks JSON lines over the inherited socket ``N`` (never stdout, which user code owns):
 
     worker -> server   hello {functions, errors} | cp {x, c, m} | log {x, l} | done {x, result}
-    server -> worker   exec {x, request} | reply {x, c, r} | cancel {run_id} | stop
+                       | start {x, m} | pong {n} | blocked {run_id, key, message}
+    server -> worker   exec {x, request} | reply {x, c, r} | cancel {run_id} | ping {n} | stop
 
 ``x`` numbers an execution (one pass of one run), ``c`` a checkpoint within it. Passes run
 concurrently on the worker's event loop; each checkpoint is one round trip.
@@ -35,6 +36,7 @@ from durable._wire import (
 
 from .framing import MESSAGE_LIMIT, encode
 from .loader import function_info, load
+from .watchdog import LoopWatch, WatchdogConfig
 
 
 class _RemoteHost:
@@ -100,6 +102,8 @@ class Worker:
                     future.set_result(message["r"])
             elif kind == "cancel":
                 self.cancelled.add(message["run_id"])
+            elif kind == "ping":  # the server's watchdog: this loop is not blocked
+                self.send({"t": "pong", "n": message["n"]})
             elif kind == "stop":
                 break
             await self.writer.drain()
@@ -140,6 +144,9 @@ async def main_async(fd: int, root: Path, files: list[Path]) -> None:
         )
     )
     await writer.drain()
+    config = WatchdogConfig.from_env()
+    if config.enabled:
+        LoopWatch(sock, writer, config).start()
     await Worker(functions, writer).serve(reader)
     writer.close()
 
