@@ -115,7 +115,7 @@ class Watchdog:
         """Ping every ``interval`` until the worker is judged blocked (or the task is cancelled)."""
         interval = self.config.interval
         # the worker reports a named culprit at blocked_after: give it time to arrive first
-        limit = self.config.blocked_after + 2 * interval + 1.0
+        limit = self.config.blocked_after * 1.5 + 2 * interval
         number, last = 0, time.monotonic()
         self.last_answer = last
         while self._alive():

@@ -7,6 +7,7 @@ The watchdog runs with short intervals (``DURABLE_BLOCKED_AFTER``) to keep the t
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ APP = textwrap.dedent(
     """
     import asyncio
     import os
+    import re
     import time
     from pathlib import Path
     from durable import Durable
@@ -57,6 +59,13 @@ APP = textwrap.dedent(
         async def block():
             time.sleep(60)  # a blocking call in an async step: the whole loop stalls
         return await ctx.step.run("block", block)
+
+
+    @app.function(id="regex", triggers=[{"event": "regex"}], retries=0)
+    async def regex(ctx):
+        async def backtrack():  # a C call holding the GIL: the worker's own watch is mute too
+            return bool(re.match(r"(a+)+$", "a" * 40 + "b"))
+        return await ctx.step.run("backtrack", backtrack)
 
 
     @app.function(id="quick", triggers=[{"event": "quick"}])
@@ -143,8 +152,11 @@ def test_a_crash_is_charged_to_the_run_that_caused_it_not_to_its_neighbours(
     assert "exit code 1" in died["attempts"][0]["error"]["message"]
 
 
-def test_seven_hung_sync_steps_do_not_block_another_function(server: Server) -> None:
-    hung = [server.start_run("hang") for _ in range(7)]
+def test_hung_sync_steps_do_not_block_another_function(server: Server) -> None:
+    # one more than asyncio's default thread pool holds (six on two cores), which sync
+    # steps used to share: the next sync step of any function queued behind them
+    count = min(32, (os.cpu_count() or 1) + 4) + 1
+    hung = [server.start_run("hang") for _ in range(count)]
     wait_for(
         lambda: all(server.get(f"/api/runs/{r}")["status"] == "running" for r in hung),
         what="the hung runs to be running",
@@ -171,6 +183,17 @@ def test_a_blocked_event_loop_is_named_and_the_worker_replaced(server: Server) -
     assert quick["status"] == "completed"
 
 
+def test_a_loop_silenced_by_a_gil_holding_call_is_ended_by_the_servers_watchdog(
+    server: Server,
+) -> None:
+    run = server.ended(server.start_run("regex"))
+    assert run["status"] == "failed"
+    [attempt] = step(run, "backtrack")["attempts"]
+    assert attempt["error"]["name"] == "WorkerBlocked"
+    assert attempt["error"]["message"].startswith("the worker's event loop did not answer for ")
+    assert server.ended(server.start_run("quick"), timeout=10)["status"] == "completed"
+
+
 def test_a_run_in_flight_beside_a_blocked_loop_is_rerun_uncharged(server: Server) -> None:
     innocent = server.start_run("innocent", {"seconds": 1.5})
     wait_for(lambda: (server.root / "marks" / "innocent-running").exists(), what="its step")
@@ -188,3 +211,26 @@ def test_a_step_timeout_fails_the_attempt_by_name_and_retries_it(server: Server)
     attempts = step(run, "slow")["attempts"]
     assert [a["error"] and a["error"]["name"] for a in attempts] == ["StepTimeout", None]
     assert attempts[0]["error"]["message"] == "step 'slow' of function 'slowpoke' exceeded 200ms"
+
+
+def test_verdicts_charge_only_a_known_or_lone_culprit() -> None:
+    from durable._protocol import PassCrashed, PassInterrupted
+    from durable.devserver.faults import Fault, SharedCrash, verdicts
+
+    lone = verdicts(None, 1, {7: "r1"})[7]
+    assert isinstance(lone, PassCrashed) and lone.name == "WorkerDied"
+    assert str(lone) == "the worker process died (exit code 1) during the pass"
+
+    shared = verdicts(None, -9, {1: "r1", 2: "r2"})
+    assert all(isinstance(e, SharedCrash) for e in shared.values())
+
+    named = verdicts(
+        Fault("blocked 1 s in step 'x'", "WorkerBlocked", "r2", "x"), -9, {1: "r1", 2: "r2"}
+    )
+    assert type(named[1]) is PassInterrupted
+    assert isinstance(named[2], PassCrashed)
+    assert (named[2].name, named[2].step_keys, str(named[2])) == (
+        "WorkerBlocked",
+        ("x",),
+        "blocked 1 s in step 'x'",
+    )
