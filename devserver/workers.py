@@ -154,6 +154,11 @@ class WorkerProcess:
             if self._watching is not None and self.fault is None:
                 self._watching.cancel()  # (when it ended the worker, it is ending by itself)
             in_flight = {n: p.run_id for n, p in self._passes.items() if not p.done.done()}
+            if self.fault is None and len(in_flight) > 1:
+                self.on_output(
+                    f"the worker died (exit code {code}) with {len(in_flight)} runs in flight; "
+                    "each runs again alone, without losing an attempt"
+                )
             for number, error in verdicts(self.fault, code, in_flight).items():
                 self._passes[number].done.set_exception(error)
             self._passes.clear()
