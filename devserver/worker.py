@@ -83,6 +83,7 @@ class Worker:
         self.pending: dict[tuple[int, int], asyncio.Future[dict[str, Any]]] = {}
         self.cancelled: set[str] = set()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.runs: dict[asyncio.Task[None], str] = {}  #: the run of each pass in flight
 
     def send(self, message: dict[str, Any]) -> None:
         self.writer.write(encode(message))
@@ -96,12 +97,17 @@ class Worker:
                 task = asyncio.ensure_future(self._execute(message["x"], message["request"]))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
+                self.runs[task] = message["request"]["run_id"]
+                task.add_done_callback(self.runs.pop)
             elif kind == "reply":
                 future = self.pending.pop((message["x"], message["c"]), None)
                 if future is not None and not future.done():
                     future.set_result(message["r"])
             elif kind == "cancel":
                 self.cancelled.add(message["run_id"])
+                for running, run_id in list(self.runs.items()):
+                    if run_id == message["run_id"]:
+                        running.cancel()  # the server has ended the pass: stop awaiting its step
             elif kind == "ping":  # the server's watchdog: this loop is not blocked
                 self.send({"t": "pong", "n": message["n"]})
             elif kind == "stop":

@@ -217,8 +217,15 @@ class WorkerProcess:
             self._passes.pop(number, None)
 
     def cancel_run(self, run_id: str) -> None:
-        """Tell the worker a run was cancelled: it starts no further step of it."""
+        """Tell the worker a run was cancelled: it starts no further step of it.
+
+        Its pass ends here at once: a step body that never returns (a hung sync call) must
+        not keep the pass, and with it the run's concurrency slot, forever.
+        """
         self.send({"t": "cancel", "run_id": run_id})
+        for running in self._passes.values():
+            if running.run_id == run_id and not running.done.done():
+                running.done.set_result(ExecutionResult("stopped"))
 
     async def stop(self, grace: float = 2.0) -> None:
         """Let passes in flight finish for up to ``grace`` seconds, then end the process."""

@@ -54,6 +54,12 @@ APP = textwrap.dedent(
         return await ctx.step.run("hang", time.sleep, 60)
 
 
+    @app.function(id="single", triggers=[{"event": "single"}], concurrency=1)
+    async def single(ctx):
+        seconds = ctx.event.data.get("hang", 0)
+        return await ctx.step.run("maybe-hang", time.sleep, seconds)
+
+
     @app.function(id="blocker", triggers=[{"event": "block"}], retries=0)
     async def blocker(ctx):
         async def block():
@@ -165,6 +171,16 @@ def test_hung_sync_steps_do_not_block_another_function(server: Server) -> None:
     assert quick["status"] == "completed"
     assert quick["output"] == "done"
     assert {server.get(f"/api/runs/{r}")["status"] for r in hung} == {"running"}
+
+
+def test_cancelling_a_run_with_a_hung_step_frees_its_concurrency_slot(server: Server) -> None:
+    stuck = server.start_run("single", {"hang": 60})
+    wait_for(lambda: server.get(f"/api/runs/{stuck}")["status"] == "running", what="the hang")
+    queued = server.start_run("single")
+    assert server.get(f"/api/runs/{queued}")["status"] == "queued"  # concurrency=1
+    server.client.post(f"/api/runs/{stuck}/cancel").raise_for_status()
+    assert server.ended(stuck)["status"] == "cancelled"
+    assert server.ended(queued, timeout=10)["status"] == "completed"
 
 
 def test_a_blocked_event_loop_is_named_and_the_worker_replaced(server: Server) -> None:
