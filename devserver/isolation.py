@@ -4,7 +4,9 @@ A run becomes a suspect when a worker died with its pass in flight (see
 :mod:`durable.devserver.faults`). In a worker of its own, a death has one possible culprit,
 so it is charged to that run alone. A suspect whose pass ends normally there is cleared and
 goes back to the shared worker; one that kills its worker again stays, and each of those
-deaths costs it an attempt, until its retries are spent.
+deaths costs it an attempt, until its retries are spent. At most ``max_workers`` isolated
+workers run at once (a crash beside a hundred runs must not start a hundred processes): the
+other suspects' passes wait for a turn.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ if TYPE_CHECKING:
 class Isolation:
     """The suspect runs, and the workers running their passes now."""
 
-    def __init__(self, spawn: Callable[[], WorkerProcess]) -> None:
+    def __init__(self, spawn: Callable[[], WorkerProcess], max_workers: int = 8) -> None:
         self._spawn = spawn
+        self._turns = asyncio.Semaphore(max_workers)
         self.suspects: set[str] = set()
         self.workers: dict[str, WorkerProcess] = {}
         self._stopping: set[asyncio.Task[None]] = set()
@@ -37,7 +40,11 @@ class Isolation:
         self.suspects.add(run_id)
 
     async def execute(self, request: ExecutionRequest, host: ExecutionHost) -> ExecutionResult:
-        """Run one pass of a suspect in a new worker, then end that worker."""
+        """Run one pass of a suspect in a new worker (when one is free), then end that worker."""
+        async with self._turns:
+            return await self._execute(request, host)
+
+    async def _execute(self, request: ExecutionRequest, host: ExecutionHost) -> ExecutionResult:
         worker = self._spawn()
         self.workers[request.run_id] = worker
         try:
