@@ -162,18 +162,22 @@ class LoopWatch:
             await asyncio.sleep(self.config.interval / 2)
 
     def _watch(self) -> None:
-        reported = False
+        told = reported = False
         while True:
             time.sleep(self.config.interval / 2)
             stalled = time.monotonic() - self.beat
             if stalled < self.config.blocked_after:
-                reported = False
-            elif not reported:
-                reported = self._report(stalled)
+                told = reported = False
+                continue
+            if reported:
+                continue
+            report = blocked_report(sys._current_frames().get(self._loop_thread), stalled)
+            if not told:
+                print(f"durable worker: {report['message']}", file=sys.stderr, flush=True)
+                told = True
+            reported = self._send(report)
 
-    def _report(self, stalled: float) -> bool:
-        report = blocked_report(sys._current_frames().get(self._loop_thread), stalled)
-        print(f"durable worker: {report['message']}", file=sys.stderr, flush=True)
+    def _send(self, report: dict[str, Any]) -> bool:
         # The loop is stuck, so nothing else writes the socket; only write if no message
         # is half sent (else the server's own watchdog ends this worker a little later).
         if self.writer.transport.get_write_buffer_size():
