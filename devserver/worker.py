@@ -4,7 +4,8 @@ Started by the server as ``python -m durable.devserver.worker --fd N --root DIR 
 It talks JSON lines over the inherited socket ``N`` (never stdout, which user code owns):
 
     worker -> server   hello {functions, errors} | cp {x, c, m} | log {x, l} | done {x, result}
-    server -> worker   exec {x, request} | reply {x, c, r} | cancel {run_id} | stop
+                       | start {x, m} | pong {n} | blocked {run_id, key, message}
+    server -> worker   exec {x, request} | reply {x, c, r} | cancel {run_id} | ping {n} | stop
 
 ``x`` numbers an execution (one pass of one run), ``c`` a checkpoint within it. Passes run
 concurrently on the worker's event loop; each checkpoint is one round trip.
@@ -36,6 +37,7 @@ from durable._wire import (
 
 from .framing import MESSAGE_LIMIT, MessageTooLarge, encode
 from .loader import function_info, load
+from .watchdog import LoopWatch, WatchdogConfig
 
 
 class _RemoteHost:
@@ -90,6 +92,7 @@ class Worker:
         self.pending: dict[tuple[int, int], asyncio.Future[dict[str, Any]]] = {}
         self.cancelled: set[str] = set()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.runs: dict[asyncio.Task[None], str] = {}  #: the run of each pass in flight
 
     def send(self, message: dict[str, Any]) -> None:
         """Write one message; :class:`MessageTooLarge` (nothing written) if the server could
@@ -105,12 +108,19 @@ class Worker:
                 task = asyncio.ensure_future(self._execute(message["x"], message["request"]))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
+                self.runs[task] = message["request"]["run_id"]
+                task.add_done_callback(self.runs.pop)
             elif kind == "reply":
                 future = self.pending.pop((message["x"], message["c"]), None)
                 if future is not None and not future.done():
                     future.set_result(message["r"])
             elif kind == "cancel":
                 self.cancelled.add(message["run_id"])
+                for running, run_id in list(self.runs.items()):
+                    if run_id == message["run_id"]:
+                        running.cancel()  # the server has ended the pass: stop awaiting its step
+            elif kind == "ping":  # the server's watchdog: this loop is not blocked
+                self.send({"t": "pong", "n": message["n"]})
             elif kind == "stop":
                 break
             await self.writer.drain()
@@ -159,6 +169,9 @@ async def main_async(fd: int, root: Path, files: list[Path]) -> None:
         )
     )
     await writer.drain()
+    config = WatchdogConfig.from_env()
+    if config.enabled:
+        LoopWatch(sock, writer, config).start()
     await Worker(functions, writer).serve(reader)
     writer.close()
 

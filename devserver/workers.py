@@ -28,14 +28,15 @@ from durable._wire import (
     started_from_wire,
 )
 
+from .faults import Fault, SharedCrash, WorkerDied, verdicts
 from .framing import MESSAGE_LIMIT, encode
+from .isolation import Isolation
 from .spawn import SpawnedWorker, spawn_worker
+from .watchdog import Watchdog, WatchdogConfig
 
 OutputSink = Callable[[str], None]
 
-
-class WorkerDied(Exception):
-    """The worker process ended while a pass was running in it."""
+__all__ = ["WorkerDied", "WorkerExecutor", "WorkerProcess", "WorkerStartError"]
 
 
 class WorkerStartError(Exception):
@@ -46,6 +47,7 @@ class WorkerStartError(Exception):
 class _Pass:
     host: ExecutionHost
     done: asyncio.Future[ExecutionResult]
+    run_id: str = ""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -59,6 +61,7 @@ class WorkerProcess:
         *,
         on_output: OutputSink | None = None,
         python: str = sys.executable,
+        watchdog: WatchdogConfig | None = None,
     ) -> None:
         self.files = files
         self.root = root
@@ -72,6 +75,11 @@ class WorkerProcess:
         self._next = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = asyncio.Event()
+        self.fault: Fault | None = None  #: why the watchdog ended it, if it did
+        self.watchdog = Watchdog(
+            self.send, self.end_for, watchdog or WatchdogConfig.from_env(), alive=lambda: self.alive
+        )
+        self._watching: asyncio.Future[None] | None = None
 
     @property
     def alive(self) -> bool:
@@ -108,6 +116,8 @@ class WorkerProcess:
             raise WorkerStartError(f"the worker exited with code {code} while loading modules")
         self.hello = json.loads(line)
         self._spawn(self._read(reader))
+        if self.watchdog.config.enabled:
+            self._watching = asyncio.ensure_future(self.watchdog.run())
         return self.hello
 
     def _spawn(self, coro: Any) -> None:
@@ -141,14 +151,33 @@ class WorkerProcess:
         finally:
             self._closed.set()
             code = await self._exit_code() if self.process else None
-            for number, running in list(self._passes.items()):
-                if not running.done.done():
-                    running.done.set_exception(
-                        WorkerDied(f"the worker process died (exit code {code}) during the pass")
-                    )
-                self._passes.pop(number, None)
+            if self._watching is not None and self.fault is None:
+                self._watching.cancel()  # (when it ended the worker, it is ending by itself)
+            in_flight = {n: p.run_id for n, p in self._passes.items() if not p.done.done()}
+            if self.fault is None and len(in_flight) > 1:
+                self.on_output(
+                    f"the worker died (exit code {code}) with {len(in_flight)} runs in flight; "
+                    "each runs again alone, without losing an attempt"
+                )
+            for number, error in verdicts(self.fault, code, in_flight).items():
+                self._passes[number].done.set_exception(error)
+            self._passes.clear()
+
+    async def end_for(self, fault: Fault) -> None:
+        """End the process for ``fault`` (the watchdog's verdict); passes end per it."""
+        if self.fault is not None or not self.alive:
+            return
+        self.fault = fault
+        self.on_output(f"watchdog: {fault.message}; replacing the worker")
+        await self.kill()
 
     def _dispatch(self, message: dict[str, Any]) -> None:
+        if message["t"] == "pong":
+            self.watchdog.answered()
+            return
+        if message["t"] == "blocked":
+            self._spawn(self.watchdog.blocked(message))
+            return
         running = self._passes.get(message.get("x", -1))
         if running is None:
             return
@@ -175,11 +204,11 @@ class WorkerProcess:
 
     async def execute(self, request: ExecutionRequest, host: ExecutionHost) -> ExecutionResult:
         """Run one pass in this worker."""
-        if not self.alive:
-            raise WorkerDied("the worker process is not running")
+        if not self.alive:  # it died before this pass reached it: nothing to charge
+            raise PassInterrupted("the worker process is not running")
         self._next += 1
         number = self._next
-        running = _Pass(host, asyncio.get_running_loop().create_future())
+        running = _Pass(host, asyncio.get_running_loop().create_future(), request.run_id)
         self._passes[number] = running
         self.send({"t": "exec", "x": number, "request": request_to_wire(request)})
         try:
@@ -188,8 +217,15 @@ class WorkerProcess:
             self._passes.pop(number, None)
 
     def cancel_run(self, run_id: str) -> None:
-        """Tell the worker a run was cancelled: it starts no further step of it."""
+        """Tell the worker a run was cancelled: it starts no further step of it.
+
+        Its pass ends here at once: a step body that never returns (a hung sync call) must
+        not keep the pass, and with it the run's concurrency slot, forever.
+        """
         self.send({"t": "cancel", "run_id": run_id})
+        for running in self._passes.values():
+            if running.run_id == run_id and not running.done.done():
+                running.done.set_result(ExecutionResult("stopped"))
 
     async def stop(self, grace: float = 2.0) -> None:
         """Let passes in flight finish for up to ``grace`` seconds, then end the process."""
@@ -227,6 +263,7 @@ class WorkerExecutor:
         self.current: WorkerProcess | None = None
         self._replacing: asyncio.Lock = asyncio.Lock()
         self.restarts = 0
+        self.isolation = Isolation(spawn)
 
     async def start(self, worker: WorkerProcess | None = None) -> dict[str, Any]:
         """Start the first worker (or finish starting a launched one); return its hello."""
@@ -249,15 +286,24 @@ class WorkerExecutor:
             return self.current
 
     async def execute(self, request: ExecutionRequest, host: ExecutionHost) -> ExecutionResult:
+        """Run a pass in the shared worker, or alone if its run is a suspect of a crash."""
+        if self.isolation.holds(request.run_id):
+            return await self.isolation.execute(request, host)
         worker = await self._worker()
-        return await worker.execute(request, host)
+        try:
+            return await worker.execute(request, host)
+        except (SharedCrash, WorkerDied):  # its next passes run alone (see faults.py)
+            self.isolation.suspect(request.run_id)
+            raise
 
     def cancel_run(self, run_id: str) -> None:
-        """Forward a cancellation to the current worker."""
+        """Forward a cancellation to the worker running ``run_id``."""
         if self.current is not None:
             self.current.cancel_run(run_id)
+        self.isolation.cancel_run(run_id)
 
     async def close(self) -> None:
-        """Stop the current worker."""
+        """Stop the current worker and any isolated ones."""
         if self.current is not None:
             await self.current.stop(grace=0.5)
+        await self.isolation.close()

@@ -37,13 +37,26 @@ class Step:
     def __init__(self, execution: Execution) -> None:
         self._x = execution
 
-    async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def run(
+        self,
+        step_id: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        timeout: Duration | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Run ``fn(*args, **kwargs)`` once for this run and checkpoint its JSON result.
 
-        Sync callables run in a thread. Retried per the function's policy; after the last
-        attempt a :class:`durable.StepError` is raised here.
+        Sync callables run in a thread of their own. Retried per the function's policy; after
+        the last attempt a :class:`durable.StepError` is raised here. ``timeout`` (a duration:
+        ``"30s"``, seconds, a timedelta) bounds each attempt: one that runs longer fails with
+        ``StepTimeout`` and is retried like any failed attempt. ``timeout`` is reserved: it is
+        not passed on to ``fn``.
         """
-        return await self._x.run_step(step_id, fn, args, kwargs)
+        limit = parse_duration(timeout) if timeout is not None else None
+        if limit is not None and limit <= timedelta(0):
+            raise ConfigError(f"step.run({step_id!r}): 'timeout' must be more than zero")
+        return await self._x.run_step(step_id, fn, args, kwargs, limit)
 
     async def sleep(self, step_id: str, duration: Duration) -> None:
         """Sleep durably: ``"250ms"``, ``"30s"``, ``"1h30m"``, ``"1d"``, a timedelta or seconds."""

@@ -19,8 +19,10 @@ import contextvars
 import dataclasses
 import inspect
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from ._durations import format_duration
 from ._errors import (
     ConfigError,
     DurableError,
@@ -30,6 +32,7 @@ from ._errors import (
     RetryAfterError,
     SerializationError,
     StepError,
+    StepTimeout,
 )
 from ._limits import MAX_RUN_STATE_BYTES, MAX_STEP_OUTPUT_BYTES, MAX_STEPS_PER_RUN
 from ._protocol import (
@@ -49,6 +52,7 @@ from ._protocol import (
 from ._retry_after import retry_at_from
 from ._serialization import dumps, encoded_size, loads
 from ._text import clean_error, error_text, is_text, shown_text, traceback_text, trim_text
+from ._threads import step_threads
 
 if TYPE_CHECKING:
     from ._app import DurableFunction
@@ -390,8 +394,12 @@ class Execution:
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
+        timeout: timedelta | None = None,
     ) -> Any:
-        """``step.run``: memo, or run the body (retrying as the host says) and checkpoint it."""
+        """``step.run``: memo, or run the body (retrying as the host says) and checkpoint it.
+
+        ``timeout`` bounds each attempt: one that runs longer fails with :class:`StepTimeout`.
+        """
         self._enter()
         if not callable(fn):
             raise TypeError(f"step.run({step_id!r}, fn): fn must be callable, got {fn!r}")
@@ -413,7 +421,7 @@ class Execution:
             else:
                 return await self._from_memo(memo, step_id)
             while True:
-                reply = await self._attempt(key, step_id, fn, args, kwargs, attempt)
+                reply = await self._attempt(key, step_id, fn, args, kwargs, attempt, timeout)
                 if reply.action == "continue" and isinstance(reply.output, _Retry):
                     attempt += 1
                     continue
@@ -454,12 +462,20 @@ class Execution:
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
         attempt: int,
+        timeout: timedelta | None = None,
     ) -> Reply:
         started = self.clock()
         self.host.step_started(StepStarted(key, step_id, attempt, started, self._seq[key]))
         token = current_step.set((key, attempt))
         try:
-            result = await _call(fn, args, kwargs)
+            result = await _call(fn, args, kwargs, timeout)
+            if isinstance(result, _TimedOut):
+                raise StepTimeout(
+                    step_id=step_id,
+                    function_id=self.request.function_id,
+                    timeout=format_duration(timeout or timedelta(0)),
+                    run_id=self.request.run_id,
+                )
         except BaseException as exc:
             ended = self.clock()
             current_step.reset(token)
@@ -550,10 +566,38 @@ class _Retry:
     """Marker: the host asked for another attempt right away."""
 
 
-async def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+class _TimedOut:
+    """Marker: the step body outran its timeout."""
+
+
+async def _call(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    timeout: timedelta | None,
+) -> Any:
+    """The body's result, or :class:`_TimedOut` once ``timeout`` has passed.
+
+    A body that outruns it is cancelled: an async one at its current ``await``, a sync one
+    is left to run on in its thread until it returns (its result ignored). The body runs in
+    this task, so the worker's watchdog finds the step on the stack if it blocks the loop.
+    """
+    if timeout is None:
+        return await _body(fn, args, kwargs)
+    try:
+        async with asyncio.timeout(timeout.total_seconds()) as scope:
+            return await _body(fn, args, kwargs)
+    except TimeoutError:
+        if scope.expired():
+            return _TimedOut()
+        raise
+
+
+async def _body(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     if inspect.iscoroutinefunction(fn):
         return await fn(*args, **kwargs)
-    result = await asyncio.to_thread(fn, *args, **kwargs)
+    # Not asyncio.to_thread: its small shared pool lets a few hung bodies block all others.
+    result = await step_threads.run(fn, *args, **kwargs)
     if inspect.isawaitable(result):
         return await result
     return result

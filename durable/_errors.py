@@ -19,6 +19,7 @@ stable ``code`` and structured fields, and formats its own message::
     │   ├── UnknownFunctionError      no function registered under that id
     │   ├── SendError                 app.send: the server refused the events or is unreachable
     │   ├── StoreError                the database refused a read or write (reason, path)
+    │   ├── StepTimeout               a step attempt outran step.run's timeout (a failed attempt)
     │   └── StepError                 a step exhausted its attempts; raised into the handler
     ├── NonRetriableError             raised by user code: fail the step (or run) at once
     └── RetryAfterError               raised by user code: retry after a given delay or time
@@ -267,6 +268,25 @@ class StepError(DurableError):
 
     def __str__(self) -> str:
         return f"step {self.step_id!r} failed: {self.name}: {self.message}"
+
+
+class StepTimeout(DurableError):
+    """A ``step.run`` attempt ran longer than its ``timeout``: the attempt failed.
+
+    Recorded as the attempt's error (``name == "StepTimeout"``) and retried per ``retries``;
+    after the last attempt the handler sees a :class:`StepError` with that name.
+    """
+
+    code = "step_timeout"
+
+    def __init__(
+        self, *, step_id: str, function_id: str, timeout: str, run_id: str | None = None
+    ) -> None:
+        self.step_id = step_id
+        self.function_id = function_id
+        self.timeout = timeout
+        self.run_id = run_id
+        super().__init__(f"step {step_id!r} of function {function_id!r} exceeded {timeout}")
 
 
 class NonRetriableError(Exception):

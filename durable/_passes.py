@@ -14,7 +14,7 @@ from ._backoff import DEFAULT_BACKOFF
 from ._config import FunctionConfig
 from ._errors import StoreError, UnknownFunctionError
 from ._history import build_history
-from ._protocol import ExecutionRequest, ExecutionResult, PassInterrupted
+from ._protocol import ExecutionRequest, ExecutionResult, PassCrashed, PassInterrupted
 from ._run_host import RunHost
 from ._serialization import dumps, encoded_size
 from ._store import RunRecord, RunStatus, StepStatus
@@ -83,6 +83,11 @@ class Passes:
             result = ExecutionResult("suspended", reenter=True)
         except StoreError:
             raise
+        except PassCrashed as exc:  # this run's step (or handler) ended the process
+            if host.crashed(str(exc), name=exc.name, keys=exc.step_keys):
+                result = ExecutionResult("suspended")
+            else:
+                result = ExecutionResult("errored", error={"name": exc.name, "message": str(exc)})
         except Exception as exc:  # a worker crash: the steps in flight failed an attempt
             if host.crashed(str(exc)):
                 result = ExecutionResult("suspended")

@@ -207,6 +207,21 @@ class PassInterrupted(Exception):
     """
 
 
+class PassCrashed(Exception):
+    """The process running a pass ended because of this run: charge its steps in flight.
+
+    ``name`` is the error name the failed attempts get (``WorkerDied``, ``WorkerBlocked``);
+    ``step_keys``, when known, are the only steps to charge (else every step in flight).
+    """
+
+    def __init__(
+        self, message: str, *, name: str = "WorkerDied", step_keys: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.name = name
+        self.step_keys = step_keys
+
+
 class ExecutionHost(Protocol):
     """What the core needs from the orchestrator while a handler runs."""
 

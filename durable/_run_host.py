@@ -75,25 +75,27 @@ class RunHost:
         self.in_flight[notice.key] = notice
         self.orch.notify_started(self.run, notice)
 
-    def crashed(self, reason: str) -> bool:
+    def crashed(self, reason: str, *, name: str = "WorkerDied", keys: tuple[str, ...] = ()) -> bool:
         """The process running this pass died: fail the attempts in flight, per step policy.
 
-        Returns False if no step was in flight (the crash was in handler code).
+        ``keys``: only those steps (the one known to have caused it); else every step in
+        flight. Returns False if none was charged (the crash was in handler code).
         """
         now = self.orch.clock.now()
-        for notice in list(self.in_flight.values()):
+        charged = [n for n in self.in_flight.values() if not keys or n.key in keys]
+        for notice in charged:
             self._failed(
                 StepFailed(
                     notice.key,
                     notice.id,
-                    {"name": "WorkerDied", "message": reason},
+                    {"name": name, "message": reason},
                     notice.attempt,
                     notice.started_at,
                     now,
                     seq=notice.seq,
                 )
             )
-        return bool(self.in_flight)
+        return bool(charged)
 
     def log(self, line: LogLine) -> None:
         # cleaned here too: a worker's lines are not to be trusted to be storable text
