@@ -178,7 +178,7 @@ def test_cancelling_a_run_with_a_hung_step_frees_its_concurrency_slot(server: Se
     wait_for(lambda: server.get(f"/api/runs/{stuck}")["status"] == "running", what="the hang")
     queued = server.start_run("single")
     assert server.get(f"/api/runs/{queued}")["status"] == "queued"  # concurrency=1
-    server.client.post(f"/api/runs/{stuck}/cancel").raise_for_status()
+    server.client.post(f"/api/runs/{stuck}/cancel", json={}).raise_for_status()
     assert server.ended(stuck)["status"] == "cancelled"
     assert server.ended(queued, timeout=10)["status"] == "completed"
 
