@@ -41,7 +41,7 @@ def dev(
     no_reload: Annotated[bool, typer.Option("--no-reload", help="Do not watch files.")] = False,
 ) -> None:
     """Run the dev server: discover functions, execute runs durably, serve the HTTP API."""
-    from durable.devserver.launch import DatabaseError, run
+    from durable.devserver.launch import DatabaseError, ListenError, run
     from durable.devserver.options import DevOptions
 
     interval = None
@@ -78,9 +78,25 @@ def dev(
     )
     try:
         run(options)
+    except ListenError as exc:
+        typer.echo(f"error: {_in_use(host, port) if exc.in_use else exc}", err=True)
+        raise typer.Exit(2) from None
     except DatabaseError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:  # Ctrl-C before the server's own handler was installed
+        raise typer.Exit(130) from None
+
+
+def _in_use(host: str, port: int) -> str:
+    """What to say when ``--port`` is taken (the TUI path says it too)."""
+    from durable.devserver.child import connect_host
+
+    url = f"http://{connect_host(host)}:{port}"
+    return (
+        f"port {port} is in use (another durable dev? `durable tui --url {url}` "
+        "attaches to it; --port picks another)"
+    )
 
 
 def _dev_with_tui(args: list[str], host: str, port: int, db: str) -> int:
@@ -96,11 +112,7 @@ def _dev_with_tui(args: list[str], host: str, port: int, db: str) -> int:
 
     url = f"http://{connect_host(host)}:{port}"
     if port_in_use(host, port):
-        typer.echo(
-            f"error: port {port} is in use (another durable dev? `durable tui --url {url}` "
-            "attaches to it; --port picks another)",
-            err=True,
-        )
+        typer.echo(f"error: {_in_use(host, port)}", err=True)
         return 2
     try:
         return run_with_tui(args, url, log_path(db), _load_inspector)
