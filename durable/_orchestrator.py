@@ -40,6 +40,7 @@ from ._run_host import make_wait
 from ._scheduler import Scheduler
 from ._serialization import dumps
 from ._store import (
+    PARKED_STEP_STATUSES,
     EventRecord,
     LogRecord,
     RunRecord,
@@ -434,11 +435,18 @@ class Orchestrator:
         return True
 
     def _end(self, run: RunRecord) -> None:
-        """Save a run that just reached a terminal status and drop what it was waiting on."""
+        """Save a run that just reached a terminal status and drop what it was waiting on:
+        its waits, and its parked steps (closed as ``cancelled`` at the run's end)."""
         run.ended_at, run.ready_at, run.deadline_at = self.clock.now(), None, None
         self.save_run(run)
         self.store.remove_waits(run.run_id)
         self._mocks.pop(run.run_id, None)
+        for step in self.store.get_steps(run.run_id):
+            if step.status in PARKED_STEP_STATUSES:
+                step.status, step.ended_at, step.wake_at = StepStatus.CANCELLED, run.ended_at, None
+                step.detail = {**step.detail, "closed_by": f"run {run.status.value}"}
+                self.store.upsert_step(step)
+                self.notify_step(run, step)
 
     def _system_event(self, name: str, run: RunRecord, extra: dict[str, Any]) -> None:
         data = {"function_id": run.function_id, "run_id": run.run_id, "event": run.event, **extra}
