@@ -198,11 +198,15 @@ class Orchestrator:
 
     def ingest_events(self, raw_events: list[Any], *, origin: str | None = None) -> list[str]:
         """Store events (deduplicated by id), start triggered runs, resolve waits. No commit."""
+        return [record.id for record in self.ingest(raw_events)]
+
+    def ingest(self, raw_events: list[Any]) -> list[EventRecord]:
+        """:meth:`ingest_events`, returning each event's record: the runs it started
+        (``run_ids``), or why it started none when that was a decision (``skipped``)."""
         now = self.clock.now()
-        ids = []
+        records = []
         for raw in raw_events:
             event = validate_event(raw, now_ms=int(now * 1000))
-            ids.append(event.id)
             record = EventRecord(
                 id=event.id,
                 name=event.name,
@@ -211,6 +215,7 @@ class Orchestrator:
                 received_at=now,
                 user=event.user,
             )
+            records.append(record)
             previous = self.store.get_event(event.id)
             if previous is not None and now - previous.received_at < EVENT_DEDUP_WINDOW_SECONDS:
                 record.skipped = f"duplicate: event id {event.id!r} was already received"
@@ -251,13 +256,17 @@ class Orchestrator:
                     },
                 )
         self.wakeup.set()
-        return ids
+        return records
 
     async def send(self, raw_events: list[Any]) -> list[str]:
         """Accept events and commit them before returning their ids."""
-        ids = self.ingest_events(raw_events)
+        return [record.id for record in await self.accept(raw_events)]
+
+    async def accept(self, raw_events: list[Any]) -> list[EventRecord]:
+        """Accept events and commit them before returning their records (see :meth:`ingest`)."""
+        records = self.ingest(raw_events)
         self.flush()
-        return ids
+        return records
 
     def _triggered(self, event: dict[str, Any]) -> list[FunctionConfig]:
         matched: dict[str, FunctionConfig] = {}
