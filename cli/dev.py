@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -39,6 +40,9 @@ def dev(
         bool, typer.Option(help="Sync every commit to disk (survives power loss, slower).")
     ] = False,
     no_reload: Annotated[bool, typer.Option("--no-reload", help="Do not watch files.")] = False,
+    fixtures: Annotated[
+        Path, typer.Option(help="Folder the inspector's export key writes fixtures to.")
+    ] = Path("fixtures"),
 ) -> None:
     """Run the dev server: discover functions, execute runs durably, serve the HTTP API."""
     from durable.devserver.launch import DatabaseError, ListenError, run
@@ -66,7 +70,7 @@ def dev(
         args += ["--retry-interval", retry_interval] if retry_interval else []
         args += ["--fsync"] if fsync else []
         args += ["--no-reload"] if no_reload else []
-        raise typer.Exit(_dev_with_tui(args, host, port, db))
+        raise typer.Exit(_dev_with_tui(args, host, port, db, fixtures=fixtures))
     options = DevOptions(
         paths=list(paths or []),
         host=host,
@@ -99,7 +103,9 @@ def _in_use(host: str, port: int) -> str:
     )
 
 
-def _dev_with_tui(args: list[str], host: str, port: int, db: str) -> int:
+def _dev_with_tui(
+    args: list[str], host: str, port: int, db: str, *, fixtures: Path = Path("fixtures")
+) -> int:
     """The server as a ``--no-tui`` child logging to a file; the inspector in front."""
     from durable.devserver.child import (
         LogNotWritableError,
@@ -115,7 +121,7 @@ def _dev_with_tui(args: list[str], host: str, port: int, db: str) -> int:
         typer.echo(f"error: {_in_use(host, port)}", err=True)
         return 2
     try:
-        return run_with_tui(args, url, log_path(db), _load_inspector)
+        return run_with_tui(args, url, log_path(db), partial(_load_inspector, fixtures))
     except LogNotWritableError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
@@ -124,8 +130,9 @@ def _dev_with_tui(args: list[str], host: str, port: int, db: str) -> int:
         return 1
 
 
-def _load_inspector() -> RunApp:
-    """Import the inspector (Textual: a quarter of a second) while the server child starts."""
+def _load_inspector(fixtures: Path) -> RunApp:
+    """Import the inspector (Textual: a quarter of a second) while the server child starts;
+    its export key writes to ``fixtures``."""
     from durable.tui.app import run_attached
 
-    return run_attached
+    return partial(run_attached, fixtures_dir=fixtures)

@@ -87,3 +87,27 @@ def test_ctrl_c_shuts_down_quietly_with_runs_in_flight(tmp_path: Path) -> None:
     assert "Traceback" not in out + err
     assert "KeyboardInterrupt" not in out + err and "CancelledError" not in out + err
     assert err == ""
+
+
+def test_fixtures_written_in_the_watched_folder_do_not_reload(tmp_path: Path) -> None:
+    from durable._fixtures import write_fixture
+
+    (tmp_path / "app.py").write_text(APP)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "durable.cli.main", "dev", ".", "--no-tui",
+         "--db", str(tmp_path / ".durable" / "dev.db"), "--port", str(port)],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            wait_for(lambda: client.get("/health").status_code == 200, 30, "/health")
+            write_fixture(tmp_path / "fixtures" / "nap.json", {"function": "nap"})  # an export
+            time.sleep(1.5)  # reloads show within a second of a change
+            assert client.get("/health").json()["reloads"] == 0
+            (tmp_path / "app.py").write_text(APP + "\n# edited\n")  # a code change does
+            wait_for(lambda: client.get("/health").json()["reloads"] == 1, 30, "a reload")
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
