@@ -350,7 +350,9 @@ class Api:
         """``GET /api/runs/{run_id}/fixture``: the run as a replay fixture."""
         run = _run_or_404(self.ctx, request.path_params["run_id"])
         steps = self.ctx.store.get_steps(run.run_id)
-        fixture = fixture_from_run(run, steps, find_event=self.ctx.store.get_event)
+        fixture = fixture_from_run(
+            run, steps, find_event=self.ctx.store.get_event, root=self.ctx.root
+        )
         return JSONResponse(fixture)
 
     async def stream(self, request: Request) -> Response:

@@ -73,6 +73,7 @@ class DevServer:
             registry=self.registry,
             clock=self.clock,
             started_at=self.clock.now(),
+            root=self.root,
         )
         self.files: list[Path] = []
         self._reloading = asyncio.Lock()

@@ -18,7 +18,6 @@ import asyncio
 import contextvars
 import dataclasses
 import inspect
-import traceback
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -49,6 +48,7 @@ from ._protocol import (
 )
 from ._retry_after import retry_at_from
 from ._serialization import dumps, encoded_size, loads
+from ._tracebacks import user_traceback
 
 if TYPE_CHECKING:
     from ._app import DurableFunction
@@ -85,7 +85,7 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
         **base,
         "name": type(exc).__name__,
         "message": str(exc),
-        "traceback": "".join(traceback.format_exception(exc)),
+        "traceback": user_traceback(exc),
     }
 
 

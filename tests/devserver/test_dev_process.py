@@ -111,3 +111,51 @@ def test_fixtures_written_in_the_watched_folder_do_not_reload(tmp_path: Path) ->
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
+
+
+FAILING = textwrap.dedent(
+    """
+    from durable import Durable, NonRetriableError
+
+    app = Durable(id="failing")
+
+    def charge():
+        raise NonRetriableError("card declined")
+
+    @app.function(id="pay", triggers=[{"event": "t/pay"}], retries=0)
+    async def pay(ctx):
+        await ctx.step.run("charge", charge)
+    """
+)
+
+
+def test_exported_fixtures_hold_no_machine_paths(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(FAILING)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "durable.cli.main", "dev", "app.py", "--no-tui", "--no-reload",
+         "--db", str(tmp_path / "dev.db"), "--port", str(port)],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            wait_for(lambda: client.get("/health").status_code == 200, 30, "/health")
+            client.post("/api/events", json={"name": "t/pay"})
+            run = wait_for(
+                lambda: [
+                    r for r in client.get("/api/runs").json()["runs"] if r["status"] == "failed"
+                ],
+                30,
+                "the failed run",
+            )[0]
+            shown = client.get(f"/api/runs/{run['run_id']}").json()
+            fixture = client.get(f"/api/runs/{run['run_id']}/fixture").text
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    traceback = shown["steps"][0]["error"]["traceback"]
+    assert traceback.splitlines()[1].strip().startswith(f'File "{tmp_path / "app.py"}"')
+    assert "_core.py" not in traceback and "concurrent" not in traceback
+    assert str(tmp_path) not in fixture
+    assert 'File \\"app.py\\", line 7, in charge' in fixture
