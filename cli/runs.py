@@ -297,7 +297,10 @@ def _what_it_did(step: dict[str, Any]) -> Text:
         return Text(_error_text(step["error"]), style="red")
     if kind == "sleep":
         until = parse_time(step.get("wake_at") or info.get("until") or info.get("wake_at"))
-        return Text(f"until {format_time(until)} UTC" if until else "sleep", style="blue")
+        text = f"until {format_time(until)} UTC" if until else "sleep"
+        if status == "cancelled":  # closed when its run ended: it never woke
+            text += " (the run ended first)"
+        return Text(text, style="blue")
     if kind == "wait_for_event":
         event = step.get("event_name") or info.get("event") or info.get("event_name")
         label = f"for {event}" if event else "for an event"
