@@ -27,7 +27,7 @@ def run(options: DevOptions) -> None:
     """Blocking entry point of ``durable dev``; :class:`DatabaseError` if ``--db`` is unusable,
     :class:`ListenError` if the HTTP port cannot be bound."""
     options = replace(options, root=options.root or find_project_root(Path.cwd()))
-    sock = listen(options.host, options.port)
+    sockets = listen(options.host, options.port)
     launched = launch_first_worker(options)
     # asyncio, the engine, the store and the HTTP side: only once the worker is on its way.
     import asyncio
@@ -38,11 +38,12 @@ def run(options: DevOptions) -> None:
     from .server import DevServer
 
     try:
-        server = DevServer(options, launched=launched, sock=sock)
+        server = DevServer(options, launched=launched, sockets=sockets)
     except (SchemaError, sqlite3.Error, OSError) as exc:
         if launched is not None:  # nobody adopted it: end it here
             launched.discard()
-        sock.close()
+        for sock in sockets:
+            sock.close()
         raise DatabaseError(f"cannot open the database {options.db}: {exc}") from None
     asyncio.run(server.serve())
 

@@ -14,8 +14,9 @@ class ListenError(Exception):
         self.in_use = in_use
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port`` for the HTTP API (:class:`ListenError` if not).
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets on ``host:port`` for the HTTP API (:class:`ListenError` if not):
+    one per address ``host`` resolves to (``localhost``: IPv4 and IPv6), as asyncio would.
 
     Bound before anything else starts, so a busy port is an error at once, never a server
     that logs "serving" and then cannot serve.
@@ -26,17 +27,24 @@ def listen(host: str, port: int) -> socket.socket:
         )
     except socket.gaierror as exc:
         raise ListenError(f"cannot listen on {host}:{port}: {exc}", in_use=False) from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
+    sockets: list[socket.socket] = []
+    seen: set[tuple[int, object]] = set()
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(address)
-        sock.listen(2048)
+        for family, kind, proto, _, address in infos:
+            if (family, address) in seen:
+                continue
+            seen.add((family, address))
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(2048)
     except OSError as exc:
-        sock.close()
+        for sock in sockets:
+            sock.close()
         in_use = exc.errno == errno.EADDRINUSE
         reason = "is in use" if in_use else f"cannot be bound ({exc.strerror or exc})"
         raise ListenError(f"port {port} on {host} {reason}", in_use=in_use) from None
-    return sock
+    return sockets

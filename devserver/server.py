@@ -54,11 +54,11 @@ class DevServer:
         log: HeadlessLog | None = None,
         *,
         launched: SpawnedWorker | None = None,
-        sock: socket.socket | None = None,
+        sockets: list[socket.socket] | None = None,
     ) -> None:
         self.options = options
         self.launched = launched  #: a first worker spawned before this server was built
-        self.sock = sock  #: the HTTP API's listening socket, bound by the launcher
+        self.sockets = sockets  #: the HTTP API's listening sockets, bound by the launcher
         self.root = options.root or find_project_root(Path.cwd())
         self.log = log or HeadlessLog()
         self.clock = RealClock()
@@ -169,8 +169,8 @@ class DevServer:
         # Spawn the worker first (start() runs up to the spawn before its first real wait):
         # while it imports the user's code in its own process, this one imports and builds
         # the HTTP side. Requests are served only once the functions are known.
-        if self.sock is None:  # ListenError now, before a worker starts
-            self.sock = listen(self.options.host, self.options.port)
+        if self.sockets is None:  # ListenError now, before a worker starts
+            self.sockets = listen(self.options.host, self.options.port)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):  # from the start: Ctrl-C while booting
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -184,7 +184,7 @@ class DevServer:
         await booting
         tasks = [
             asyncio.ensure_future(self.orchestrator.run_forever()),
-            asyncio.ensure_future(http.serve(sockets=[self.sock])),
+            asyncio.ensure_future(http.serve(sockets=self.sockets)),
         ]
         if self.options.reload:
             watched = self.options.paths or [self.root]

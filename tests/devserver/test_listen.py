@@ -1,0 +1,41 @@
+"""The dev server binds its HTTP sockets first: every address of the host, or a clear error."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from durable.devserver.harness import free_port
+from durable.devserver.listen import ListenError, listen
+
+
+def test_every_address_of_the_host_is_bound() -> None:
+    port = free_port()
+    expected = {
+        (family, address[0])
+        for family, _, _, _, address in socket.getaddrinfo(
+            "localhost", port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    }
+    sockets = listen("localhost", port)
+    try:
+        assert {(s.family, s.getsockname()[0]) for s in sockets} == expected
+        assert all(s.getsockname()[1] == port for s in sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_a_busy_port_or_a_foreign_address_is_a_listen_error() -> None:
+    (held,) = listen("127.0.0.1", 0)
+    try:
+        port = held.getsockname()[1]
+        with pytest.raises(ListenError, match=f"port {port} on 127.0.0.1 is in use") as busy:
+            listen("127.0.0.1", port)
+        assert busy.value.in_use
+    finally:
+        held.close()
+    with pytest.raises(ListenError, match="cannot be bound") as foreign:
+        listen("192.0.2.1", free_port())  # TEST-NET-1: not an address of this machine
+    assert not foreign.value.in_use
