@@ -112,13 +112,16 @@ def _dev_with_tui(
         ServerStartError,
         connect_host,
         log_path,
-        port_in_use,
         run_with_tui,
     )
+    from durable.devserver.listen import ListenError, listen
 
     url = f"http://{connect_host(host)}:{port}"
-    if port_in_use(host, port):
-        typer.echo(f"error: {_in_use(host, port)}", err=True)
+    try:  # the child binds the same addresses: refuse now what it would refuse then
+        for sock in listen(host, port):
+            sock.close()
+    except ListenError as exc:
+        typer.echo(f"error: {_in_use(host, port) if exc.in_use else exc}", err=True)
         return 2
     try:
         return run_with_tui(args, url, log_path(db), partial(_load_inspector, fixtures))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +40,15 @@ def test_a_busy_port_or_a_foreign_address_is_a_listen_error() -> None:
     with pytest.raises(ListenError, match="cannot be bound") as foreign:
         listen("192.0.2.1", free_port())  # TEST-NET-1: not an address of this machine
     assert not foreign.value.in_use
+
+
+def test_the_inspector_path_names_a_foreign_host_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from durable.cli import dev as dev_command
+
+    code = dev_command._dev_with_tui([], "192.0.2.1", free_port(), str(tmp_path / "dev.db"))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: port ") and "on 192.0.2.1 cannot be bound" in err
+    assert "is in use" not in err
