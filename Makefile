@@ -21,6 +21,7 @@ TEST_STAMP := $(VENV)/.durable-test.stamp
 
 help:
 	@echo "make dev    - install (editable) and run the dev server on examples/"
+	@echo "              (make dev PORT=9000, make dev ARGS=\"--no-tui --db :memory:\")"
 	@echo "make test   - install with test extras, then ruff (lint, format), mypy and pytest"
 	@echo "make bench  - run the benchmarks (bench/all.py): one table against the SPEC targets"
 	@echo "make soak   - kill -9 soak: 20 cycles over 200 runs"
@@ -40,8 +41,11 @@ $(TEST_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@ $(DEV_STAMP)
 
+# `make dev ARGS="--no-tui --db :memory:"` passes options to `durable dev`; `make dev PORT=9000`
+# sets the port (from the command line only: a PORT in the environment is someone else's).
+ARGS ?=
 dev: $(DEV_STAMP)
-	$(VENV)/bin/durable dev examples/
+	$(VENV)/bin/durable dev examples/ $(if $(filter command line,$(origin PORT)),--port $(PORT)) $(ARGS)
 
 test: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .

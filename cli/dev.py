@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -47,9 +48,12 @@ def dev(
             "loopback names and --host are always answered).",
         ),
     ] = None,
+    fixtures: Annotated[
+        Path, typer.Option(help="Folder the inspector's export key writes fixtures to.")
+    ] = Path("fixtures"),
 ) -> None:
     """Run the dev server: discover functions, execute runs durably, serve the HTTP API."""
-    from durable.devserver.launch import DatabaseError, run
+    from durable.devserver.launch import DatabaseError, ListenError, run
     from durable.devserver.options import DevOptions
 
     interval = None
@@ -76,7 +80,7 @@ def dev(
         args += ["--fsync"] if fsync else []
         args += ["--no-reload"] if no_reload else []
         args += [arg for name in allowed for arg in ("--allow-host", name)]
-        raise typer.Exit(_dev_with_tui(args, host, port, db))
+        raise typer.Exit(_dev_with_tui(args, host, port, db, fixtures=fixtures))
     options = DevOptions(
         paths=list(paths or []),
         host=host,
@@ -89,9 +93,14 @@ def dev(
     )
     try:
         run(options)
+    except ListenError as exc:
+        typer.echo(f"error: {_in_use(host, port) if exc.in_use else exc}", err=True)
+        raise typer.Exit(2) from None
     except DatabaseError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:  # Ctrl-C before the server's own handler was installed
+        raise typer.Exit(130) from None
 
 
 def _allowed_hosts(names: list[str]) -> list[str]:
@@ -105,27 +114,39 @@ def _allowed_hosts(names: list[str]) -> list[str]:
         raise typer.Exit(2) from None
 
 
-def _dev_with_tui(args: list[str], host: str, port: int, db: str) -> int:
+def _in_use(host: str, port: int) -> str:
+    """What to say when ``--port`` is taken (the TUI path says it too)."""
+    from durable.devserver.child import connect_host
+
+    url = f"http://{connect_host(host)}:{port}"
+    return (
+        f"port {port} is in use (another durable dev? `durable tui --url {url}` "
+        "attaches to it; --port picks another)"
+    )
+
+
+def _dev_with_tui(
+    args: list[str], host: str, port: int, db: str, *, fixtures: Path = Path("fixtures")
+) -> int:
     """The server as a ``--no-tui`` child logging to a file; the inspector in front."""
     from durable.devserver.child import (
         LogNotWritableError,
         ServerStartError,
         connect_host,
         log_path,
-        port_in_use,
         run_with_tui,
     )
+    from durable.devserver.listen import ListenError, listen
 
     url = f"http://{connect_host(host)}:{port}"
-    if port_in_use(host, port):
-        typer.echo(
-            f"error: port {port} is in use (another durable dev? `durable tui --url {url}` "
-            "attaches to it; --port picks another)",
-            err=True,
-        )
+    try:  # the child binds the same addresses: refuse now what it would refuse then
+        for sock in listen(host, port):
+            sock.close()
+    except ListenError as exc:
+        typer.echo(f"error: {_in_use(host, port) if exc.in_use else exc}", err=True)
         return 2
     try:
-        return run_with_tui(args, url, log_path(db), _load_inspector)
+        return run_with_tui(args, url, log_path(db), partial(_load_inspector, fixtures))
     except LogNotWritableError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
@@ -134,8 +155,9 @@ def _dev_with_tui(args: list[str], host: str, port: int, db: str) -> int:
         return 1
 
 
-def _load_inspector() -> RunApp:
-    """Import the inspector (Textual: a quarter of a second) while the server child starts."""
+def _load_inspector(fixtures: Path) -> RunApp:
+    """Import the inspector (Textual: a quarter of a second) while the server child starts;
+    its export key writes to ``fixtures``."""
     from durable.tui.app import run_attached
 
-    return run_attached
+    return partial(run_attached, fixtures_dir=fixtures)

@@ -6,6 +6,9 @@ print with rich (or `--json`), and exit 0 (ok), 1 (check failed) or 2 (usage or 
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(
@@ -16,8 +19,24 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(installed_version())
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the installed durable version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
+) -> None:
     """Durable functions for Python: SDK, local dev server and run inspector."""
 
 
@@ -60,8 +79,26 @@ app.command()(replay)
 
 
 def main() -> None:
-    """Console-script entry point (`durable`)."""
-    app()
+    """Console-script entry point (`durable`): usage errors are one ``error:`` line, exit 2."""
+    # typer's own (vendored) click: the exceptions its parser raises
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+    try:
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # `durable` alone: the help
+        exc.show()
+        code = exc.exit_code
+    except UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "durable"
+        message = exc.format_message().rstrip(".")
+        typer.echo(f"error: {message[:1].lower()}{message[1:]} (see `{where} --help`)", err=True)
+        code = exc.exit_code
+    except ClickException as exc:
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        code = exc.exit_code
+    except typer.Abort:
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

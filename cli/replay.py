@@ -21,6 +21,7 @@ from rich.markup import escape
 from durable._durations import human_duration
 
 from .client import CliError, cli_errors, make_console
+from .replay_logs import kept_logs
 
 if TYPE_CHECKING:
     from durable._app import DurableFunction
@@ -63,13 +64,16 @@ def replay(
     with cli_errors():
         files = expand(fixtures)
         functions = load_functions(app_path)
-    results = asyncio.run(_replay_all(files, functions, update=update))
+    replayed = asyncio.run(_replay_all(files, functions, update=update))
+    results = [result for result, _ in replayed]
     console = make_console()
-    for result in results:
+    for result, logs in replayed:
         if json_output:
-            typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
+            typer.echo(json.dumps({**result.to_json(), "logs": logs}, ensure_ascii=False))
         else:
             print_result(console, result)
+            for line in logs:
+                console.print(f"    [dim]log {escape(line)}[/]", highlight=False)
     passed = sum(result.ok for result in results)
     summary = f"{passed} passed, {len(results) - passed} failed"
     # With --json stdout stays pure JSON lines: the summary goes to stderr.
@@ -156,10 +160,13 @@ def _import_root(path: Path) -> Path:
 
 async def _replay_all(
     files: list[Path], functions: dict[str, DurableFunction], *, update: bool
-) -> list[ReplayResult]:
+) -> list[tuple[ReplayResult, list[str]]]:
+    """Each fixture's result, with the log lines the app wrote while it replayed."""
     results = []
     for file in files:
-        results.append(await replay_file(file, functions, update=update))
+        with kept_logs() as logs:
+            result = await replay_file(file, functions, update=update)
+        results.append((result, logs))
     return results
 
 

@@ -2,7 +2,8 @@
 
 The timeline has one row per step, with a bar drawn on a time axis shared by every row, so
 parallel steps overlap and backoff gaps show; each attempt of a retried step gets its own row
-with its error. Run attempts are solid bars, sleeps ``░`` and waits ``▒``.
+with its error. Run attempts are solid bars, sleeps ``░`` and waits ``▒``. Steps a rerun
+reused (``"reused": true``) say so, and sit at the rerun's start, taking no time.
 """
 
 from __future__ import annotations
@@ -211,8 +212,8 @@ def _step_segments(step: dict[str, Any], now: datetime) -> list[Segment]:
     attempts = [a for a in step.get("attempts") or [] if isinstance(a, dict)]
     segments = [_attempt_segment(a, now) for a in attempts]
     found = [s for s in segments if s is not None]
-    if not found and start is not None and end is not None:
-        found = [Segment(start, end, "█", "green")]
+    if not found and start is not None and end is not None:  # reused by a rerun: no attempts
+        found = [Segment(start, end, "█", "red" if step.get("status") == "failed" else "green")]
     return found
 
 
@@ -275,6 +276,19 @@ def _preview(value: Any, width: int = 40) -> str:
 
 
 def _step_detail(step: dict[str, Any]) -> Text:
+    """What a step did, in a few words; ``reused`` first for a step a rerun took over."""
+    detail = _what_it_did(step)
+    if not step.get("reused"):
+        return detail
+    raw = step.get("detail")
+    info: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    label = "replaced" if info.get("replaced_output") else "reused"
+    source = info.get("reused_from")
+    marker = Text(f"{label} from {source} " if source else f"{label} ", style="magenta")
+    return marker + detail
+
+
+def _what_it_did(step: dict[str, Any]) -> Text:
     """What a step did, in a few words: its error, where it slept to, what it waited for."""
     kind, status = str(step.get("kind")), str(step.get("status"))
     detail = step.get("detail")
@@ -283,7 +297,10 @@ def _step_detail(step: dict[str, Any]) -> Text:
         return Text(_error_text(step["error"]), style="red")
     if kind == "sleep":
         until = parse_time(step.get("wake_at") or info.get("until") or info.get("wake_at"))
-        return Text(f"until {format_time(until)} UTC" if until else "sleep", style="blue")
+        text = f"until {format_time(until)} UTC" if until else "sleep"
+        if status == "cancelled":  # closed when its run ended: it never woke
+            text += " (the run ended first)"
+        return Text(text, style="blue")
     if kind == "wait_for_event":
         event = step.get("event_name") or info.get("event") or info.get("event_name")
         label = f"for {event}" if event else "for an event"

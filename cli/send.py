@@ -1,4 +1,8 @@
-"""``durable send``: send one event to the dev server and print its id."""
+"""``durable send``: send one event to the dev server and print its id.
+
+The id goes to stdout (for scripts); an event that started no run also gets a line on stderr
+saying why: ``accepted, no run started: duplicate: event id 'x' was already received``.
+"""
 
 from __future__ import annotations
 
@@ -70,8 +74,22 @@ def send(
             event["id"] = event_id
         body = ApiClient(url).post("/api/events", event)
         ids = [str(i) for i in body.get("ids", [])] if isinstance(body, dict) else []
+        listed = body.get("events") if isinstance(body, dict) else None
+        outcomes = [o for o in listed if isinstance(o, dict)] if isinstance(listed, list) else []
         if json_output:
-            print_json({"ids": ids})
+            print_json({"ids": ids, "events": outcomes})
             return
         for sent in ids:
             typer.echo(sent)
+        for outcome in outcomes:
+            note = no_run_note(outcome, name)
+            if note:
+                typer.echo(note, err=True)
+
+
+def no_run_note(outcome: dict[str, Any], name: str) -> str | None:
+    """``accepted, no run started: WHY`` for an event that started no run, else None."""
+    if outcome.get("run_ids"):
+        return None
+    why = outcome.get("skipped") or f"no function is triggered by {name!r}"
+    return f"accepted, no run started: {why}"

@@ -24,21 +24,19 @@ from starlette.routing import Route
 from durable._errors import (
     EventTooLargeError,
     InvalidEventError,
-    SerializationError,
     StoreError,
     UnknownFunctionError,
 )
 from durable._events import validate_events
 from durable._fixtures import fixture_from_run
-from durable._limits import MAX_STEP_OUTPUT_BYTES
-from durable._serialization import dumps, encoded_size
-from durable._store import RunRecord, RunStatus, StepRecord, StepStatus
+from durable._store import EventRecord, RunRecord, RunStatus
 
 from .context import ServerContext
 from .guard import RequestGuard, allowed_hosts
 from .invoke import invocation_event
+from .rerun import RerunError, start_rerun
 from .stream import DEFAULT_KEEPALIVE, StreamHub
-from .views import event_view, iso, log_view, run_view
+from .views import accepted_view, event_view, iso, log_view, run_view
 
 #: The largest request body read (a batch of events); larger ones get a 413.
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -249,7 +247,7 @@ class Api:
         self.ctx = ctx
         self.hub = hub
 
-    async def accept_events(self, request: Request) -> list[str]:
+    async def accept_events(self, request: Request) -> list[EventRecord]:
         """Validate a body of one event or a list, then ingest and commit them all."""
         raw = await read_json(request)
         if isinstance(raw, list) and len(raw) > MAX_EVENTS_PER_REQUEST:
@@ -264,22 +262,25 @@ class Api:
             raise ApiError(413, exc.code, exc.message) from None
         except InvalidEventError as exc:
             raise ApiError(400, exc.code, exc.message) from None
-        return await self.ctx.orchestrator.send([event.to_dict() for event in events])
+        return await self.ctx.orchestrator.accept([event.to_dict() for event in events])
 
     async def events(self, request: Request) -> Response:
         """``/api/events``: ``POST`` sends events, ``GET`` lists recent ones."""
         if request.method == "POST":
-            return JSONResponse({"ids": await self.accept_events(request)})
+            records = await self.accept_events(request)
+            return JSONResponse(
+                {"ids": [r.id for r in records], "events": [accepted_view(r) for r in records]}
+            )
         return await self.list_events(request)
 
     async def post_inngest(self, request: Request) -> Response:
         """``POST /e/{event_key}``: Inngest's event API (the key is not checked locally)."""
         try:
-            ids = await self.accept_events(request)
+            records = await self.accept_events(request)
         except ApiError as exc:
             body = {"error": {"code": exc.code, "message": exc.message}, "status": exc.status}
             return JSONResponse(body, exc.status)
-        return JSONResponse({"ids": ids, "status": 200})
+        return JSONResponse({"ids": [r.id for r in records], "status": 200})
 
     async def list_events(self, request: Request) -> Response:
         """``GET /api/events?name=&limit=``: recent events, newest first."""
@@ -364,18 +365,13 @@ class Api:
             raise ApiError(400, "invalid_body", "'from_step' must be a step key (a string)")
         if "output" in body and from_step is None:
             raise ApiError(400, "invalid_body", "'output' needs 'from_step': the step it replaces")
-        reused = _reused_steps(self.ctx, run, from_step, body)
         try:
-            with self.ctx.orchestrator.atomic():  # the run and its reused steps, or nothing
-                new = self.ctx.orchestrator.start_run(run.function_id, run.event, trigger="rerun")
-                for step in reused:
-                    step.run_id = new.run_id
-                    self.ctx.store.upsert_step(step)
+            new, reused = start_rerun(self.ctx.orchestrator, run, from_step, body)
+        except RerunError as exc:
+            raise ApiError(exc.status, exc.code, exc.message) from None
         except UnknownFunctionError as exc:
             raise ApiError(422, exc.code, exc.message) from None
-        return JSONResponse(
-            {"run_id": new.run_id, "rerun_of": run.run_id, "reused_steps": [s.key for s in reused]}
-        )
+        return JSONResponse({"run_id": new.run_id, "rerun_of": run.run_id, "reused_steps": reused})
 
     async def invoke(self, request: Request) -> Response:
         """``POST /api/functions/{function_id}/invoke``: start it now, body ``{"data": {...}}``."""
@@ -403,7 +399,9 @@ class Api:
         """``GET /api/runs/{run_id}/fixture``: the run as a replay fixture."""
         run = _run_or_404(self.ctx, request.path_params["run_id"])
         steps = self.ctx.store.get_steps(run.run_id)
-        fixture = fixture_from_run(run, steps, find_event=self.ctx.store.get_event)
+        fixture = fixture_from_run(
+            run, steps, find_event=self.ctx.store.get_event, root=self.ctx.root
+        )
         return JSONResponse(fixture)
 
     async def stream(self, request: Request) -> Response:
@@ -434,61 +432,6 @@ class Api:
                 "streams": len(self.hub.clients),
             }
         )
-
-
-def _reused_steps(
-    ctx: ServerContext, run: RunRecord, from_step: str | None, body: dict[str, Any]
-) -> list[StepRecord]:
-    """The steps a rerun starts with: completed ones before ``from_step`` (copies)."""
-    if from_step is None:
-        return []
-    steps = ctx.store.get_steps(run.run_id)
-    target = next((step for step in steps if step.key == from_step), None)
-    if target is None:
-        known = ", ".join(step.key for step in steps) or "none"
-        raise ApiError(
-            422, "unknown_step", f"run {run.run_id} has no step {from_step!r} (steps: {known})"
-        )
-    reused = [
-        _copy(step, run.run_id)
-        for step in steps
-        if step.position < target.position and step.status is StepStatus.COMPLETED
-    ]
-    if "output" in body:
-        try:
-            text = dumps(body["output"], what="'output'")
-        except SerializationError as exc:
-            raise ApiError(400, "invalid_body", exc.message) from None
-        if encoded_size(text) > MAX_STEP_OUTPUT_BYTES:
-            raise ApiError(
-                413, "output_too_large", f"'output' is over the {MAX_STEP_OUTPUT_BYTES} byte limit"
-            )
-        now = ctx.clock.now()
-        replaced = _copy(target, run.run_id)
-        replaced.status, replaced.output, replaced.error = StepStatus.COMPLETED, text, None
-        replaced.attempts, replaced.wake_at = [], None
-        replaced.started_at, replaced.ended_at = now, now
-        replaced.detail = {"reused_from": run.run_id, "replaced_output": True}
-        reused.append(replaced)
-    return reused
-
-
-def _copy(step: StepRecord, source_run_id: str) -> StepRecord:
-    return StepRecord(
-        run_id=step.run_id,
-        key=step.key,
-        id=step.id,
-        kind=step.kind,
-        status=step.status,
-        position=step.position,
-        output=step.output,
-        error=step.error,
-        attempts=[dict(attempt) for attempt in step.attempts],
-        wake_at=None,
-        detail={**step.detail, "reused_from": source_run_id},
-        started_at=step.started_at,
-        ended_at=step.ended_at,
-    )
 
 
 # -- the app ------------------------------------------------------------------------------

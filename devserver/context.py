@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from durable._clock import Clock
@@ -22,3 +23,4 @@ class ServerContext:
     clock: Clock
     started_at: float
     status: dict[str, Any] = field(default_factory=dict)  #: workers, reloads, for /health
+    root: Path | None = None  #: the project folder: fixtures name its files relative to it

@@ -12,8 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from .discovery import DiscoveryError, discover, find_project_root
+from .listen import ListenError, listen
 from .options import DevOptions
 from .spawn import SpawnedWorker, spawn_worker
+
+__all__ = ["DatabaseError", "ListenError", "launch_first_worker", "run"]
 
 
 class DatabaseError(Exception):
@@ -21,8 +24,10 @@ class DatabaseError(Exception):
 
 
 def run(options: DevOptions) -> None:
-    """Blocking entry point of ``durable dev``; :class:`DatabaseError` if ``--db`` is unusable."""
+    """Blocking entry point of ``durable dev``; :class:`DatabaseError` if ``--db`` is unusable,
+    :class:`ListenError` if the HTTP port cannot be bound."""
     options = replace(options, root=options.root or find_project_root(Path.cwd()))
+    sockets = listen(options.host, options.port)
     launched = launch_first_worker(options)
     # asyncio, the engine, the store and the HTTP side: only once the worker is on its way.
     import asyncio
@@ -34,10 +39,12 @@ def run(options: DevOptions) -> None:
     from .server import DevServer
 
     try:
-        server = DevServer(options, launched=launched)
+        server = DevServer(options, launched=launched, sockets=sockets)
     except (SchemaError, StoreError, sqlite3.Error, OSError) as exc:
         if launched is not None:  # nobody adopted it: end it here
             launched.discard()
+        for sock in sockets:
+            sock.close()
         raise DatabaseError(f"cannot open the database {options.db}: {exc}") from None
     asyncio.run(server.serve())
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from durable._store_sqlite import SQLiteStore
 from .context import ServerContext
 from .discovery import DiscoveryError, discover, find_project_root
 from .headless import HeadlessLog
+from .listen import listen
 from .options import DevOptions
 from .registry import FunctionInfo, RegistrationError, Registry, function_info_from_wire
 from .reload import watch
@@ -52,9 +54,11 @@ class DevServer:
         log: HeadlessLog | None = None,
         *,
         launched: SpawnedWorker | None = None,
+        sockets: list[socket.socket] | None = None,
     ) -> None:
         self.options = options
         self.launched = launched  #: a first worker spawned before this server was built
+        self.sockets = sockets  #: the HTTP API's listening sockets, bound by the launcher
         self.root = options.root or find_project_root(Path.cwd())
         self.log = log or HeadlessLog()
         self.clock = RealClock()
@@ -71,6 +75,7 @@ class DevServer:
             registry=self.registry,
             clock=self.clock,
             started_at=self.clock.now(),
+            root=self.root,
         )
         self.files: list[Path] = []
         self._reloading = asyncio.Lock()
@@ -166,6 +171,12 @@ class DevServer:
         # Spawn the worker first (start() runs up to the spawn before its first real wait):
         # while it imports the user's code in its own process, this one imports and builds
         # the HTTP side. Requests are served only once the functions are known.
+        if self.sockets is None:  # ListenError now, before a worker starts
+            self.sockets = listen(self.options.host, self.options.port)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # from the start: Ctrl-C while booting
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
         booting = asyncio.ensure_future(self.start())
         await asyncio.sleep(0)
         from .api import create_app
@@ -175,13 +186,9 @@ class DevServer:
         app = create_app(self.context, hosts=hosts)
         http = _http_server(app, self.options.host, self.options.port)
         await booting
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.stop)
         tasks = [
             asyncio.ensure_future(self.orchestrator.run_forever()),
-            asyncio.ensure_future(http.serve()),
+            asyncio.ensure_future(http.serve(sockets=self.sockets)),
         ]
         if self.options.reload:
             watched = self.options.paths or [self.root]

@@ -72,6 +72,7 @@ def step_view(step: StepRecord) -> dict[str, Any]:
         "started_at": iso(step.started_at),
         "ended_at": iso(step.ended_at),
         "wake_at": iso(step.wake_at),
+        "reused": "reused_from" in step.detail,
         "detail": {
             key: iso(value) if key in _DETAIL_TIMES and isinstance(value, (int, float)) else value
             for key, value in step.detail.items()
@@ -99,6 +100,11 @@ def event_view(event: EventRecord) -> dict[str, Any]:
         "run_ids": list(event.run_ids),
         "skipped": event.skipped,
     }
+
+
+def accepted_view(event: EventRecord) -> dict[str, Any]:
+    """What one event of a ``POST /api/events`` did: the runs it started, or why none."""
+    return {"id": event.id, "run_ids": list(event.run_ids), "skipped": event.skipped}
 
 
 def log_view(line: LogRecord) -> dict[str, Any]:

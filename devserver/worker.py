@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -178,6 +179,9 @@ async def main_async(fd: int, root: Path, files: list[Path]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m durable.devserver.worker``."""
+    # Ctrl-C on the terminal reaches the whole process group: the server shuts the worker
+    # down itself (``stop``, SIGTERM), so a KeyboardInterrupt here would only add a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parser = argparse.ArgumentParser(description="durable worker process")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--root", type=Path, required=True)

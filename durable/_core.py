@@ -51,8 +51,9 @@ from ._protocol import (
 )
 from ._retry_after import retry_at_from
 from ._serialization import dumps, encoded_size, loads
-from ._text import clean_error, error_text, is_text, shown_text, traceback_text, trim_text
+from ._text import clean_error, error_text, is_text, shown_text, trim_text
 from ._threads import step_threads
+from ._tracebacks import user_traceback
 
 if TYPE_CHECKING:
     from ._app import DurableFunction
@@ -96,7 +97,7 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
             **base,
             "name": type(exc).__name__,
             "message": error_text(exc),
-            "traceback": traceback_text(exc),
+            "traceback": user_traceback(exc),
         }
     )
 

@@ -35,6 +35,7 @@ from typing import Any
 from ._durations import format_duration
 from ._serialization import loads
 from ._store import EventRecord, RunRecord, RunStatus, StepRecord, StepStatus
+from ._tracebacks import relative_error
 
 
 def fixture_from_run(
@@ -42,10 +43,13 @@ def fixture_from_run(
     steps: list[StepRecord],
     *,
     find_event: Callable[[str], EventRecord | None] | None = None,
+    root: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """The replay fixture of ``run``, given its stored ``steps``.
 
     ``find_event`` (the store's ``get_event``) finds the event that cancelled the run.
+    ``root`` (the project's folder): tracebacks name its files relative to it, so a fixture
+    holds no path of the machine it was recorded on.
     """
     ordered = sorted(steps, key=lambda step: step.position)
     fixture: dict[str, Any] = {"function": run.function_id}
@@ -54,7 +58,7 @@ def fixture_from_run(
     else:
         fixture["event"] = run.event
     fixture["steps"] = {
-        step.key: _recorded(step)
+        step.key: _recorded(step, root)
         for step in ordered
         if step.status in (StepStatus.COMPLETED, StepStatus.FAILED)
     }
@@ -68,9 +72,10 @@ def fixture_from_run(
     return fixture
 
 
-def _recorded(step: StepRecord) -> dict[str, Any]:
+def _recorded(step: StepRecord, root: str | os.PathLike[str] | None) -> dict[str, Any]:
     if step.status is StepStatus.FAILED:
-        return {"kind": step.kind, "error": dict(step.error or {})}
+        error = dict(step.error or {})
+        return {"kind": step.kind, "error": relative_error(error, root) if root else error}
     return {"kind": step.kind, "output": loads(step.output) if step.output is not None else None}
 
 

@@ -43,6 +43,7 @@ from ._run_host import make_wait
 from ._scheduler import Scheduler
 from ._serialization import dumps
 from ._store import (
+    PARKED_STEP_STATUSES,
     EventRecord,
     LogRecord,
     RunRecord,
@@ -197,12 +198,16 @@ class Orchestrator:
 
     def ingest_events(self, raw_events: list[Any], *, origin: str | None = None) -> list[str]:
         """Store events (deduplicated by id), start triggered runs, resolve waits. No commit."""
+        return [record.id for record in self.ingest(raw_events)]
+
+    def ingest(self, raw_events: list[Any]) -> list[EventRecord]:
+        """:meth:`ingest_events`, returning each event's record: the runs it started
+        (``run_ids``), or why it started none when that was a decision (``skipped``)."""
         now = self.clock.now()
-        ids = []
+        records = []
         # every event is checked before any is stored: a bad one leaves the batch unapplied
         events = [validate_event(raw, now_ms=int(now * 1000)) for raw in raw_events]
         for event in events:
-            ids.append(event.id)
             record = EventRecord(
                 id=event.id,
                 name=event.name,
@@ -211,6 +216,7 @@ class Orchestrator:
                 received_at=now,
                 user=event.user,
             )
+            records.append(record)
             previous = self.store.get_event(event.id)
             if previous is not None and now - previous.received_at < EVENT_DEDUP_WINDOW_SECONDS:
                 record.skipped = f"duplicate: event id {event.id!r} was already received"
@@ -251,12 +257,17 @@ class Orchestrator:
                     },
                 )
         self.wakeup.set()
-        return ids
+        return records
 
     async def send(self, raw_events: list[Any]) -> list[str]:
         """Accept events and commit them before returning their ids: all of them or none."""
+        return [record.id for record in await self.accept(raw_events)]
+
+    async def accept(self, raw_events: list[Any]) -> list[EventRecord]:
+        """Accept events and commit them before returning their records (see :meth:`ingest`):
+        all of them or none."""
         with self.atomic():
-            return self.ingest_events(raw_events)
+            return self.ingest(raw_events)
 
     def _triggered(self, event: dict[str, Any]) -> list[FunctionConfig]:
         matched: dict[str, FunctionConfig] = {}
@@ -435,11 +446,18 @@ class Orchestrator:
         return True
 
     def _end(self, run: RunRecord) -> None:
-        """Save a run that just reached a terminal status and drop what it was waiting on."""
+        """Save a run that just reached a terminal status and drop what it was waiting on:
+        its waits, and its parked steps (closed as ``cancelled`` at the run's end)."""
         run.ended_at, run.ready_at, run.deadline_at = self.clock.now(), None, None
         self.save_run(run)
         self.store.remove_waits(run.run_id)
         self._after_commit(functools.partial(self._mocks.pop, run.run_id, None))
+        for step in self.store.get_steps(run.run_id):
+            if step.status in PARKED_STEP_STATUSES:
+                step.status, step.ended_at, step.wake_at = StepStatus.CANCELLED, run.ended_at, None
+                step.detail = {**step.detail, "closed_by": f"run {run.status.value}"}
+                self.store.upsert_step(step)
+                self.notify_step(run, step)
 
     def _system_event(self, name: str, run: RunRecord, extra: dict[str, Any]) -> dict[str, Any]:
         """The event ``name`` about ``run``, built (and trimmed to the event limit) before the

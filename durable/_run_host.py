@@ -57,7 +57,13 @@ class RunHost:
         self.steps = steps
         self.backoff = backoff or config.backoff or DEFAULT_BACKOFF
         self.rng = rng
-        self.base_position = max((s.position for s in steps.values()), default=-1) + 1
+        # A new step's position is base + its rank in this pass. Steps a rerun copied in hold
+        # the ranks the code reaches them at, so they do not move the base: a step before
+        # them that runs again in the rerun's first pass still sorts before them.
+        self.base_position = (
+            max((s.position for s in steps.values() if "reused_from" not in s.detail), default=-1)
+            + 1
+        )
         self.in_flight: dict[str, StepStarted] = {}
         #: set when the database refused a checkpoint: the handler was told to stop
         self.store_error: StoreError | None = None

@@ -108,6 +108,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE runs ADD COLUMN cancel_event_id TEXT;
     """,
+    # 3: a run that ended while a step was parked (sleeping, waiting, invoking, awaiting a
+    # retry) closes that step as cancelled at the run's end; close those left open so far.
+    """
+    UPDATE steps SET status = 'cancelled', wake_at = NULL,
+        ended_at = COALESCE((SELECT ended_at FROM runs WHERE runs.run_id = steps.run_id), ended_at)
+    WHERE status IN ('sleeping', 'waiting', 'invoking', 'errored')
+        AND run_id IN (SELECT run_id FROM runs
+                       WHERE status IN ('completed', 'failed', 'cancelled'));
+    """,
 )
 
 #: What version 1 wrote as a cancel_on run's reason: ``cancel_on: event NAME (ID)``.

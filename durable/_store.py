@@ -44,6 +44,13 @@ class StepStatus(StrEnum):
     SLEEPING = "sleeping"
     WAITING = "waiting"
     INVOKING = "invoking"
+    CANCELLED = "cancelled"  #: parked (or awaiting a retry) when its run ended: never resumed
+
+
+#: The step statuses that wait for something: closed as ``cancelled`` when their run ends.
+PARKED_STEP_STATUSES = frozenset(
+    {StepStatus.SLEEPING, StepStatus.WAITING, StepStatus.INVOKING, StepStatus.ERRORED}
+)
 
 
 @dataclass(slots=True)

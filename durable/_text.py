@@ -11,7 +11,6 @@ Data (step results, outputs, events) is never repaired this way: it is refused i
 from __future__ import annotations
 
 import re
-import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,13 +70,6 @@ def error_text(exc: BaseException) -> str:
         return str(exc)
     except Exception:
         return f"<{type(exc).__name__}: str() of the error failed>"
-
-
-def traceback_text(exc: BaseException) -> str:
-    """``traceback.format_exception(exc)``, each piece trimmed as it comes: an error message
-    of 70 MB is never copied whole into the traceback text."""
-    pieces = traceback.TracebackException.from_exception(exc, compact=True).format()
-    return "".join(trim_text(piece) for piece in pieces)
 
 
 def clean_error(error: Mapping[str, Any], limit: int = MAX_TEXT_CHARS) -> dict[str, Any]:

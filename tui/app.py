@@ -203,8 +203,14 @@ def run_tui(url: str = DEFAULT_URL, *, fixtures_dir: Path | str = "fixtures") ->
     DurableApp(url, fixtures_dir=fixtures_dir).run()
 
 
-def run_attached(url: str, server_gone: Callable[[], str | None], server_log: Path) -> None:
+def run_attached(
+    url: str,
+    server_gone: Callable[[], str | None],
+    server_log: Path,
+    *,
+    fixtures_dir: Path | str = "fixtures",
+) -> None:
     """``durable dev`` on a terminal: the inspector on the server child it started."""
-    app = DurableApp(url, server_log=server_log, server_gone=server_gone)
+    app = DurableApp(url, server_log=server_log, server_gone=server_gone, fixtures_dir=fixtures_dir)
     app.title = "durable dev"
     app.run()

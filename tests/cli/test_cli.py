@@ -37,7 +37,7 @@ def test_send_with_an_id_is_idempotent(invoke: Invoke, live_server: LiveServer) 
     second = invoke("send", "test/chain", "--id", "order-1", "--json")
     assert first.exit_code == second.exit_code == 0
     assert first.stdout.strip() == "order-1"
-    assert json.loads(second.stdout) == {"ids": ["order-1"]}
+    assert json.loads(second.stdout)["ids"] == ["order-1"]
     live_server.wait_for(lambda: live_server.get("/api/runs", function="chain")["runs"])
     runs = live_server.get("/api/runs", function="chain")["runs"]
     assert [r["event"]["id"] for r in runs] == ["order-1"]  # the duplicate started nothing

@@ -59,7 +59,7 @@ def test_post_one_event_or_a_list(live_server: LiveServer) -> None:
     client = live_server.client
     one = client.post("/api/events", json={"name": "test/other", "data": {"x": 1}})
     assert one.status_code == 200
-    assert set(one.json()) == {"ids"} and len(one.json()["ids"]) == 1
+    assert set(one.json()) == {"ids", "events"} and len(one.json()["ids"]) == 1
     batch = [{"name": "test/other"}, {"name": "test/other", "id": "my-id", "data": {}}]
     many = client.post("/api/events", json=batch)
     assert many.status_code == 200

@@ -72,8 +72,11 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
-    def tui(self, args: list[str], host: str, port: int, db: str) -> int:
+    def tui(
+        self, args: list[str], host: str, port: int, db: str, *, fixtures: Path = Path("fixtures")
+    ) -> int:
         self.calls.append(("tui", (args, host, port, db)))
+        self.fixtures = fixtures
         return 0
 
     def headless(self, options: Any) -> None:
@@ -218,3 +221,23 @@ def test_dev_with_the_tui_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyP
     log = (tmp_path / ".durable" / "dev.log").read_text()
     assert "a print from the worker" in log and "completed" in log  # in the file, not the TUI
     assert "a print from the worker" not in seen["text"]
+
+
+def test_dev_passes_fixtures_to_the_inspector(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(dev_command, "_dev_with_tui", recorder.tui)
+    monkeypatch.setattr(dev_command, "stdout_is_terminal", lambda: True)
+    args = [str(tmp_path), "--no-reload", "--fixtures", str(tmp_path / "recorded")]
+    result = CliRunner().invoke(cli, ["dev", *args])
+    assert result.exit_code == 0, result.output
+    assert recorder.fixtures == tmp_path / "recorded"
+    assert "--fixtures" not in recorder.calls[0][1][0]  # the server child has no use for it
+
+    from durable.tui.app import DurableApp
+
+    opened: list[Path] = []
+    monkeypatch.setattr(DurableApp, "run", lambda self: opened.append(self.fixtures_dir))
+    dev_command._load_inspector(tmp_path / "recorded")("http://x", lambda: None, tmp_path / "l")
+    assert opened == [tmp_path / "recorded"]
