@@ -31,7 +31,9 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
-    def tui(self, args: list[str], host: str, port: int, db: str) -> int:
+    def tui(
+        self, args: list[str], host: str, port: int, db: str, *, fixtures: Path = Path("fixtures")
+    ) -> int:
         self.calls.append(("tui", args))
         return 0
 
