@@ -39,6 +39,10 @@ def dev(
         bool, typer.Option(help="Sync every commit to disk (survives power loss, slower).")
     ] = False,
     no_reload: Annotated[bool, typer.Option("--no-reload", help="Do not watch files.")] = False,
+    import_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a module may take to import before it is left out."),
+    ] = 10.0,
 ) -> None:
     """Run the dev server: discover functions, execute runs durably, serve the HTTP API."""
     from durable.devserver.launch import DatabaseError, run
@@ -55,6 +59,9 @@ def dev(
         if not path.exists():
             typer.echo(f"error: {path} does not exist", err=True)
             raise typer.Exit(2)
+    if not import_timeout > 0:
+        typer.echo(f"error: --import-timeout must be > 0 seconds, got {import_timeout}", err=True)
+        raise typer.Exit(2)
     if not (1 <= port <= 65535):
         typer.echo(f"error: --port must be 1-65535, got {port}", err=True)
         raise typer.Exit(2)
@@ -66,6 +73,7 @@ def dev(
         args += ["--retry-interval", retry_interval] if retry_interval else []
         args += ["--fsync"] if fsync else []
         args += ["--no-reload"] if no_reload else []
+        args += ["--import-timeout", str(import_timeout)] if import_timeout != 10.0 else []
         raise typer.Exit(_dev_with_tui(args, host, port, db))
     options = DevOptions(
         paths=list(paths or []),
@@ -75,6 +83,7 @@ def dev(
         retry_interval=interval,
         fsync=fsync,
         reload=not no_reload,
+        import_timeout=import_timeout,
     )
     try:
         run(options)

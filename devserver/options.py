@@ -19,3 +19,5 @@ class DevOptions:
     fsync: bool = False
     reload: bool = True
     root: Path | None = None
+    #: seconds a worker may take to import one module before that module is left out
+    import_timeout: float = 10.0

@@ -29,17 +29,16 @@ from durable._wire import (
 )
 
 from .framing import MESSAGE_LIMIT, encode
+from .imports import DEFAULT_IMPORT_TIMEOUT, WorkerStartError, read_hello
 from .spawn import SpawnedWorker, spawn_worker
+
+__all__ = ["WorkerDied", "WorkerExecutor", "WorkerProcess", "WorkerStartError"]
 
 OutputSink = Callable[[str], None]
 
 
 class WorkerDied(Exception):
     """The worker process ended while a pass was running in it."""
-
-
-class WorkerStartError(Exception):
-    """A worker process did not start (it exited or said nothing in time)."""
 
 
 @dataclass
@@ -59,9 +58,11 @@ class WorkerProcess:
         *,
         on_output: OutputSink | None = None,
         python: str = sys.executable,
+        import_timeout: float = DEFAULT_IMPORT_TIMEOUT,
     ) -> None:
         self.files = files
         self.root = root
+        self.import_timeout = import_timeout
         self.on_output = on_output or (lambda line: print(line, file=sys.stderr))
         self.python = python
         self.process: subprocess.Popen[bytes] | None = None
@@ -90,23 +91,21 @@ class WorkerProcess:
         spawned = spawned or spawn_worker(self.files, self.root, self.python)
         self.process, self._socket = spawned.process, spawned.socket
 
-    async def start(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def start(self) -> dict[str, Any]:
         """Spawn the process (unless :meth:`launch` did); return its hello (functions and
-        registration errors)."""
+        registration errors). :class:`~durable.devserver.imports.ModuleLoadFailed` names a
+        module that killed the worker or took over ``import_timeout`` seconds to import."""
         self.launch()
         assert self._socket is not None
         reader, self._writer = await asyncio.open_connection(sock=self._socket, limit=MESSAGE_LIMIT)
         self._spawn(self._pump_output())
         try:
-            line = await asyncio.wait_for(reader.readline(), timeout)
-        except TimeoutError:
-            await self.kill()
-            raise WorkerStartError(f"the worker said nothing within {timeout:.0f}s") from None
-        if not line:
-            code = await self._exit_code()
-            self._closed.set()
-            raise WorkerStartError(f"the worker exited with code {code} while loading modules")
-        self.hello = json.loads(line)
+            self.hello = await read_hello(
+                reader, self.import_timeout, kill=self.kill, exit_code=self._exit_code
+            )
+        except WorkerStartError:
+            await self.kill()  # reaps it and closes the socket
+            raise
         self._spawn(self._read(reader))
         return self.hello
 
