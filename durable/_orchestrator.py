@@ -30,6 +30,7 @@ from ._history import step_change
 from ._ids import new_id
 from ._limits import EVENT_DEDUP_WINDOW_SECONDS, IDEMPOTENCY_WINDOW_SECONDS
 from ._matching import field_value
+from ._parking import Parking
 from ._passes import Passes
 from ._protocol import (
     Executor,
@@ -80,6 +81,7 @@ class Orchestrator:
         self._triggers: EventNameIndex[FunctionConfig] = EventNameIndex()
         self.scheduler = Scheduler(self, max_parallel=max_parallel)
         self.passes = Passes(self)
+        self.parking = Parking(self)  #: runs held back while their function is not loaded
         self._cancelled: set[str] = set()
         self._logs: list[LogRecord] = []
         self._commit_waiters: asyncio.Future[None] | None = None
@@ -98,6 +100,7 @@ class Orchestrator:
             for trigger in config.event_triggers:
                 self._triggers.add(trigger.event, config)
         self.scheduler.schedule_crons()
+        self.parking.wake()
 
     def functions(self) -> list[FunctionConfig]:
         """The registered function configs."""
@@ -153,7 +156,10 @@ class Orchestrator:
         """Write a run's new state and tell the listeners."""
         self.store.update_run(run)
         if self._listeners:
-            self._notify("run", _run_change(run))
+            change = _run_change(run)
+            if run.status is RunStatus.QUEUED and (held := self.parking.reason(run.run_id)):
+                change["reason"] = held
+            self._notify("run", change)
 
     # -- commits ------------------------------------------------------------------------
 

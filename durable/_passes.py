@@ -34,8 +34,9 @@ class Passes:
     async def execute(self, run: RunRecord) -> None:
         """Run one pass of ``run`` and apply its result."""
         config = self.orch.config_of(run.function_id)
-        if config is None:
-            self.orch.fail(run, UnknownFunctionError(run.function_id).to_dict())
+        if config is None:  # not loaded: held back if its code failed to load, else failed
+            if not self.orch.parking.park(run):
+                self.orch.fail(run, UnknownFunctionError(run.function_id).to_dict())
             self.orch.flush()
             return
         now = self.orch.clock.now()
