@@ -49,6 +49,19 @@ def describe_exit(code: int | None) -> str:
     return f"exited with code {code}"
 
 
+def not_loaded_reason(errors: list[dict[str, Any]]) -> str:
+    """``function not loaded: FILE[:LINE]: MESSAGE; ...`` for the load ``errors`` (the first
+    three): why runs of a function that is not loaded wait."""
+    shown = "; ".join(
+        f"{e['file']}:{e['line']}: {e['message']}"
+        if e.get("line")
+        else f"{e['file']}: {e['message']}"
+        for e in errors[:3]
+    )
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return f"function not loaded: {shown}{more}"
+
+
 async def read_hello(
     reader: asyncio.StreamReader,
     timeout: float,
@@ -112,4 +125,5 @@ async def start_loading(
             errors.append({"file": "?", "line": None, "message": str(exc)})
             return None, {"functions": [], "errors": errors}, files
         hello = {**hello, "errors": errors + list(hello.get("errors", []))}
+        worker.hello = hello
         return worker, hello, files

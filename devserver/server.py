@@ -24,7 +24,7 @@ from durable._store_sqlite import SQLiteStore
 from .context import ServerContext
 from .discovery import DiscoveryError, discover, find_project_root
 from .headless import HeadlessLog
-from .imports import start_loading
+from .imports import not_loaded_reason, start_loading
 from .options import DevOptions
 from .registry import FunctionInfo, RegistrationError, Registry, function_info_from_wire
 from .reload import watch
@@ -90,12 +90,7 @@ class DevServer:
         errors = self.registry.errors
         if function_id in self.registry.functions or not errors:
             return None
-        shown = "; ".join(
-            f"{e.file}:{e.line}: {e.message}" if e.line else f"{e.file}: {e.message}"
-            for e in errors[:3]
-        )
-        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        return f"function not loaded: {shown}{more}"
+        return not_loaded_reason([e.to_dict() for e in errors])
 
     def _worker_output(self, line: str) -> None:
         self.log.info(f"[dim]worker |[/dim] {line}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from durable._parking import FunctionNotLoaded
 from durable._protocol import ExecutionHost, ExecutionRequest, ExecutionResult, PassInterrupted
 from durable._wire import (
     checkpoint_from_wire,
@@ -29,7 +30,7 @@ from durable._wire import (
 )
 
 from .framing import MESSAGE_LIMIT, encode
-from .imports import DEFAULT_IMPORT_TIMEOUT, WorkerStartError, read_hello
+from .imports import DEFAULT_IMPORT_TIMEOUT, WorkerStartError, not_loaded_reason, read_hello
 from .spawn import SpawnedWorker, spawn_worker
 
 __all__ = ["WorkerDied", "WorkerExecutor", "WorkerProcess", "WorkerStartError"]
@@ -186,6 +187,14 @@ class WorkerProcess:
         finally:
             self._passes.pop(number, None)
 
+    def not_loaded(self, function_id: str) -> str | None:
+        """Why this worker cannot run ``function_id`` (a module failed to load), or None: it
+        has it, or loaded cleanly without it (it then answers UnknownFunctionError)."""
+        errors = self.hello.get("errors") or []
+        if not errors or any(f.get("id") == function_id for f in self.hello.get("functions", [])):
+            return None
+        return not_loaded_reason(errors)
+
     def cancel_run(self, run_id: str) -> None:
         """Tell the worker a run was cancelled: it starts no further step of it."""
         self.send({"t": "cancel", "run_id": run_id})
@@ -249,6 +258,9 @@ class WorkerExecutor:
 
     async def execute(self, request: ExecutionRequest, host: ExecutionHost) -> ExecutionResult:
         worker = await self._worker()
+        unloaded = worker.not_loaded(request.function_id)
+        if unloaded is not None:  # e.g. restarted after a crash on a module now broken
+            raise FunctionNotLoaded(unloaded)
         return await worker.execute(request, host)
 
     def cancel_run(self, run_id: str) -> None:

@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 ReasonOf = Callable[[str], str | None]
 
 
+class FunctionNotLoaded(Exception):
+    """Raised by an executor that cannot run a function now because its code failed to load
+    (e.g. a worker restarted on a broken module): the run is held back with this message as
+    its reason, not failed. Nothing of the pass ran."""
+
+
 class Parking:
     """The parked runs of one orchestrator."""
 
@@ -41,10 +47,14 @@ class Parking:
         reason = self.reason_of(run.function_id) if self.reason_of is not None else None
         if reason is None:
             return False
+        self.hold(run, reason)
+        return True
+
+    def hold(self, run: RunRecord, reason: str) -> None:
+        """Hold ``run`` back for ``reason`` until the next change of the functions."""
         self._parked[run.run_id] = (run.function_id, reason)
         run.status, run.ready_at = RunStatus.QUEUED, None
         self.orch.save_run(run)
-        return True
 
     def wake(self) -> None:
         """After the functions changed: make due the parked runs that can go on now."""

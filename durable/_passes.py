@@ -14,6 +14,7 @@ from ._backoff import DEFAULT_BACKOFF
 from ._config import FunctionConfig
 from ._errors import UnknownFunctionError
 from ._history import build_history
+from ._parking import FunctionNotLoaded
 from ._protocol import ExecutionRequest, ExecutionResult, PassInterrupted
 from ._run_host import RunHost
 from ._serialization import dumps, encoded_size
@@ -65,8 +66,11 @@ class Passes:
             mocks=self.orch.mocks_for(run.run_id),
         )
         host = RunHost(self.orch, run, config, steps, backoff=self.orch.backoff, rng=self.orch.rng)
+        held: str | None = None
         try:
             result = await self.orch.executor.execute(request, host)
+        except FunctionNotLoaded as exc:  # nothing ran: wait for the code to load
+            held, result = str(exc), ExecutionResult("suspended")
         except PassInterrupted:
             result = ExecutionResult("suspended", reenter=True)
         except Exception as exc:  # a worker crash: the steps in flight failed an attempt
@@ -82,7 +86,11 @@ class Passes:
             self.orch.pass_ended(run.run_id)
             self.orch.flush()
             return
-        self._apply(run, config, result)
+        if held is not None:
+            self.rerun_after.discard(run.run_id)
+            self.orch.parking.hold(run, held)
+        else:
+            self._apply(run, config, result)
         self.orch.flush()
 
     def _apply(self, run: RunRecord, config: FunctionConfig, result: ExecutionResult) -> None:

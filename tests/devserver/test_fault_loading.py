@@ -113,6 +113,68 @@ def test_runs_due_while_their_module_is_broken_wait_and_go_on_once_it_is_fixed(
         second.stop()
 
 
+WAITER = textwrap.dedent(
+    """
+    import os
+    from pathlib import Path
+    from durable import Durable
+
+    app = Durable(id="faults")
+    CRASHED = Path(os.environ["CRASHED"])
+
+
+    @app.function(id="waiter", triggers=[{"event": "job/wait"}], backoff=["20ms"])
+    async def waiter(ctx):
+        go = await ctx.step.wait_for_event("go", event="job/go", timeout="1h")
+        return go.data if go else None
+
+
+    @app.function(id="crasher", triggers=[{"event": "job/crash"}], retries=3, backoff=["20ms"])
+    async def crasher(ctx):
+        def die_once():
+            if not CRASHED.exists():
+                CRASHED.write_text("x")
+                os._exit(13)
+            return "survived"
+        return await ctx.step.run("die", die_once)
+    """
+)
+
+
+def test_runs_wait_when_the_worker_restarts_on_a_module_that_no_longer_loads(
+    tmp_path: Path,
+) -> None:
+    """A save broke the module (the old worker serves on), then the worker crashed: its
+    replacement cannot load the module, so due runs of its functions wait, not fail."""
+    app = tmp_path / "app.py"
+    app.write_text(WAITER)
+    server = DevProcess(tmp_path, app, env={"CRASHED": str(tmp_path / "crashed")}).start()
+    try:
+        server.send({"name": "job/wait"})
+        wait_for(lambda: server.runs(status="waiting"), what="a waiting run")
+        app.write_text(WAITER + "\ndef broken(:\n")
+        wait_for(lambda: server.get("/api/functions")["errors"], what="the failed reload")
+        server.send({"name": "job/crash"})  # kills the old worker
+        wait_for(lambda: (tmp_path / "crashed").exists(), what="the crash")
+        server.send({"name": "job/go", "data": {"ok": 1}})  # the waiter is due again
+
+        def held() -> list[dict[str, Any]]:
+            runs = server.runs()
+            return runs if {r["status"] for r in runs} == {"queued"} else []
+
+        for run in wait_for(held, what="both runs to be held back"):
+            assert run["queued_reason"].startswith("function not loaded: "), run
+            assert "app.py" in run["queued_reason"], run
+
+        app.write_text(WAITER)
+        done = wait_for(lambda: server.finished("waiter", 1) and server.finished("crasher", 1))
+        assert done
+        outputs = {r["function_id"]: r["output"] for r in server.runs()}
+        assert outputs == {"waiter": {"ok": 1}, "crasher": "survived"}
+    finally:
+        server.stop()
+
+
 GOOD = textwrap.dedent(
     """
     from durable import Durable
