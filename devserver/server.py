@@ -2,7 +2,10 @@
 
 The server process owns the SQLite store and the scheduler; user code only ever runs in
 worker processes. A save replaces the worker (hot reload); a module that fails to load
-leaves the last good worker serving and shows the error with its file and line.
+leaves the last good worker serving and shows the error with its file and line. A module that
+kills or hangs the worker at import is left out and named (:mod:`.imports`). While some module
+fails to load, due runs of functions that are not loaded wait, ``queued`` with a
+``queued_reason``, instead of failing (:mod:`durable._parking`).
 """
 
 from __future__ import annotations
