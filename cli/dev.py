@@ -51,6 +51,10 @@ def dev(
     fixtures: Annotated[
         Path, typer.Option(help="Folder the inspector's export key writes fixtures to.")
     ] = Path("fixtures"),
+    import_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a module may take to import before it is left out."),
+    ] = 10.0,
 ) -> None:
     """Run the dev server: discover functions, execute runs durably, serve the HTTP API."""
     from durable.devserver.launch import DatabaseError, ListenError, run
@@ -67,6 +71,9 @@ def dev(
         if not path.exists():
             typer.echo(f"error: {path} does not exist", err=True)
             raise typer.Exit(2)
+    if not import_timeout > 0:
+        typer.echo(f"error: --import-timeout must be > 0 seconds, got {import_timeout}", err=True)
+        raise typer.Exit(2)
     if not (1 <= port <= 65535):
         typer.echo(f"error: --port must be 1-65535, got {port}", err=True)
         raise typer.Exit(2)
@@ -80,6 +87,7 @@ def dev(
         args += ["--fsync"] if fsync else []
         args += ["--no-reload"] if no_reload else []
         args += [arg for name in allowed for arg in ("--allow-host", name)]
+        args += ["--import-timeout", str(import_timeout)] if import_timeout != 10.0 else []
         raise typer.Exit(_dev_with_tui(args, host, port, db, fixtures=fixtures))
     options = DevOptions(
         paths=list(paths or []),
@@ -90,6 +98,7 @@ def dev(
         fsync=fsync,
         reload=not no_reload,
         allow_hosts=allowed,
+        import_timeout=import_timeout,
     )
     try:
         run(options)

@@ -153,12 +153,13 @@ def show_run(
 
 
 def _header(run: dict[str, Any], now: datetime) -> Table:
-    """Run id, function, status (and cancel reason), event, start, end and duration."""
+    """Run id, function, status (and why it was cancelled or is held back), event, start,
+    end and duration."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     status = styled_status(run.get("status"))
-    reason = run.get("cancel_reason") or run.get("reason")
+    reason = run.get("cancel_reason") or run.get("queued_reason") or run.get("reason")
     if reason:
         status += f"  [dim]({escape(str(reason))})[/]"
     started, ended = parse_time(run.get("started_at")), parse_time(run.get("ended_at"))

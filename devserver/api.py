@@ -29,7 +29,7 @@ from durable._errors import (
 )
 from durable._events import validate_events
 from durable._fixtures import fixture_from_run
-from durable._store import EventRecord, RunRecord, RunStatus
+from durable._store import EventRecord, RunRecord, RunStatus, StepRecord
 
 from .context import ServerContext
 from .guard import RequestGuard, allowed_hosts
@@ -247,6 +247,11 @@ class Api:
         self.ctx = ctx
         self.hub = hub
 
+    def _view(self, run: RunRecord, steps: list[StepRecord] | None = None) -> dict[str, Any]:
+        """A run's view, with why it is held back if it is."""
+        held = self.ctx.orchestrator.parking.reason(run.run_id)
+        return run_view(run, steps, queued_reason=held)
+
     async def accept_events(self, request: Request) -> list[EventRecord]:
         """Validate a body of one event or a list, then ingest and commit them all."""
         raw = await read_json(request)
@@ -319,13 +324,13 @@ class Api:
         )
         next_cursor = runs[limit - 1].run_id if len(runs) > limit else None
         return JSONResponse(
-            {"runs": [run_view(run) for run in runs[:limit]], "cursor": next_cursor}
+            {"runs": [self._view(run) for run in runs[:limit]], "cursor": next_cursor}
         )
 
     async def get_run(self, request: Request) -> Response:
         """``GET /api/runs/{run_id}``: one run with its step timeline."""
         run = _run_or_404(self.ctx, request.path_params["run_id"])
-        return JSONResponse(run_view(run, self.ctx.store.get_steps(run.run_id)))
+        return JSONResponse(self._view(run, self.ctx.store.get_steps(run.run_id)))
 
     async def get_logs(self, request: Request) -> Response:
         """``GET /api/runs/{run_id}/logs?step=KEY``: the run's ``ctx.logger`` lines."""
@@ -354,7 +359,7 @@ class Api:
             raise ApiError(
                 409, "run_finished", f"run {run.run_id} already ended: {run.status.value}"
             )
-        return JSONResponse(run_view(_run_or_404(self.ctx, run.run_id)))
+        return JSONResponse(self._view(_run_or_404(self.ctx, run.run_id)))
 
     async def rerun(self, request: Request) -> Response:
         """``POST /api/runs/{run_id}/rerun``: a new run, optionally reusing earlier steps."""

@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -76,14 +77,20 @@ def function_info(fn: DurableFunction) -> dict[str, Any]:
     }
 
 
-def load(files: list[Path], root: Path) -> tuple[dict[str, DurableFunction], list[dict[str, Any]]]:
-    """Import ``files``; return their functions by id and the errors met, as dicts."""
+def load(
+    files: list[Path], root: Path, *, on_module: Callable[[Path], None] | None = None
+) -> tuple[dict[str, DurableFunction], list[dict[str, Any]]]:
+    """Import ``files``; return their functions by id and the errors met, as dicts.
+
+    ``on_module(file)`` is called before each import (the worker tells the server)."""
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     functions: dict[str, DurableFunction] = {}
     errors: list[dict[str, Any]] = []
     seen_apps: set[int] = set()
     for file in files:
+        if on_module is not None:
+            on_module(file)
         try:
             module = _import(file, root)
         except BaseException as exc:

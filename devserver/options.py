@@ -21,3 +21,5 @@ class DevOptions:
     root: Path | None = None
     #: ``Host`` names answered besides the loopback names and ``host`` (``--allow-host``).
     allow_hosts: list[str] = field(default_factory=list)
+    #: seconds a worker may take to import one module before that module is left out
+    import_timeout: float = 10.0

@@ -2,7 +2,10 @@
 
 The server process owns the SQLite store and the scheduler; user code only ever runs in
 worker processes. A save replaces the worker (hot reload); a module that fails to load
-leaves the last good worker serving and shows the error with its file and line.
+leaves the last good worker serving and shows the error with its file and line. A module that
+kills or hangs the worker at import is left out and named (:mod:`.imports`). While some module
+fails to load, due runs of functions that are not loaded wait, ``queued`` with a
+``queued_reason``, instead of failing (:mod:`durable._parking`).
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ from durable._store_sqlite import SQLiteStore
 from .context import ServerContext
 from .discovery import DiscoveryError, discover, find_project_root
 from .headless import HeadlessLog
+from .imports import not_loaded_reason, start_loading
 from .listen import listen
 from .options import DevOptions
 from .registry import FunctionInfo, RegistrationError, Registry, function_info_from_wire
 from .reload import watch
 from .spawn import SpawnedWorker
-from .workers import WorkerExecutor, WorkerProcess, WorkerStartError
+from .workers import WorkerExecutor, WorkerProcess
 
 
 def _hello_to_registry(hello: dict[str, Any]) -> tuple[list[FunctionInfo], list[RegistrationError]]:
@@ -69,6 +73,7 @@ class DevServer:
         self.executor = WorkerExecutor(self._spawn)
         backoff = fixed_backoff(options.retry_interval) if options.retry_interval else None
         self.orchestrator = Orchestrator(self.store, self.clock, self.executor, [], backoff=backoff)
+        self.orchestrator.parking.reason_of = self._not_loaded
         self.context = ServerContext(
             store=self.store,
             orchestrator=self.orchestrator,
@@ -81,8 +86,21 @@ class DevServer:
         self._reloading = asyncio.Lock()
         self._stop = asyncio.Event()
 
-    def _spawn(self) -> WorkerProcess:
-        return WorkerProcess(self.files, self.root, on_output=self._worker_output)
+    def _spawn(self, files: list[Path] | None = None) -> WorkerProcess:
+        return WorkerProcess(
+            self.files if files is None else files,
+            self.root,
+            on_output=self._worker_output,
+            import_timeout=self.options.import_timeout,
+        )
+
+    def _not_loaded(self, function_id: str) -> str | None:
+        """Why ``function_id`` has no loaded code: the modules that failed to load (its runs
+        wait for them to load), or None if every module loaded (its runs fail)."""
+        errors = self.registry.errors
+        if function_id in self.registry.functions or not errors:
+            return None
+        return not_loaded_reason([e.to_dict() for e in errors])
 
     def _worker_output(self, line: str) -> None:
         self.log.info(f"[dim]worker |[/dim] {line}")
@@ -113,10 +131,9 @@ class DevServer:
             except DiscoveryError as exc:
                 self.log.info(f"[bold red]error[/bold red] {exc}")
                 self.files = []
-        try:
-            hello = await self.executor.start(first)
-        except WorkerStartError as exc:
-            hello = {"functions": [], "errors": [{"file": "?", "line": None, "message": str(exc)}]}
+        worker, hello, self.files = await start_loading(self._spawn, self.files, first)
+        if worker is not None:
+            await self.executor.swap(worker)
         self._install(*_hello_to_registry(hello))
         recovered = self.orchestrator.recover()
         self.orchestrator.subscribe(self.log)
@@ -137,28 +154,24 @@ class DevServer:
         async with self._reloading:
             began = time.perf_counter()
             try:
-                self.files = self._discover()
+                discovered = self._discover()
             except DiscoveryError as exc:
                 self._install(
                     list(self.registry.functions.values()),
                     [RegistrationError(str(self.root), None, str(exc))],
                 )
                 return False
-            worker = self._spawn()
-            try:
-                hello = await worker.start()
-            except WorkerStartError as exc:
-                hello = {
-                    "functions": [],
-                    "errors": [{"file": "?", "line": None, "message": str(exc)}],
-                }
+            worker, hello, files = await start_loading(self._spawn, discovered)
             functions, errors = _hello_to_registry(hello)
             if errors and self.executor.current is not None and self.executor.current.alive:
-                await worker.kill()
+                if worker is not None:
+                    await worker.kill()
                 self._install(list(self.registry.functions.values()), errors)
                 self.log.info("reload failed: still serving the last good version")
                 return False
-            await self.executor.swap(worker)
+            self.files = files
+            if worker is not None:
+                await self.executor.swap(worker)
             self._install(functions, errors)
             self.context.status["reloads"] = self.context.status.get("reloads", 0) + 1
             elapsed = (time.perf_counter() - began) * 1000

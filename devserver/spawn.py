@@ -44,7 +44,8 @@ def spawn_worker(files: list[Path], root: Path, python: str = sys.executable) ->
         # fmt: off
         command = [
             python, "-m", "durable.devserver.worker",
-            "--fd", str(theirs.fileno()), "--root", str(root), *map(str, files),
+            "--fd", str(theirs.fileno()), "--root", str(root), "--parent", str(os.getpid()),
+            *map(str, files),
         ]
         # fmt: on
         process = subprocess.Popen(

@@ -33,8 +33,12 @@ def decode(text: str | None) -> Any:
     return loads(text) if text is not None else None
 
 
-def run_view(run: RunRecord, steps: list[StepRecord] | None = None) -> dict[str, Any]:
-    """A run; ``steps`` is the timeline in the single-run view and None in lists."""
+def run_view(
+    run: RunRecord, steps: list[StepRecord] | None = None, *, queued_reason: str | None = None
+) -> dict[str, Any]:
+    """A run; ``steps`` is the timeline in the single-run view and None in lists.
+
+    ``queued_reason`` says why a ``queued`` run is held back (e.g. its function not loaded)."""
     view: dict[str, Any] = {
         "run_id": run.run_id,
         "function_id": run.function_id,
@@ -50,6 +54,7 @@ def run_view(run: RunRecord, steps: list[StepRecord] | None = None) -> dict[str,
         "trigger": run.trigger,
         "cancel_reason": run.cancel_reason,
         "parent_run_id": run.parent_run_id,
+        "queued_reason": queued_reason if run.status.value == "queued" else None,
     }
     if len(run.events) > 1:
         view["events"] = run.events

@@ -3,7 +3,8 @@
 Started by the server as ``python -m durable.devserver.worker --fd N --root DIR FILE...``.
 It talks JSON lines over the inherited socket ``N`` (never stdout, which user code owns):
 
-    worker -> server   hello {functions, errors} | cp {x, c, m} | log {x, l} | done {x, result}
+    worker -> server   loading {file} (before each module) | hello {functions, errors}
+                       | cp {x, c, m} | log {x, l} | done {x, result}
                        | start {x, m} | pong {n} | blocked {run_id, key, message}
     server -> worker   exec {x, request} | reply {x, c, r} | cancel {run_id} | ping {n} | stop
 
@@ -37,6 +38,7 @@ from durable._wire import (
 )
 
 from .framing import MESSAGE_LIMIT, MessageTooLarge, encode
+from .lifeline import die_with_parent, exit_when_closed
 from .loader import function_info, load
 from .watchdog import LoopWatch, WatchdogConfig
 
@@ -158,8 +160,15 @@ class Worker:
 async def main_async(fd: int, root: Path, files: list[Path]) -> None:
     """Load the user modules, say hello, serve."""
     sock = socket.socket(fileno=fd)
+    exit_when_closed(fd)
+
+    def loading(file: Path) -> None:
+        # Sent (blocking, unbuffered) before the import: if the import kills or hangs this
+        # process, the server knows which module did it.
+        sock.sendall(encode({"t": "loading", "file": str(file)}))
+
+    functions, errors = load(files, root, on_module=loading)
     reader, writer = await asyncio.open_connection(sock=sock, limit=MESSAGE_LIMIT)
-    functions, errors = load(files, root)
     writer.write(
         encode(
             {
@@ -185,8 +194,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="durable worker process")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--root", type=Path, required=True)
+    parser.add_argument("--parent", type=int, default=None, help="the server's pid")
     parser.add_argument("files", nargs="*", type=Path)
     args = parser.parse_args(argv)
+    die_with_parent(args.parent)
     asyncio.run(main_async(args.fd, args.root, args.files))
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from durable._parking import FunctionNotLoaded
 from durable._protocol import ExecutionHost, ExecutionRequest, ExecutionResult, PassInterrupted
 from durable._wire import (
     checkpoint_from_wire,
@@ -30,6 +31,7 @@ from durable._wire import (
 
 from .faults import Fault, SharedCrash, WorkerDied, verdicts
 from .framing import MESSAGE_LIMIT, encode
+from .imports import DEFAULT_IMPORT_TIMEOUT, WorkerStartError, not_loaded_reason, read_hello
 from .isolation import Isolation
 from .spawn import SpawnedWorker, spawn_worker
 from .watchdog import Watchdog, WatchdogConfig
@@ -37,10 +39,6 @@ from .watchdog import Watchdog, WatchdogConfig
 OutputSink = Callable[[str], None]
 
 __all__ = ["WorkerDied", "WorkerExecutor", "WorkerProcess", "WorkerStartError"]
-
-
-class WorkerStartError(Exception):
-    """A worker process did not start (it exited or said nothing in time)."""
 
 
 @dataclass
@@ -62,9 +60,11 @@ class WorkerProcess:
         on_output: OutputSink | None = None,
         python: str = sys.executable,
         watchdog: WatchdogConfig | None = None,
+        import_timeout: float = DEFAULT_IMPORT_TIMEOUT,
     ) -> None:
         self.files = files
         self.root = root
+        self.import_timeout = import_timeout
         self.on_output = on_output or (lambda line: print(line, file=sys.stderr))
         self.python = python
         self.process: subprocess.Popen[bytes] | None = None
@@ -98,23 +98,21 @@ class WorkerProcess:
         spawned = spawned or spawn_worker(self.files, self.root, self.python)
         self.process, self._socket = spawned.process, spawned.socket
 
-    async def start(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def start(self) -> dict[str, Any]:
         """Spawn the process (unless :meth:`launch` did); return its hello (functions and
-        registration errors)."""
+        registration errors). :class:`~durable.devserver.imports.ModuleLoadFailed` names a
+        module that killed the worker or took over ``import_timeout`` seconds to import."""
         self.launch()
         assert self._socket is not None
         reader, self._writer = await asyncio.open_connection(sock=self._socket, limit=MESSAGE_LIMIT)
         self._spawn(self._pump_output())
         try:
-            line = await asyncio.wait_for(reader.readline(), timeout)
-        except TimeoutError:
-            await self.kill()
-            raise WorkerStartError(f"the worker said nothing within {timeout:.0f}s") from None
-        if not line:
-            code = await self._exit_code()
-            self._closed.set()
-            raise WorkerStartError(f"the worker exited with code {code} while loading modules")
-        self.hello = json.loads(line)
+            self.hello = await read_hello(
+                reader, self.import_timeout, kill=self.kill, exit_code=self._exit_code
+            )
+        except WorkerStartError:
+            await self.kill()  # reaps it and closes the socket
+            raise
         self._spawn(self._read(reader))
         if self.watchdog.config.enabled:
             self._watching = asyncio.ensure_future(self.watchdog.run())
@@ -216,6 +214,14 @@ class WorkerProcess:
         finally:
             self._passes.pop(number, None)
 
+    def not_loaded(self, function_id: str) -> str | None:
+        """Why this worker cannot run ``function_id`` (a module failed to load), or None: it
+        has it, or loaded cleanly without it (it then answers UnknownFunctionError)."""
+        errors = self.hello.get("errors") or []
+        if not errors or any(f.get("id") == function_id for f in self.hello.get("functions", [])):
+            return None
+        return not_loaded_reason(errors)
+
     def cancel_run(self, run_id: str) -> None:
         """Tell the worker a run was cancelled: it starts no further step of it.
 
@@ -290,6 +296,9 @@ class WorkerExecutor:
         if self.isolation.holds(request.run_id):
             return await self.isolation.execute(request, host)
         worker = await self._worker()
+        unloaded = worker.not_loaded(request.function_id)
+        if unloaded is not None:  # e.g. restarted after a crash on a module now broken
+            raise FunctionNotLoaded(unloaded)
         try:
             return await worker.execute(request, host)
         except (SharedCrash, WorkerDied):  # its next passes run alone (see faults.py)

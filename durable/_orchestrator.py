@@ -33,6 +33,7 @@ from ._ids import new_id
 from ._journal import Journal, Listener
 from ._limits import EVENT_DEDUP_WINDOW_SECONDS, IDEMPOTENCY_WINDOW_SECONDS
 from ._matching import field_value
+from ._parking import Parking
 from ._passes import Passes
 from ._protocol import (
     Executor,
@@ -85,6 +86,7 @@ class Orchestrator:
         self.scheduler = Scheduler(self, max_parallel=max_parallel)
         self.passes = Passes(self)
         self.journal = Journal(store, lambda: len(self.scheduler.executing))
+        self.parking = Parking(self)  #: runs held back while their function is not loaded
         self._cancelled: set[str] = set()
         self._mocks: dict[str, Mapping[str, MemoStep]] = {}
         self.set_functions(functions)
@@ -100,6 +102,7 @@ class Orchestrator:
             for trigger in config.event_triggers:
                 self._triggers.add(trigger.event, config)
         self.scheduler.schedule_crons()
+        self.parking.wake()
 
     def functions(self) -> list[FunctionConfig]:
         """The registered function configs."""
@@ -157,7 +160,10 @@ class Orchestrator:
         """Write a run's new state and tell the listeners."""
         self.store.update_run(run)
         if self.journal.listeners:
-            self._notify("run", _run_change(run))
+            change = _run_change(run)
+            if run.status is RunStatus.QUEUED and (held := self.parking.reason(run.run_id)):
+                change["reason"] = held
+            self._notify("run", change)
 
     # -- commits (the journal's) ----------------------------------------------------------
 

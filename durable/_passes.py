@@ -14,6 +14,7 @@ from ._backoff import DEFAULT_BACKOFF
 from ._config import FunctionConfig
 from ._errors import StoreError, UnknownFunctionError
 from ._history import build_history
+from ._parking import FunctionNotLoaded
 from ._protocol import ExecutionRequest, ExecutionResult, PassCrashed, PassInterrupted
 from ._run_host import RunHost
 from ._serialization import dumps, encoded_size
@@ -47,8 +48,9 @@ class Passes:
 
     async def _execute(self, run: RunRecord) -> None:
         config = self.orch.config_of(run.function_id)
-        if config is None:
-            self.orch.fail(run, UnknownFunctionError(run.function_id).to_dict())
+        if config is None:  # not loaded: held back if its code failed to load, else failed
+            if not self.orch.parking.park(run):
+                self.orch.fail(run, UnknownFunctionError(run.function_id).to_dict())
             self.orch.flush()
             return
         now = self.orch.clock.now()
@@ -77,8 +79,11 @@ class Passes:
             mocks=self.orch.mocks_for(run.run_id),
         )
         host = RunHost(self.orch, run, config, steps, backoff=self.orch.backoff, rng=self.orch.rng)
+        held: str | None = None
         try:
             result = await self.orch.executor.execute(request, host)
+        except FunctionNotLoaded as exc:  # nothing ran: wait for the code to load
+            held, result = str(exc), ExecutionResult("suspended")
         except PassInterrupted:
             result = ExecutionResult("suspended", reenter=True)
         except StoreError:
@@ -103,7 +108,11 @@ class Passes:
             self.orch.pass_ended(run.run_id)
             self.orch.flush()
             return
-        self._apply(run, config, result)
+        if held is not None:
+            self.rerun_after.discard(run.run_id)
+            self.orch.parking.hold(run, held)
+        else:
+            self._apply(run, config, result)
         self.orch.flush()
 
     def _apply(self, run: RunRecord, config: FunctionConfig, result: ExecutionResult) -> None:

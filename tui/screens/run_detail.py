@@ -216,6 +216,8 @@ class RunDetailScreen(DurableScreen):
         reason = cancel_reason(run)
         if reason:
             summary.append(f"\n⊘ cancelled: {reason}", style="bold yellow")
+        if run.get("status") == "queued" and run.get("queued_reason"):
+            summary.append(f"\n⏸ held back: {run['queued_reason']}", style="bold yellow")
         self.query_one("#run-summary", Static).update(summary)
 
     def show_timeline(self) -> None:
