@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets.data_table import ColumnKey
 
 from ..api import ApiError
 from ..format import (
@@ -25,14 +26,15 @@ from ..format import (
     status_text,
 )
 from ..messages import StreamChange
-from ..timeline import LEGEND, axis_label, timeline_rows
+from ..timeline import KIND_LABEL, LEGEND, TimelineRow, axis_label, timeline_rows
 from ..widgets.status_bar import ConnectionBar
-from ..widgets.table import cursor_row_key
+from ..widgets.table import cursor_row_key, fit, flex_width
 from .base import DurableScreen, is_not_found
 
 TIMELINE_COLUMNS = ("step", "kind", "status", "timeline", "duration", "detail")
-FIXED_WIDTH = 22 + 6 + 12 + 8 + 6 * 2 + 2  #: step, kind, status, duration, padding, scrollbar
+LABEL_MAX = 32  #: the step column grows to fit step keys up to this width
 REFRESH_DELAY = 0.2
+TICK_EVERY = 1.0  #: seconds between two redraws of a run still going
 
 
 def json_block(value: Any) -> RenderableType:
@@ -51,17 +53,33 @@ def error_block(error: Any) -> RenderableType:
     return Group(head, Text(str(trace).rstrip(), style="red"))
 
 
+NO_ATTEMPTS_KINDS = frozenset({"sleep", "wait_for_event", "invoke"})  #: they never retry
+
+
+def step_head(step: dict[str, Any]) -> Text:
+    """``step charge  run  ✔ completed  · 3 attempts`` (no count for sleeps, waits, invokes)."""
+    kind = str(step.get("kind") or "run")
+    attempts = step.get("attempts") or []
+    head = Text.assemble(
+        ("step ", "bold"),
+        (str(step.get("key")), "bold"),
+        "  ",
+        (KIND_LABEL.get(kind, kind), "dim"),
+        "  ",
+        status_text(step.get("status")),
+    )
+    if kind not in NO_ATTEMPTS_KINDS and attempts:
+        head.append(f"  · {len(attempts)} attempt{'s' if len(attempts) != 1 else ''}")
+    if step.get("reused"):
+        head.append("  · reused from the original run", style="cyan")
+    return head
+
+
 def step_block(step: dict[str, Any], tz: Any) -> RenderableType:
     """A step's attempts (times, full errors and tracebacks) and its output."""
     attempts = step.get("attempts") or []
-    parts: list[RenderableType] = [
-        Text.assemble(
-            (f"step {step.get('key')}", "bold"),
-            f" ({step.get('kind')}) ",
-            status_text(step.get("status")),
-            f" · {len(attempts)} attempt{'s' if len(attempts) != 1 else ''}",
-        )
-    ]
+    parts: list[RenderableType] = [step_head(step)]
+    numbered = str(step.get("kind") or "run") not in NO_ATTEMPTS_KINDS
     for number, attempt in enumerate(attempts, start=1):
         error = attempt.get("error")
         times = (
@@ -69,14 +87,14 @@ def step_block(step: dict[str, Any], tz: Any) -> RenderableType:
             f"{clock_time(attempt.get('ended_at'), tz, millis=True)}"
         )
         mark = ("✖", "red") if error else ("✔", "green")
-        parts.append(Text.assemble(f"  attempt {number} ", mark, f" {times}"))
+        label = f"  attempt {number} " if numbered else "  "
+        parts.append(Text.assemble(label, mark, f" {times}"))
         if error:
             parts.append(error_block(error))
     if step.get("error") and not attempts:
         parts.append(error_block(step["error"]))
     if step.get("status") == "completed" and step.get("output") is not None:
         parts += [Text("step output", style="bold"), json_block(step.get("output"))]
-    parts.append(Text(""))
     return Group(*parts)
 
 
@@ -108,6 +126,7 @@ class RunDetailScreen(DurableScreen):
         self.run: dict[str, Any] = {}
         self.logs_for_step = False
         self.refresh_timer: Any = None
+        self.timeline_layout: tuple[tuple[int, ...], list[str]] | None = None
 
     def compose(self) -> ComposeResult:
         """Summary, legend, timeline table, event/output and logs panes."""
@@ -132,6 +151,7 @@ class RunDetailScreen(DurableScreen):
         """Load the run and its logs."""
         self.sub_title = f"run {self.run_id}"
         self.query_one("#timeline", DataTable).focus()
+        self.set_interval(TICK_EVERY, self.tick)
         self.load()
 
     def on_resize(self) -> None:
@@ -218,33 +238,60 @@ class RunDetailScreen(DurableScreen):
             summary.append(f"\n⊘ cancelled: {reason}", style="bold yellow")
         self.query_one("#run-summary", Static).update(summary)
 
+    def timeline_widths(self) -> tuple[int, ...]:
+        """Column widths: the step column fits its keys, bars and detail share the rest."""
+        keys = [len(str(step.get("key", ""))) for step in self.run.get("steps") or []]
+        label = min(LABEL_MAX, max([len("  ↳ attempt 10"), *keys]))
+        fixed = (label, 6, 12, 8)
+        free = flex_width(self.size.width - 2, fixed, 30)  # 2: the scrollbar
+        bars = max(16, free * 11 // 20)  #: the bars; the detail column gets the rest
+        return (label, 6, 12, bars, 8, max(8, free - bars - 4))
+
     def show_timeline(self) -> None:
         """One row per step (and per attempt of retried steps) on a shared axis."""
         table = self.query_one("#timeline", DataTable)
-        free = max(30, self.size.width - FIXED_WIDTH)
-        width = max(16, free * 11 // 20)  #: the bars; the detail column gets the rest
-        axis, rows = timeline_rows(self.run, width, self.now(), self.tz)
-        selected = self.selected_row_key()
-        table.clear(columns=True)
-        widths = (22, 6, 12, width, 8, free - width)
-        for label, size in zip(TIMELINE_COLUMNS, widths, strict=True):
-            title = axis_label(axis) if label == "timeline" else label
-            table.add_column(title, key=label, width=size)
-        for row in rows:
-            table.add_row(
-                Text(row.label, style="dim" if row.attempt else "bold"),
-                row.kind,
-                status_text(row.status) if row.status else "",
-                row.bar,
-                row.duration,
-                Text(row.detail, style="red" if row.status in ("failed", "errored") else ""),
-                key=row.row_key,
-            )
-        if selected is not None and selected in table.rows:
-            table.move_cursor(row=table.get_row_index(selected), scroll=False)
+        widths = self.timeline_widths()
+        axis, rows = timeline_rows(self.run, widths[3], self.now(), self.tz)
+        keys = [row.row_key for row in rows]
+        if (widths, keys) == self.timeline_layout:
+            for row in rows:  # the same rows: update in place (no flicker, scroll kept)
+                for column, value in zip(TIMELINE_COLUMNS, self.timeline_cells(row), strict=True):
+                    table.update_cell(row.row_key, column, value)
+            table.columns[ColumnKey("timeline")].label = Text(axis_label(axis))
+            table.refresh()
+        else:
+            self.timeline_layout = (widths, keys)
+            selected = self.selected_row_key()
+            table.clear(columns=True)
+            for label, size in zip(TIMELINE_COLUMNS, widths, strict=True):
+                title = axis_label(axis) if label == "timeline" else label
+                table.add_column(title, key=label, width=size)
+            for row in rows:
+                table.add_row(*self.timeline_cells(row), key=row.row_key)
+            if selected is not None and selected in table.rows:
+                table.move_cursor(row=table.get_row_index(selected), scroll=False)
         legend = LEGEND if rows else Text("no steps yet", style="dim")
         self.query_one("#timeline-legend", Static).update(legend)
         self.show_step()
+
+    @staticmethod
+    def timeline_cells(row: TimelineRow) -> tuple[Any, ...]:
+        """The cells of one timeline row, cut with ``…`` where too long."""
+        failed = row.status in ("failed", "errored")
+        return (
+            fit(row.label, "dim" if row.attempt else "bold"),
+            fit(row.kind),
+            fit(status_text(row.status)) if row.status else "",
+            row.bar,
+            fit(row.duration),
+            fit(row.detail, "red" if failed else ("cyan" if row.reused else "")),
+        )
+
+    def tick(self) -> None:
+        """Timer: a run still going (parked too) shows durations and bars that keep growing."""
+        if self.run and self.run.get("status") not in TERMINAL and not self.gone:
+            self.show_summary()
+            self.show_timeline()
 
     def show_data(self) -> None:
         """Output (or error and traceback) and the triggering event."""
@@ -313,12 +360,15 @@ class RunDetailScreen(DurableScreen):
         self.reload_logs()
 
     def action_cancel_run(self) -> None:
-        """Cancel this run."""
-        self.act("cancel")
+        """Cancel this run (after a confirmation)."""
+        if self.run.get("status") in TERMINAL:
+            self.notify(f"run {self.run_id} already ended", title="cancel", severity="warning")
+            return
+        self.confirm_cancel(self.run_id, lambda: self.act("cancel"))
 
     def action_rerun(self) -> None:
-        """Start a new run with the same event."""
-        self.act("rerun")
+        """Start a new run with the same event (asks first while this one still goes)."""
+        self.confirm_rerun({"run_id": self.run_id, **self.run}, lambda: self.act("rerun"))
 
     def action_rerun_from_step(self) -> None:
         """Rerun reusing the recorded results before the selected step."""
@@ -326,7 +376,9 @@ class RunDetailScreen(DurableScreen):
         if step is None:
             self.notify("select a step first", title="rerun", severity="warning")
             return
-        self.act("rerun", step)
+        self.confirm_rerun(
+            {"run_id": self.run_id, **self.run}, lambda: self.act("rerun", step), step
+        )
 
     def action_export(self) -> None:
         """Write this run as a replay fixture."""
@@ -341,7 +393,8 @@ class RunDetailScreen(DurableScreen):
         elif action == "rerun":
             new_id = await self.rerun_run(self.run_id, from_step=step)
             if new_id and not self.gone:
-                self.app.push_screen(RunDetailScreen(new_id))
+                # In place of this run: Escape goes back to the list, not through every rerun.
+                self.app.switch_screen(RunDetailScreen(new_id))
         else:
             path = await self.export_run(self.run_id)
             if path is not None and not self.gone:

@@ -357,14 +357,19 @@ class RunsScreen(DurableScreen):
             self.set_filter(RunFilter())
 
     def action_cancel_run(self) -> None:
-        """Cancel the selected run."""
-        if (run_id := self.current_run_id()) is not None:
-            self.act("cancel", run_id)
+        """Cancel the selected run (after a confirmation)."""
+        if (run_id := self.current_run_id()) is None:
+            return
+        if self.runs.get(run_id, {}).get("status") in TERMINAL:
+            self.notify(f"run {run_id} already ended", title="cancel", severity="warning")
+            return
+        self.confirm_cancel(run_id, lambda: self.act("cancel", run_id))
 
     def action_rerun(self) -> None:
-        """Rerun the selected run."""
+        """Rerun the selected run (asks first while it still goes)."""
         if (run_id := self.current_run_id()) is not None:
-            self.act("rerun", run_id)
+            run = {"run_id": run_id, **self.runs.get(run_id, {})}
+            self.confirm_rerun(run, lambda: self.act("rerun", run_id))
 
     def action_export(self) -> None:
         """Export the selected run as a fixture."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -40,6 +40,22 @@ def parse_event_form(name: str, data: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise FormError(f"data: must be a JSON object {{...}}, not {type(value).__name__}")
     return {"name": name, "data": value}
+
+
+class NameInput(Input):
+    """The name field; Ctrl+A selects all of it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+a", "select_all", "Select all", show=False),
+    ]
+
+
+class DataArea(TextArea):
+    """The JSON field; Ctrl+A selects all of it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+a", "select_all", "Select all", show=False),
+    ]
 
 
 class SendEventScreen(ModalScreen[list[str] | None]):
@@ -74,9 +90,11 @@ class SendEventScreen(ModalScreen[list[str] | None]):
         with Vertical(id="send-form"):
             yield Label(self.form_title, id="send-title")
             yield Label("function" if self.invoke_id else "name")
-            yield Input(self.initial_name, placeholder="order/created", id="event-name")
+            yield NameInput(
+                self.initial_name, placeholder="an event name, e.g. order/created", id="event-name"
+            )
             yield Label("data (a JSON object)")
-            yield TextArea(self.initial_data, id="event-data", soft_wrap=True)
+            yield DataArea(self.initial_data, id="event-data", soft_wrap=True)
             yield Static("", id="send-error")
             with Horizontal(id="send-buttons"):
                 label = "Invoke  ^s" if self.invoke_id else "Send  ^s"
@@ -84,12 +102,25 @@ class SendEventScreen(ModalScreen[list[str] | None]):
                 yield Button("Cancel  esc", id="cancel")
 
     def on_mount(self) -> None:
-        """Start in the name field (or the data when the name is given)."""
-        target = "#event-data" if self.initial_name or self.invoke_id else "#event-name"
+        """Start in the name field (or the data, all selected, when the name is given)."""
         if self.invoke_id:
             name = self.query_one("#event-name", Input)
             name.value, name.disabled = self.invoke_id, True
-        self.query_one(target).focus()
+        if self.initial_name or self.invoke_id:
+            data = self.query_one("#event-data", TextArea)
+            data.focus()
+            data.select_all()  # typing replaces the prefilled data
+        else:
+            self.query_one("#event-name").focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing on a button (after Tab) goes on in the data field, never silently lost."""
+        if isinstance(self.focused, Button) and event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            data = self.query_one("#event-data", TextArea)
+            data.focus()
+            data.insert(event.character)
 
     def show_error(self, message: str) -> None:
         """Show ``message`` under the data field."""
