@@ -184,16 +184,23 @@ class RunsScreen(DurableScreen):
         self.show_info()
 
     def sort_newest_first(self) -> None:
-        """Newest first, as the server pages them; the cursor stays on its run."""
+        """Newest first, as the server pages them; the cursor stays on its run, or on top.
+
+        A cursor on the top row follows the newest run (it watches what arrives); anywhere
+        else it stays on the run it is on, wherever the new rows push that run.
+        """
         table = self.table
-        current = self.current_run_id()
+        on_top = table.cursor_row == 0
+        current = None if on_top else self.current_run_id()
 
         def newest(cell: Any) -> tuple[str, str]:
             run_id = str(cell)
             return str(self.runs.get(run_id, {}).get("created_at") or ""), run_id
 
         table.sort("run id", key=newest, reverse=True)
-        if current is not None and current in table.rows:
+        if on_top:
+            table.move_cursor(row=0, scroll=False)
+        elif current is not None and current in table.rows:
             table.move_cursor(row=table.get_row_index(current), scroll=False)
 
     def show_info(self) -> None:

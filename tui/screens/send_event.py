@@ -107,11 +107,16 @@ class SendEventScreen(ModalScreen[list[str] | None]):
             name = self.query_one("#event-name", Input)
             name.value, name.disabled = self.invoke_id, True
         if self.initial_name or self.invoke_id:
-            data = self.query_one("#event-data", TextArea)
-            data.focus()
-            data.select_all()  # typing replaces the prefilled data
+            self.query_one("#event-data", TextArea).focus()  # selected: see entered()
         else:
             self.query_one("#event-name").focus()
+
+    @on(events.DescendantFocus)
+    def entered(self, event: events.DescendantFocus) -> None:
+        """Entering the data while it is still the prefilled one selects it: typing replaces it."""
+        data = self.query_one("#event-data", TextArea)
+        if event.widget is data and data.text == self.initial_data:
+            data.select_all()
 
     def on_key(self, event: events.Key) -> None:
         """Typing on a button (after Tab) goes on in the data field, never silently lost."""
