@@ -102,7 +102,6 @@ LEGEND: Final[tuple[tuple[str, str, str], ...]] = (
     ("sleep", "ok", "sleep"),
     ("wait", "ok", "wait"),
     ("invoke", "ok", "invoke"),
-    ("wait", "stopped", "timed out/cancelled"),
 )
 
 

@@ -92,3 +92,20 @@ def test_cli_bars_take_glyphs_and_styles_from_the_palette() -> None:
     segment = cli_runs._attempt_segment(failed, now)
     assert segment is not None and (segment.char, segment.style) == ("█", "red")
     Console(file=io.StringIO()).print(styled_status("cancelled"))  # valid markup
+
+
+def test_a_running_step_is_not_drawn_as_a_backoff() -> None:
+    live = run(
+        "R2",
+        "f",
+        "running",
+        0,
+        None,
+        steps=[
+            step("fresh", "run", "running", 20, None),  # no attempt recorded yet
+            step("open", "run", "running", 25, None, attempts=[{"started_at": at(25)}]),
+        ],
+    )
+    _, rows = timeline_rows(live, 40, NOW, UTC)
+    for row in rows:
+        assert spans(row.bar) == {(bar_glyph("run"), bar_style("run", "pending"))}

@@ -153,8 +153,12 @@ def step_bar(
     if kind != "run":
         _paint(cells, axis, start, end, bar_glyph(kind), bar_style(kind, outcome))
         return _to_text(cells)
-    _paint(cells, axis, start, end, bar_glyph("backoff"), bar_style("backoff", "failed"))
-    for attempt in step.get("attempts") or []:
+    attempts = step.get("attempts") or []
+    if any(attempt.get("error") for attempt in attempts):  # the gaps are backoffs
+        _paint(cells, axis, start, end, bar_glyph("backoff"), bar_style("backoff", "failed"))
+    elif status == "running" and ended is None:  # no attempt recorded yet: it runs now
+        _paint(cells, axis, start, end, bar_glyph("run"), bar_style("run", "pending"))
+    for attempt in attempts:
         a = parse_time(attempt.get("started_at")) or start
         b = parse_time(attempt.get("ended_at")) or ended or now
         _paint(cells, axis, a, b, bar_glyph("run"), _attempt_style(attempt))
@@ -164,7 +168,9 @@ def step_bar(
 
 
 def _attempt_style(attempt: dict[str, Any]) -> str:
-    return bar_style("run", "failed" if attempt.get("error") else "ok")
+    if attempt.get("error"):
+        return bar_style("run", "failed")
+    return bar_style("run", "ok" if attempt.get("ended_at") else "pending")
 
 
 def timed_out(step: dict[str, Any]) -> bool:
