@@ -253,7 +253,7 @@ class RunDetailScreen(DurableScreen):
         widths = self.timeline_widths()
         axis, rows = timeline_rows(self.run, widths[3], self.now(), self.tz)
         keys = [row.row_key for row in rows]
-        if (widths, keys) == self.timeline_layout:
+        if rows and (widths, keys) == self.timeline_layout:
             for row in rows:  # the same rows: update in place (no flicker, scroll kept)
                 for column, value in zip(TIMELINE_COLUMNS, self.timeline_cells(row), strict=True):
                     table.update_cell(row.row_key, column, value)
