@@ -189,7 +189,8 @@ class DurableApp(App[None]):
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Save the screen as an SVG file in the current directory; say where."""
         try:
-            saved = self.save_screenshot(filename, path or str(Path.cwd()))
+            name = filename or f"durable-{datetime.now():%Y%m%d-%H%M%S-%f}"[:-3] + ".svg"
+            saved = self.save_screenshot(name, path or str(Path.cwd()))
         except OSError as exc:
             self.notify(f"cannot save the screenshot: {exc}", title="screenshot", severity="error")
             return

@@ -101,7 +101,9 @@ async def test_p_saves_a_screenshot_and_no_dead_palette_icon(
         await until(pilot, lambda: table.row_count == len(RUNS), what="the runs")
         assert "⭘" not in screen_text(app)  # the palette is off: no icon to click in vain
         await pilot.press("p")
-        saved = await until(pilot, lambda: list(tmp_path.glob("*.svg")), what="the screenshot")
+        saved = await until(
+            pilot, lambda: list(tmp_path.glob("durable-*.svg")), what="the screenshot"
+        )
         assert "process-order" in saved[0].read_text()
         notices = "\n".join(str(n.message) for n in app._notifications)
         assert f"saved {saved[0]}" in notices or saved[0].name in notices
