@@ -158,6 +158,8 @@ def step_bar(
         _paint(cells, axis, start, end, bar_glyph("backoff"), bar_style("backoff", "failed"))
     elif status == "running" and ended is None:  # no attempt recorded yet: it runs now
         _paint(cells, axis, start, end, bar_glyph("run"), bar_style("run", "pending"))
+    elif not attempts and status == "completed":  # reused by a rerun: done, no attempt
+        _paint(cells, axis, start, end, bar_glyph("run"), bar_style("run", "ok"))
     for attempt in attempts:
         a = parse_time(attempt.get("started_at")) or start
         b = parse_time(attempt.get("ended_at")) or ended or now
@@ -190,8 +192,16 @@ def attempt_bar(attempt: dict[str, Any], axis: Axis, now: datetime) -> Text:
 def _step_detail(step: dict[str, Any], tz: Any) -> str:
     text = _kind_detail(step, tz)
     if step.get("reused"):
-        return f"↺ reused · {text}" if text else "↺ reused from the original run"
+        return f"{reuse_text(step)} · {text}" if text else reuse_text(step)
     return text
+
+
+def reuse_text(step: dict[str, Any]) -> str:
+    """``↺ reused from RUN`` (``replaced`` when the rerun gave the step a new output)."""
+    detail = step.get("detail") or {}
+    verb = "replaced" if detail.get("replaced_output") else "reused"
+    source = detail.get("reused_from")
+    return f"↺ {verb} from {source}" if source else f"↺ {verb} from the original run"
 
 
 def _kind_detail(step: dict[str, Any], tz: Any) -> str:

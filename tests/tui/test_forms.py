@@ -59,3 +59,29 @@ async def test_tab_from_the_name_selects_the_prefilled_data_and_ctrl_a_selects_a
         await pilot.press("ctrl+s")
         await until(pilot, lambda: client.sent, what="the send")
         assert client.sent == [{"name": "shop/order", "data": {"b": 2}}]
+
+
+def notices(app: DurableApp) -> str:
+    return "\n".join(str(notice.message) for notice in app._notifications)
+
+
+async def test_an_event_that_started_no_run_says_why_when_the_server_tells() -> None:
+    app, client = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        await pilot.press("s", *"order/created", "ctrl+s")
+        await until(pilot, lambda: "event sent" in notices(app), what="the sent notice")
+        assert "no run started" not in notices(app)  # the server did not say: nothing made up
+        client.outcome = {"run_ids": [], "skipped": "duplicate: event id 'x' was already received"}
+        await pilot.press("s", *"order/created", "ctrl+s")
+        await until(
+            pilot,
+            lambda: "accepted, no run started: duplicate: event id 'x'" in notices(app),
+            what="why no run started",
+        )
+        client.outcome = {"run_ids": [], "skipped": None}
+        await pilot.press("s", *"nobody/listens", "ctrl+s")
+        await until(
+            pilot,
+            lambda: "no function is triggered by 'nobody/listens'" in notices(app),
+            what="no trigger",
+        )

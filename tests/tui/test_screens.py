@@ -16,6 +16,7 @@ from durable.tui.app import DurableApp
 from durable.tui.format import human_duration
 from durable.tui.screens.run_detail import RunDetailScreen, step_head
 from durable.tui.screens.runs import RunsScreen
+from durable.tui.timeline import timeline_rows
 from durable.tui.widgets.confirm import ConfirmScreen
 from tests.tui.helpers import screen_text, until
 from tests.tui.stub import EVENTS, NOW, RUNS, StubClient, step
@@ -117,7 +118,24 @@ def test_step_panels_count_attempts_only_for_steps_that_retry() -> None:
     charge = RUNS[-1]["steps"][1]
     assert step_head(charge).plain == "step charge  run  ✔ completed  · 3 attempts"
     reused = {**charge, "reused": True}
-    assert step_head(reused).plain.endswith("· reused from the original run")
+    assert step_head(reused).plain.endswith("· ↺ reused from the original run")
+    reused["detail"] = {"reused_from": "01JHQ5Z8R6N000000000000001"}
+    assert step_head(reused).plain.endswith("· ↺ reused from 01JHQ5Z8R6N000000000000001")
+    reused["detail"]["replaced_output"] = True
+    assert "↺ replaced from 01JHQ5Z8R6N000000000000001" in step_head(reused).plain
+
+
+def test_a_reused_step_shows_in_the_timeline_and_tolerates_servers_without_the_flag() -> None:
+    source = "01JHQ5Z8R6N000000000000001"
+    rerun = copy.deepcopy(RUNS[-1])
+    first = rerun["steps"][0]
+    first.update(reused=True, attempts=[], detail={"reused_from": source})
+    first["ended_at"] = first["started_at"]
+    _, rows = timeline_rows(rerun, 40, NOW, UTC)
+    assert rows[0].reused and rows[0].detail == f"↺ reused from {source}"
+    assert rows[0].bar.plain.strip() == "█"  # done, taking no time
+    _, plain = timeline_rows(RUNS[-1], 40, NOW, UTC)  # no "reused" key at all
+    assert not any(row.reused or "reused" in row.detail for row in plain)
 
 
 async def test_tables_use_the_width_they_get_and_cut_with_an_ellipsis() -> None:

@@ -26,7 +26,14 @@ from ..format import (
     status_text,
 )
 from ..messages import StreamChange
-from ..timeline import KIND_LABEL, LEGEND, TimelineRow, axis_label, timeline_rows
+from ..timeline import (
+    KIND_LABEL,
+    LEGEND,
+    TimelineRow,
+    axis_label,
+    reuse_text,
+    timeline_rows,
+)
 from ..widgets.status_bar import ConnectionBar
 from ..widgets.table import cursor_row_key, fit, flex_width
 from .base import DurableScreen, is_not_found
@@ -71,7 +78,7 @@ def step_head(step: dict[str, Any]) -> Text:
     if kind not in NO_ATTEMPTS_KINDS and attempts:
         head.append(f"  · {len(attempts)} attempt{'s' if len(attempts) != 1 else ''}")
     if step.get("reused"):
-        head.append("  · reused from the original run", style="cyan")
+        head.append(f"  · {reuse_text(step)}", style="cyan")
     return head
 
 

@@ -42,6 +42,12 @@ def parse_event_form(name: str, data: str) -> dict[str, Any]:
     return {"name": name, "data": value}
 
 
+def no_run_note(outcome: dict[str, Any], name: str) -> str:
+    """``accepted, no run started: WHY`` for an event that started no run."""
+    why = outcome.get("skipped") or f"no function is triggered by {name!r}"
+    return f"accepted, no run started: {why}"
+
+
 class NameInput(Input):
     """The name field; Ctrl+A selects all of it."""
 
@@ -157,7 +163,10 @@ class SendEventScreen(ModalScreen[list[str] | None]):
                 started = await self.client.invoke(self.invoke_id, event["data"])
                 ids = [str(started.get("run_id"))]
             else:
-                ids = await self.client.send(event)
+                ids, outcomes = await self.client.send_outcomes(event)
+                for outcome in outcomes:
+                    if not outcome.get("run_ids"):
+                        self.app.notify(no_run_note(outcome, event["name"]), severity="warning")
         except ApiError as exc:
             if self.is_attached:
                 self.show_error(self.failure(exc))
