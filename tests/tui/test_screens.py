@@ -14,7 +14,8 @@ from textual.widgets import DataTable, Static
 
 from durable.tui.app import DurableApp
 from durable.tui.format import human_duration
-from durable.tui.screens.run_detail import RunDetailScreen, step_head
+from durable.tui.panels import step_head
+from durable.tui.screens.run_detail import RunDetailScreen
 from durable.tui.screens.runs import RunsScreen
 from durable.tui.timeline import timeline_rows
 from durable.tui.widgets.confirm import ConfirmScreen

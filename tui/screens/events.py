@@ -15,10 +15,11 @@ from textual.widgets import DataTable, Footer, Header, Static
 from ..api import ApiError
 from ..format import clock_time, parse_time
 from ..messages import StreamChange
+from ..panels import json_block
 from ..widgets.status_bar import ConnectionBar
 from ..widgets.table import OpenTable, cursor_row_key, fit, flex_width
 from .base import DurableScreen
-from .run_detail import RunDetailScreen, json_block
+from .run_detail import RunDetailScreen
 
 EVENT_LIMIT = 200
 FIXED_WIDTHS = (8, 26, 4)  #: time, id, runs: the name column gets the rest

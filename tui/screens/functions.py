@@ -14,10 +14,11 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from ..api import ApiError
 from ..messages import FunctionsReloaded, StreamChange
+from ..panels import json_block
 from ..widgets.status_bar import ConnectionBar
 from ..widgets.table import cursor_row_key, fit, flex_width
 from .base import DurableScreen
-from .run_detail import RunDetailScreen, json_block
+from .run_detail import RunDetailScreen
 
 ID_MAX, APP_MAX = 40, 16  #: the id and app columns fit their longest value up to these
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,20 +19,12 @@ from ..format import (
     clock_time,
     date_time,
     elapsed,
-    error_text,
     human_duration,
-    pretty_json,
     status_text,
 )
 from ..messages import StreamChange
-from ..timeline import (
-    KIND_LABEL,
-    LEGEND,
-    TimelineRow,
-    axis_label,
-    reuse_text,
-    timeline_rows,
-)
+from ..panels import cancel_reason, error_block, json_block, step_block
+from ..timeline import LEGEND, TimelineRow, axis_label, timeline_rows
 from ..widgets.status_bar import ConnectionBar
 from ..widgets.table import cursor_row_key, fit, flex_width
 from .base import DurableScreen, is_not_found
@@ -42,77 +33,6 @@ TIMELINE_COLUMNS = ("step", "kind", "status", "timeline", "duration", "detail")
 LABEL_MAX = 32  #: the step column grows to fit step keys up to this width
 REFRESH_DELAY = 0.2
 TICK_EVERY = 1.0  #: seconds between two redraws of a run still going
-
-
-def json_block(value: Any) -> RenderableType:
-    """JSON with syntax colours."""
-    return Syntax(
-        pretty_json(value), "json", theme="ansi_dark", word_wrap=True, background_color="default"
-    )
-
-
-def error_block(error: Any) -> RenderableType:
-    """``Name: message`` in red, then the traceback."""
-    head = Text(error_text(error), style="bold red")
-    trace = error.get("traceback") if isinstance(error, dict) else None
-    if not trace:
-        return head
-    return Group(head, Text(str(trace).rstrip(), style="red"))
-
-
-NO_ATTEMPTS_KINDS = frozenset({"sleep", "wait_for_event", "invoke"})  #: they never retry
-
-
-def step_head(step: dict[str, Any]) -> Text:
-    """``step charge  run  ✔ completed  · 3 attempts`` (no count for sleeps, waits, invokes)."""
-    kind = str(step.get("kind") or "run")
-    attempts = step.get("attempts") or []
-    head = Text.assemble(
-        ("step ", "bold"),
-        (str(step.get("key")), "bold"),
-        "  ",
-        (KIND_LABEL.get(kind, kind), "dim"),
-        "  ",
-        status_text(step.get("status")),
-    )
-    if kind not in NO_ATTEMPTS_KINDS and attempts:
-        head.append(f"  · {len(attempts)} attempt{'s' if len(attempts) != 1 else ''}")
-    if step.get("reused"):
-        head.append(f"  · {reuse_text(step)}", style="cyan")
-    return head
-
-
-def step_block(step: dict[str, Any], tz: Any) -> RenderableType:
-    """A step's attempts (times, full errors and tracebacks) and its output."""
-    attempts = step.get("attempts") or []
-    parts: list[RenderableType] = [step_head(step)]
-    numbered = str(step.get("kind") or "run") not in NO_ATTEMPTS_KINDS
-    for number, attempt in enumerate(attempts, start=1):
-        error = attempt.get("error")
-        times = (
-            f"{clock_time(attempt.get('started_at'), tz, millis=True)} → "
-            f"{clock_time(attempt.get('ended_at'), tz, millis=True)}"
-        )
-        mark = ("✖", "red") if error else ("✔", "green")
-        label = f"  attempt {number} " if numbered else "  "
-        parts.append(Text.assemble(label, mark, f" {times}"))
-        if error:
-            parts.append(error_block(error))
-    if step.get("error") and not attempts:
-        parts.append(error_block(step["error"]))
-    if step.get("status") == "completed" and step.get("output") is not None:
-        parts += [Text("step output", style="bold"), json_block(step.get("output"))]
-    return Group(*parts)
-
-
-def cancel_reason(run: dict[str, Any]) -> str | None:
-    """Why a cancelled run was cancelled, in any shape the API gives it."""
-    if run.get("status") != "cancelled":
-        return None
-    for key in ("cancel_reason", "reason"):
-        if run.get(key):
-            return str(run[key])
-    return error_text(run.get("error")) or "cancelled"
 
 
 class RunDetailScreen(DurableScreen):
@@ -260,13 +180,8 @@ class RunDetailScreen(DurableScreen):
         widths = self.timeline_widths()
         axis, rows = timeline_rows(self.run, widths[3], self.now(), self.tz)
         keys = [row.row_key for row in rows]
-        if rows and (widths, keys) == self.timeline_layout:
-            for row in rows:  # the same rows: update in place (no flicker, scroll kept)
-                for column, value in zip(TIMELINE_COLUMNS, self.timeline_cells(row), strict=True):
-                    table.update_cell(row.row_key, column, value)
-            table.columns[ColumnKey("timeline")].label = Text(axis_label(axis))
-            table.refresh()
-        else:
+        same_rows = rows and (widths, keys) == self.timeline_layout
+        if not (same_rows and self.update_timeline(table, rows, axis_label(axis))):
             self.timeline_layout = (widths, keys)
             selected = self.selected_row_key()
             table.clear(columns=True)
@@ -280,6 +195,27 @@ class RunDetailScreen(DurableScreen):
         legend = LEGEND if rows else Text("no steps yet", style="dim")
         self.query_one("#timeline-legend", Static).update(legend)
         self.show_step()
+
+    def update_timeline(self, table: DataTable[Any], rows: list[TimelineRow], label: str) -> bool:
+        """Update the changed cells of the same rows in place (no flicker, scroll kept).
+
+        False when only the axis label changed: the table redraws its header with a cell
+        change only, so the caller rebuilds it.
+        """
+        changed = False
+        for row in rows:
+            cells = self.timeline_cells(row)
+            for column, old, new in zip(
+                TIMELINE_COLUMNS, table.get_row(row.row_key), cells, strict=True
+            ):
+                if old != new:
+                    table.update_cell(row.row_key, column, new)
+                    changed = True
+        axis = table.columns[ColumnKey("timeline")]
+        if axis.label.plain == label:
+            return True
+        axis.label = Text(label)
+        return changed
 
     @staticmethod
     def timeline_cells(row: TimelineRow) -> tuple[Any, ...]:
