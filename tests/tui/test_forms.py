@@ -85,3 +85,16 @@ async def test_an_event_that_started_no_run_says_why_when_the_server_tells() -> 
             lambda: "no function is triggered by 'nobody/listens'" in notices(app),
             what="no trigger",
         )
+
+
+async def test_typing_on_a_button_types_in_the_data_as_if_it_had_focus() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(120, 32)) as pilot:
+        app.open_invoke_form("process-order")
+        data = await until(pilot, lambda: form_field(app, "#event-data", TextArea))
+        await pilot.press("tab")  # away at once: the prefilled "{}" is still selected
+        assert isinstance(app.focused, Button)
+        await pilot.press(*"{}")  # app keys (p: screenshot, q: quit) too are typed here
+        assert data.has_focus and data.text == "{}"
+        await pilot.press("ctrl+a", "tab", *'{"q": "p"}')
+        assert data.text == '{"q": "p"}' and not app._exit

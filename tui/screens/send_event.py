@@ -131,7 +131,7 @@ class SendEventScreen(ModalScreen[list[str] | None]):
             event.prevent_default()
             data = self.query_one("#event-data", TextArea)
             data.focus()
-            data.insert(event.character)
+            data.replace(event.character, *data.selection, maintain_selection_offset=False)
 
     def show_error(self, message: str) -> None:
         """Show ``message`` under the data field."""
