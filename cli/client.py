@@ -26,6 +26,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from durable._presentation import STATUS_STYLE
+
 if TYPE_CHECKING:
     import httpx
 
@@ -179,17 +181,7 @@ def make_console() -> Console:
     return console
 
 
-STATUS_STYLES: dict[str, str] = {
-    "queued": "dim",
-    "running": "yellow",
-    "sleeping": "blue",
-    "waiting": "cyan",
-    "completed": "green",
-    "failed": "red",
-    "errored": "red",
-    "cancelled": "magenta",
-    "invoking": "cyan",
-}
+STATUS_STYLES: dict[str, str] = STATUS_STYLE  #: the palette every face shares
 
 
 def styled_status(status: Any) -> str:

@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from durable._durations import human_duration
+from durable._presentation import bar_glyph, bar_kind, bar_style, step_outcome
 from durable._store import RunStatus
 
 from .client import (
@@ -43,7 +44,7 @@ MIN_BAR_WIDTH, MAX_BAR_WIDTH = 10, 40
 #: Short kind labels, so the timeline fits 80 columns.
 _KIND_LABELS = {"wait_for_event": "wait", "send_event": "send"}
 _OPEN_STATUSES = frozenset({"running", "sleeping", "waiting", "invoking", "queued", "errored"})
-_SPAN_KINDS = {"sleep": ("░", "blue"), "wait_for_event": ("▒", "cyan"), "invoke": ("▒", "cyan")}
+_SPAN_KINDS = frozenset({"sleep", "wait_for_event", "invoke"})  # glyphs/styles: _presentation
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,14 +180,15 @@ def _header(run: dict[str, Any], now: datetime) -> Table:
 
 
 def _attempt_segment(attempt: dict[str, Any], now: datetime) -> Segment | None:
-    """One attempt as a solid bar: green ok, red failed, yellow still running."""
+    """One attempt as a solid bar: green ok, red failed, cyan still running (_presentation)."""
     start = parse_time(attempt.get("started_at"))
     if start is None:
         return None
     end = parse_time(attempt.get("ended_at"))
     if end is None:
-        return Segment(start, now, "█", "yellow")
-    return Segment(start, end, "█", "red" if attempt.get("error") else "green")
+        return Segment(start, now, bar_glyph("run"), bar_style("run", "pending"))
+    outcome = "failed" if attempt.get("error") else "ok"
+    return Segment(start, end, bar_glyph("run"), bar_style("run", outcome))
 
 
 def _step_span(step: dict[str, Any], now: datetime) -> tuple[datetime | None, datetime | None]:
@@ -208,13 +210,15 @@ def _step_segments(step: dict[str, Any], now: datetime) -> list[Segment]:
     kind = str(step.get("kind"))
     start, end = _step_span(step, now)
     if kind in _SPAN_KINDS and start is not None and end is not None:
-        char, style = _SPAN_KINDS[kind]
-        return [Segment(start, end, char, style)]
+        bar = bar_kind(kind)
+        style = bar_style(bar, step_outcome(step.get("status")))
+        return [Segment(start, end, bar_glyph(bar), style)]
     attempts = [a for a in step.get("attempts") or [] if isinstance(a, dict)]
     segments = [_attempt_segment(a, now) for a in attempts]
     found = [s for s in segments if s is not None]
     if not found and start is not None and end is not None:  # reused by a rerun: no attempts
-        found = [Segment(start, end, "█", "red" if step.get("status") == "failed" else "green")]
+        outcome = "failed" if step.get("status") == "failed" else "ok"
+        found = [Segment(start, end, bar_glyph("run"), bar_style("run", outcome))]
     return found
 
 
@@ -359,7 +363,7 @@ def _add_attempt_row(
     segment = _attempt_segment(attempt, now)
     start, end = parse_time(attempt.get("started_at")), parse_time(attempt.get("ended_at"))
     state = "failed" if attempt.get("error") else ("ok" if end else "running")
-    style = {"failed": "red", "ok": "green", "running": "yellow"}[state]
+    style = bar_style("run", {"failed": "failed", "ok": "ok", "running": "pending"}[state])
     duration = ((end or now) - start).total_seconds() if start else None
     table.add_row(
         "",

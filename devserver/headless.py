@@ -13,17 +13,10 @@ from typing import Any, TextIO
 
 from rich.console import Console
 
-_COLOURS = {
-    "queued": "2",
-    "running": "36",
-    "sleeping": "34",
-    "waiting": "35",
-    "completed": "32",
-    "failed": "1;31",
-    "cancelled": "33",
-    "errored": "31",
-    "invoking": "35",
-}
+from durable._presentation import STATUS_STYLE, ansi_sgr
+
+#: status -> ANSI SGR codes, from the palette every face shares.
+_COLOURS = {status: ansi_sgr(style) for status, style in STATUS_STYLE.items()}
 
 
 class HeadlessLog:

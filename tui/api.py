@@ -231,9 +231,20 @@ class DurableClient:
 
     async def send(self, events: dict[str, Any] | Sequence[dict[str, Any]]) -> list[str]:
         """Send one event or a list; return their ids."""
+        ids, _ = await self.send_outcomes(events)
+        return ids
+
+    async def send_outcomes(
+        self, events: dict[str, Any] | Sequence[dict[str, Any]]
+    ) -> tuple[list[str], list[dict[str, Any]]]:
+        """Send; return the ids and what each event did (``{"id", "run_ids", "skipped"}``,
+        from servers that say it; an empty list from those that do not)."""
         payload = events if isinstance(events, dict) else list(events)
         body = await self._request("POST", "/api/events", json=payload) or {}
-        return [str(event_id) for event_id in body.get("ids") or []]
+        ids = [str(event_id) for event_id in body.get("ids") or []]
+        listed = body.get("events")
+        outcomes = [o for o in listed if isinstance(o, dict)] if isinstance(listed, list) else []
+        return ids, outcomes
 
     async def export_fixture(self, run_id: str, directory: Path | str = "fixtures") -> Path:
         """Save the run's fixture as ``<directory>/<run_id>.json``; return the path."""

@@ -17,7 +17,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.worker import Worker
 
 from .api import DEFAULT_URL, ApiError, ConnectionState, Disconnected, DurableClient
@@ -50,10 +50,11 @@ class DurableApp(App[None]):
     }
     DEFAULT_MODE = "runs"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "switch_mode('runs')", "Runs"),
-        Binding("2", "switch_mode('events')", "Events"),
-        Binding("3", "switch_mode('functions')", "Functions"),
+        Binding("1", "show_mode('runs')", "Runs"),
+        Binding("2", "show_mode('events')", "Events"),
+        Binding("3", "show_mode('functions')", "Functions"),
         Binding("s", "send_event", "Send event"),
+        Binding("p", "screenshot", "Screenshot"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False),
     ]
@@ -172,6 +173,28 @@ class DurableApp(App[None]):
         self.notify(f"{doing}: {exc}", title="error", severity="error")
 
     # -- global actions ---------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Under a dialog (a form, a confirmation), the mode and send keys wait for it."""
+        waits = action in ("show_mode", "send_event")
+        return not (waits and isinstance(self.screen, ModalScreen))
+
+    async def action_show_mode(self, mode: str) -> None:
+        """Show ``mode``'s list: its key always leads to the list, never to a run opened there."""
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save the screen as an SVG file in the current directory; say where."""
+        try:
+            name = filename or f"durable-{datetime.now():%Y%m%d-%H%M%S-%f}"[:-3] + ".svg"
+            saved = self.save_screenshot(name, path or str(Path.cwd()))
+        except OSError as exc:
+            self.notify(f"cannot save the screenshot: {exc}", title="screenshot", severity="error")
+            return
+        self.notify(f"saved {saved}", title="screenshot")
 
     def action_send_event(self) -> None:
         """Open the send-event form."""

@@ -9,19 +9,12 @@ from typing import Any
 from rich.text import Text
 
 from durable._durations import human_duration as _human_duration
+from durable._presentation import STATUS_STYLE, STATUS_SYMBOL
 from durable._store import TERMINAL_STATUSES, RunStatus
 
-#: status -> (symbol, style). Colour and symbol both carry the status (colour-blind safe).
+#: status -> (symbol, style), from the palette every face shares (durable._presentation).
 STATUS: dict[str, tuple[str, str]] = {
-    "queued": ("○", "dim"),
-    "running": ("▶", "bold cyan"),
-    "sleeping": ("◑", "blue"),
-    "waiting": ("◇", "magenta"),
-    "invoking": ("⇢", "magenta"),
-    "completed": ("✔", "green"),
-    "failed": ("✖", "bold red"),
-    "errored": ("↻", "red"),
-    "cancelled": ("⊘", "yellow"),
+    name: (STATUS_SYMBOL[name], style) for name, style in STATUS_STYLE.items()
 }
 RUN_STATUSES = tuple(status.value for status in RunStatus)  #: a run's statuses, in order
 TERMINAL = frozenset(status.value for status in TERMINAL_STATUSES)

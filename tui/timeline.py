@@ -1,9 +1,9 @@
 """The step timeline of a run, laid out on a shared time axis. Pure: data in, rows out.
 
 One row per step with a bar from its start to its end (or to now while it runs), drawn by kind:
-``█`` step.run attempts (green done, red failed, cyan running), ``░`` sleeps, ``▒`` waits for an
-event, ``▓`` invokes, ``·`` the backoff gap between two attempts. A step with retries or errors
-gets one extra row per attempt, with that attempt's own bar and error.
+``█`` step.run attempts, ``░`` sleeps, ``▒`` waits for an event, ``▓`` invokes, ``·`` the backoff
+gap between two attempts; glyphs and colours come from :mod:`durable._presentation`. A step
+with retries or errors gets one extra row per attempt, with that attempt's own bar and error.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from typing import Any
 
 from rich.text import Text
 
+from durable._presentation import LEGEND as PALETTE_LEGEND
+from durable._presentation import bar_glyph, bar_kind, bar_style, step_outcome
+
 from .format import TERMINAL, clock_time, error_text, human_duration, parse_time
 
-RUN_GLYPH, SLEEP_GLYPH, WAIT_GLYPH, INVOKE_GLYPH, GAP_GLYPH = "█", "░", "▒", "▓", "·"
 KIND_LABEL = {
     "run": "run",
     "sleep": "sleep",
@@ -24,19 +26,9 @@ KIND_LABEL = {
     "invoke": "invoke",
     "send_event": "send",
 }
-LEGEND = Text.assemble(
-    (RUN_GLYPH, "green"),
-    " step  ",
-    (RUN_GLYPH, "red"),
-    " failed attempt  ",
-    (GAP_GLYPH, "red"),
-    " backoff  ",
-    (SLEEP_GLYPH, "blue"),
-    " sleep  ",
-    (WAIT_GLYPH, "magenta"),
-    " wait  ",
-    (INVOKE_GLYPH, "magenta"),
-    " invoke",
+LEGEND = Text("  ").join(
+    Text.assemble((bar_glyph(kind), bar_style(kind, outcome)), f" {label}")
+    for kind, outcome, label in PALETTE_LEGEND
 )
 
 
@@ -78,6 +70,7 @@ class TimelineRow:
     duration: str
     detail: str
     attempt: int | None = None
+    reused: bool = False  #: a rerun took this step's recorded result from the original run
 
     @property
     def row_key(self) -> str:
@@ -153,22 +146,38 @@ def step_bar(
     start, end = _span(step, now, ended)
     if start is None or end is None:
         return _to_text(cells)
-    kind, status = step.get("kind", "run"), step.get("status", "")
-    if kind == "sleep":
-        _paint(cells, axis, start, end, SLEEP_GLYPH, "blue")
-    elif kind == "wait_for_event":
-        _paint(cells, axis, start, end, WAIT_GLYPH, "yellow" if status == "failed" else "magenta")
-    elif kind == "invoke":
-        _paint(cells, axis, start, end, INVOKE_GLYPH, "red" if status == "failed" else "magenta")
-    else:
-        _paint(cells, axis, start, end, GAP_GLYPH, "red")
-        for attempt in step.get("attempts") or []:
-            a = parse_time(attempt.get("started_at")) or start
-            b = parse_time(attempt.get("ended_at")) or ended or now
-            _paint(cells, axis, a, b, RUN_GLYPH, "red" if attempt.get("error") else "green")
-        if status == "running" and ended is None:
-            _paint(cells, axis, end, end, RUN_GLYPH, "cyan")
+    kind, status = bar_kind(step.get("kind", "run")), step.get("status", "")
+    if ended is not None and status in PENDING:
+        status = "cancelled"  # the run ended around it: cut short
+    outcome = step_outcome(status, timed_out=kind == "wait" and timed_out(step))
+    if kind != "run":
+        _paint(cells, axis, start, end, bar_glyph(kind), bar_style(kind, outcome))
+        return _to_text(cells)
+    attempts = step.get("attempts") or []
+    if any(attempt.get("error") for attempt in attempts):  # the gaps are backoffs
+        _paint(cells, axis, start, end, bar_glyph("backoff"), bar_style("backoff", "failed"))
+    elif status == "running" and ended is None:  # no attempt recorded yet: it runs now
+        _paint(cells, axis, start, end, bar_glyph("run"), bar_style("run", "pending"))
+    elif not attempts and status == "completed":  # reused by a rerun: done, no attempt
+        _paint(cells, axis, start, end, bar_glyph("run"), bar_style("run", "ok"))
+    for attempt in attempts:
+        a = parse_time(attempt.get("started_at")) or start
+        b = parse_time(attempt.get("ended_at")) or ended or now
+        _paint(cells, axis, a, b, bar_glyph("run"), _attempt_style(attempt))
+    if status == "running" and ended is None:
+        _paint(cells, axis, end, end, bar_glyph("run"), bar_style("run", "pending"))
     return _to_text(cells)
+
+
+def _attempt_style(attempt: dict[str, Any]) -> str:
+    if attempt.get("error"):
+        return bar_style("run", "failed")
+    return bar_style("run", "ok" if attempt.get("ended_at") else "pending")
+
+
+def timed_out(step: dict[str, Any]) -> bool:
+    """Whether a completed wait for an event timed out (its output is null)."""
+    return step.get("status") == "completed" and step.get("output") in (None, "null")
 
 
 def attempt_bar(attempt: dict[str, Any], axis: Axis, now: datetime) -> Text:
@@ -176,11 +185,26 @@ def attempt_bar(attempt: dict[str, Any], axis: Axis, now: datetime) -> Text:
     cells = _blank(axis)
     a, b = parse_time(attempt.get("started_at")), parse_time(attempt.get("ended_at")) or now
     if a is not None:
-        _paint(cells, axis, a, b, RUN_GLYPH, "red" if attempt.get("error") else "green")
+        _paint(cells, axis, a, b, bar_glyph("run"), _attempt_style(attempt))
     return _to_text(cells)
 
 
 def _step_detail(step: dict[str, Any], tz: Any) -> str:
+    text = _kind_detail(step, tz)
+    if step.get("reused"):
+        return f"{reuse_text(step)} · {text}" if text else reuse_text(step)
+    return text
+
+
+def reuse_text(step: dict[str, Any]) -> str:
+    """``↺ reused from RUN`` (``replaced`` when the rerun gave the step a new output)."""
+    detail = step.get("detail") or {}
+    verb = "replaced" if detail.get("replaced_output") else "reused"
+    source = detail.get("reused_from")
+    return f"↺ {verb} from {source}" if source else f"↺ {verb} from the original run"
+
+
+def _kind_detail(step: dict[str, Any], tz: Any) -> str:
     detail = step.get("detail") or {}
     status = step.get("status")
     if step.get("error"):
@@ -195,7 +219,7 @@ def _step_detail(step: dict[str, Any], tz: Any) -> str:
             return f"waiting for {name}"
         if status != "completed":
             return f"{status} while waiting for {name}"
-        return f"got {name}" if step.get("output") not in (None, "null") else f"timed out: {name}"
+        return f"timed out: {name}" if timed_out(step) else f"got {name}"
     if step.get("kind") == "invoke":
         return f"→ {detail.get('function_id', '')} {detail.get('child_run_id', '')}".rstrip()
     if status == "errored" and step.get("wake_at"):
@@ -232,6 +256,7 @@ def timeline_rows(
                 bar=step_bar(step, axis, now, ended),
                 duration=_duration(start, end),
                 detail=_step_detail({**step, "status": status}, tz),
+                reused=bool(step.get("reused")),
             )
         )
         if len(attempts) > 1 or any(a.get("error") for a in attempts):

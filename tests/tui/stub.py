@@ -271,6 +271,10 @@ class StubClient(DurableClient):
         super().__init__(URL)
         self.down = down
         self.sent: list[Any] = []
+        self.outcome: dict[str, Any] = {}  #: what a sent event did, when the server says it
+        self.invoked: list[tuple[str, Any]] = []
+        self.cancelled: list[str] = []
+        self.reruns: list[tuple[str, str | None]] = []
 
     def _check(self) -> None:
         if self.down:
@@ -318,10 +322,30 @@ class StubClient(DurableClient):
         self._check()
         return copy.deepcopy(FUNCTIONS)
 
-    async def send(self, events: dict[str, Any] | Sequence[dict[str, Any]]) -> list[str]:
+    async def send_outcomes(
+        self, events: dict[str, Any] | Sequence[dict[str, Any]]
+    ) -> tuple[list[str], list[dict[str, Any]]]:
         self._check()
         self.sent.append(events)
-        return ["01JHQ5Z8EV0000000000000009"]
+        event_id = "01JHQ5Z8EV0000000000000009"
+        return [event_id], [{"id": event_id, **self.outcome}] if self.outcome else []
+
+    async def invoke(self, function_id: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._check()
+        self.invoked.append((function_id, data))
+        return {"run_id": RUNS[0]["run_id"]}
+
+    async def cancel(self, run_id: str) -> dict[str, Any]:
+        self._check()
+        self.cancelled.append(run_id)
+        return {"run_id": run_id, "status": "cancelled"}
+
+    async def rerun(
+        self, run_id: str, *, from_step: str | None = None, output: Any = None
+    ) -> dict[str, Any]:
+        self._check()
+        self.reruns.append((run_id, from_step))
+        return {"run_id": RUNS[-1]["run_id"]}
 
     async def export_fixture(self, run_id: str, directory: Path | str = "fixtures") -> Path:
         self._check()

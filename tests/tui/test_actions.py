@@ -11,6 +11,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static, TextArea
 
 from durable.tui.app import DurableApp
+from durable.tui.screens.functions import FunctionsScreen
 from durable.tui.screens.run_detail import RunDetailScreen
 from durable.tui.screens.send_event import SendEventScreen
 from tests.devserver.conftest import LiveServer
@@ -63,6 +64,12 @@ async def test_i_invokes_the_function_with_data_from_a_form(
     assert run["event"]["name"] == "durable/function.invoked"
     assert live_server.get("/api/events")["events"] == []  # no event: only this function ran
     await until(pilot, lambda: "✔ completed" in screen_text(pilot.app), what="the run's end")
+    await pilot.press("3")  # the functions key shows the functions, not the invoked run
+    await until(pilot, lambda: isinstance(pilot.app.screen, FunctionsScreen), what="functions")
+    assert len(pilot.app.screen_stack) == 1
+    await pilot.press("1")  # and the run is in the runs list
+    runs = await until(pilot, lambda: pilot.app.screen.query_one("#runs", DataTable))
+    await until(pilot, lambda: run_id in runs.rows, what="the invoked run in the list")
 
 
 async def test_i_on_a_cron_function_runs_it_now(

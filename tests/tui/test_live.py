@@ -15,6 +15,7 @@ from durable.tui.app import DurableApp
 from durable.tui.screens.run_detail import RunDetailScreen
 from durable.tui.screens.runs import RunsScreen
 from durable.tui.screens.send_event import SendEventScreen
+from durable.tui.widgets.confirm import ConfirmScreen
 from tests.devserver.conftest import LiveServer
 from tests.tui.helpers import screen_text, until
 from tests.tui.test_api import settle
@@ -94,7 +95,17 @@ async def test_c_cancels_a_sleeping_run(pilot: Pilot[None], live_server: LiveSer
     run_id = live_server.start("test/sleep")
     await settle(live_server, run_id, "sleeping")
     await until(pilot, lambda: "sleeping" in cell(pilot, 0, 0))
+    await pilot.press("c")  # asks first; "n" (or Escape) leaves the run alone
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), what="the question")
+    assert f"Cancel run {run_id}?" in screen_text(pilot.app)
+    await pilot.press("n")
+    await until(pilot, lambda: isinstance(pilot.app.screen, RunsScreen), what="the list")
+    await pilot.press("c", "enter")  # Enter is "No": the focused button
+    await until(pilot, lambda: isinstance(pilot.app.screen, RunsScreen), what="the list")
+    assert live_server.get(f"/api/runs/{run_id}")["status"] == "sleeping"
     await pilot.press("c")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), what="the question")
+    await pilot.press("y")
     await until(pilot, lambda: "cancelled" in cell(pilot, 0, 0), what="the cancelled row")
     run = live_server.get(f"/api/runs/{run_id}")
     assert run["status"] == "cancelled" and run["cancel_reason"] == "cancelled by request"
@@ -117,10 +128,13 @@ async def test_rerun_from_the_selected_step_and_export(
     original = live_server.get(f"/api/runs/{run_id}")
     assert rerun["output"]["one"] == original["output"]["one"]  # memoized, not run again
     await until(pilot, lambda: getattr(pilot.app.screen, "run_id", None) == new["run_id"])
-    await pilot.press("escape", "x")
-    path = tmp_path / "fixtures" / f"{run_id}.json"
+    await pilot.press("x")
+    path = tmp_path / "fixtures" / f"{new['run_id']}.json"
     await until(pilot, path.exists, what="the fixture file")
     assert str(path) in str(pilot.app.screen.sub_title)
+    await pilot.press("escape")  # the rerun took the original's place: back to the list
+    await until(pilot, lambda: isinstance(pilot.app.screen, RunsScreen), what="the list")
+    assert len(pilot.app.screen_stack) == 1
 
 
 async def test_send_an_event_through_the_form(pilot: Pilot[None], live_server: LiveServer) -> None:

@@ -103,3 +103,12 @@ async def test_disconnected(tmp_path: Path) -> None:
         await pilot.pause(0.1)
 
     await snap("disconnected", tmp_path, ready, down=True)
+
+
+async def test_cancel_asks_first(tmp_path: Path) -> None:
+    async def ready(pilot: Pilot[Any]) -> None:
+        await rows(pilot, "#runs", 5)
+        await pilot.press("c")
+        await until(pilot, lambda: pilot.app.screen.query_one("#confirm-no").has_focus)
+
+    await snap("confirm_cancel", tmp_path, ready)

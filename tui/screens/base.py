@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -9,7 +10,9 @@ from typing import TYPE_CHECKING, cast
 from textual.screen import Screen
 
 from ..api import ApiError, DurableClient, RequestFailed
+from ..format import TERMINAL
 from ..messages import FunctionsReloaded, StreamChange
+from ..widgets.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
     from ..app import DurableApp
@@ -60,6 +63,40 @@ class DurableScreen(Screen[None]):
         """The server reloaded user code (override to react)."""
 
     # -- run actions shared by the runs and run-detail screens ----------------------------------
+
+    def confirm(self, question: str, detail: str, yes: str, then: Callable[[], object]) -> None:
+        """Ask ``question`` in a modal dialog; call ``then`` only on yes."""
+
+        def answered(ok: bool | None) -> None:
+            if ok and not self.gone:
+                then()
+
+        self.app.push_screen(ConfirmScreen(question, detail, yes=yes), answered)
+
+    def confirm_cancel(self, run_id: str, then: Callable[[], object]) -> None:
+        """Cancel is final: ask first."""
+        self.confirm(
+            f"Cancel run {run_id}?",
+            "It stops at its next step and cannot be resumed.",
+            "Cancel run",
+            then,
+        )
+
+    def confirm_rerun(
+        self, run: dict[str, object], then: Callable[[], object], from_step: str | None = None
+    ) -> None:
+        """Rerun a finished run at once; ask first when the run is still going (two would run)."""
+        status = str(run.get("status") or "")
+        if status in TERMINAL:
+            then()
+            return
+        where = f" from step {from_step}" if from_step else ""
+        self.confirm(
+            f"Rerun {run.get('run_id')}{where} while it is still {status or 'going'}?",
+            "A second run starts with the same event; this one keeps going.",
+            "Rerun",
+            then,
+        )
 
     async def cancel_run(self, run_id: str) -> bool:
         """Cancel ``run_id``; notify the outcome."""

@@ -13,14 +13,17 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..api import ApiError
-from ..format import clock_time, parse_time, shorten
+from ..format import clock_time, parse_time
 from ..messages import StreamChange
+from ..panels import json_block
 from ..widgets.status_bar import ConnectionBar
-from ..widgets.table import OpenTable, cursor_row_key
+from ..widgets.table import OpenTable, cursor_row_key, fit, flex_width
 from .base import DurableScreen
-from .run_detail import RunDetailScreen, json_block
+from .run_detail import RunDetailScreen
 
 EVENT_LIMIT = 200
+FIXED_WIDTHS = (8, 26, 4)  #: time, id, runs: the name column gets the rest
+NAME_MIN = 16
 REFRESH_DELAY = 0.3
 
 
@@ -41,19 +44,15 @@ class EventsScreen(DurableScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.events: dict[str, dict[str, Any]] = {}
+        self.events: dict[str, dict[str, Any]] = {}  #: by row key
+        self.listed: list[dict[str, Any]] = []  #: as the server listed them, newest first
         self.refresh_timer: Any = None
 
     def compose(self) -> ComposeResult:
         """Table of events and the selected event's detail."""
         yield Header()
         with Horizontal(id="events-panes"):
-            table = OpenTable(id="events")
-            table.add_column("time", key="time", width=8)
-            table.add_column("name", key="name", width=24)
-            table.add_column("id", key="id", width=26)
-            table.add_column("runs", key="runs", width=4)
-            yield table
+            yield OpenTable(id="events")
             with VerticalScroll(id="event-detail-pane"):
                 yield Static("", id="event-detail")
         yield ConnectionBar(id="connection")
@@ -78,22 +77,39 @@ class EventsScreen(DurableScreen):
             return
         if self.gone:
             return
+        self.listed = events
+        self.show_events()
+
+    def on_resize(self) -> None:
+        """The name column takes the width the table gets."""
+        if self.listed:
+            self.show_events()
+
+    def show_events(self) -> None:
+        """One row per event record: two records sharing an id (a skipped duplicate) both show."""
         table = self.query_one("#events", DataTable)
+        name_width = flex_width(table.size.width - 2, FIXED_WIDTHS, NAME_MIN)
         selected = self.selected_id()
-        table.clear()
+        table.clear(columns=True)
+        table.add_column("time", key="time", width=FIXED_WIDTHS[0])
+        table.add_column("name", key="name", width=name_width)
+        table.add_column("id", key="id", width=FIXED_WIDTHS[1])
+        table.add_column("runs", key="runs", width=FIXED_WIDTHS[2])
         self.events = {}
-        for event in events:
+        for event in self.listed:
             event_id = str(event.get("id"))
-            if event_id in self.events:
-                continue
-            self.events[event_id] = event
+            key, again = event_id, 1
+            while key in self.events:  # the same id again: its own row, its own key
+                again += 1
+                key = f"{event_id}#{again}"
+            self.events[key] = event
             runs = event.get("run_ids") or []
             table.add_row(
                 clock_time(event_time(event), self.tz),
-                shorten(str(event.get("name", "")), 24),
-                Text(event_id, style="dim"),
-                Text(str(len(runs)), justify="right"),
-                key=event_id,
+                fit(str(event.get("name", ""))),
+                fit(event_id, "dim"),
+                fit(str(len(runs)), justify="right"),
+                key=key,
             )
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected), scroll=False)
@@ -117,6 +133,8 @@ class EventsScreen(DurableScreen):
         parts.append(Text("\n".join(runs) if runs else "none", style="" if runs else "dim"))
         if event.get("skipped"):
             parts.append(Text(f"skipped: {event['skipped']}", style="yellow"))
+        elif not runs and (why := event.get("no_run_reason") or event.get("reason")):
+            parts.append(Text(f"no run started: {why}", style="yellow"))
         detail.update(Group(*parts))
 
     def on_stream_change(self, message: StreamChange) -> None:

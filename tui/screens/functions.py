@@ -13,12 +13,14 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..api import ApiError
-from ..format import shorten
 from ..messages import FunctionsReloaded, StreamChange
+from ..panels import json_block
 from ..widgets.status_bar import ConnectionBar
-from ..widgets.table import cursor_row_key
+from ..widgets.table import cursor_row_key, fit, flex_width
 from .base import DurableScreen
-from .run_detail import RunDetailScreen, json_block
+from .run_detail import RunDetailScreen
+
+ID_MAX, APP_MAX = 40, 16  #: the id and app columns fit their longest value up to these
 
 
 def trigger_text(trigger: dict[str, Any]) -> str:
@@ -66,17 +68,14 @@ class FunctionsScreen(DurableScreen):
     def __init__(self) -> None:
         super().__init__()
         self.functions: dict[str, dict[str, Any]] = {}
+        self.listed: list[dict[str, Any]] = []  #: as the server listed them
 
     def compose(self) -> ComposeResult:
         """Errors panel, functions table and the selected function's config."""
         yield Header()
         yield Static("", id="reload-errors")
         with Horizontal(id="functions-panes"):
-            table: DataTable[Any] = DataTable(id="functions", cursor_type="row")
-            table.add_column("function", key="id", width=22)
-            table.add_column("app", key="app", width=10)
-            table.add_column("triggers", key="triggers", width=30)
-            yield table
+            yield DataTable(id="functions", cursor_type="row")
             with VerticalScroll(id="function-detail-pane"):
                 yield Static("", id="function-detail")
         yield ConnectionBar(id="connection")
@@ -114,15 +113,33 @@ class FunctionsScreen(DurableScreen):
         panel = self.query_one("#reload-errors", Static)
         panel.update(errors_block(errors) if errors else "")
         panel.set_class(bool(errors), "-visible")
+        self.listed = list(body.get("functions") or [])
+        self.show_functions()
+
+    def on_resize(self) -> None:
+        """The triggers column takes the width the table gets."""
+        if self.listed:
+            self.show_functions()
+
+    def show_functions(self) -> None:
+        """The functions table; ids and apps fit their longest, triggers get the rest."""
         table = self.query_one("#functions", DataTable)
+        ids = [len(str(f.get("id"))) for f in self.listed]
+        apps = [len(str(f.get("app_id", ""))) for f in self.listed]
+        fixed = (min(ID_MAX, max([8, *ids])), min(APP_MAX, max([3, *apps])))
         selected = self.selected_id()
-        table.clear()
+        table.clear(columns=True)
+        table.add_column("function", key="id", width=fixed[0])
+        table.add_column("app", key="app", width=fixed[1])
+        table.add_column(
+            "triggers", key="triggers", width=flex_width(table.size.width - 2, fixed, 20)
+        )
         self.functions = {}
-        for function in body.get("functions") or []:
+        for function in self.listed:
             fid = str(function.get("id"))
             self.functions[fid] = function
             triggers = ", ".join(trigger_text(t) for t in function.get("triggers") or [])
-            table.add_row(fid, str(function.get("app_id", "")), shorten(triggers, 30), key=fid)
+            table.add_row(fit(fid), fit(str(function.get("app_id", ""))), fit(triggers), key=fid)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected), scroll=False)
         self.show_detail()

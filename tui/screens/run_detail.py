@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets.data_table import ColumnKey
 
 from ..api import ApiError
 from ..format import (
@@ -19,75 +19,20 @@ from ..format import (
     clock_time,
     date_time,
     elapsed,
-    error_text,
     human_duration,
-    pretty_json,
     status_text,
 )
 from ..messages import StreamChange
-from ..timeline import LEGEND, axis_label, timeline_rows
+from ..panels import cancel_reason, error_block, json_block, step_block
+from ..timeline import LEGEND, TimelineRow, axis_label, timeline_rows
 from ..widgets.status_bar import ConnectionBar
-from ..widgets.table import cursor_row_key
+from ..widgets.table import cursor_row_key, fit, flex_width
 from .base import DurableScreen, is_not_found
 
 TIMELINE_COLUMNS = ("step", "kind", "status", "timeline", "duration", "detail")
-FIXED_WIDTH = 22 + 6 + 12 + 8 + 6 * 2 + 2  #: step, kind, status, duration, padding, scrollbar
+LABEL_MAX = 32  #: the step column grows to fit step keys up to this width
 REFRESH_DELAY = 0.2
-
-
-def json_block(value: Any) -> RenderableType:
-    """JSON with syntax colours."""
-    return Syntax(
-        pretty_json(value), "json", theme="ansi_dark", word_wrap=True, background_color="default"
-    )
-
-
-def error_block(error: Any) -> RenderableType:
-    """``Name: message`` in red, then the traceback."""
-    head = Text(error_text(error), style="bold red")
-    trace = error.get("traceback") if isinstance(error, dict) else None
-    if not trace:
-        return head
-    return Group(head, Text(str(trace).rstrip(), style="red"))
-
-
-def step_block(step: dict[str, Any], tz: Any) -> RenderableType:
-    """A step's attempts (times, full errors and tracebacks) and its output."""
-    attempts = step.get("attempts") or []
-    parts: list[RenderableType] = [
-        Text.assemble(
-            (f"step {step.get('key')}", "bold"),
-            f" ({step.get('kind')}) ",
-            status_text(step.get("status")),
-            f" · {len(attempts)} attempt{'s' if len(attempts) != 1 else ''}",
-        )
-    ]
-    for number, attempt in enumerate(attempts, start=1):
-        error = attempt.get("error")
-        times = (
-            f"{clock_time(attempt.get('started_at'), tz, millis=True)} → "
-            f"{clock_time(attempt.get('ended_at'), tz, millis=True)}"
-        )
-        mark = ("✖", "red") if error else ("✔", "green")
-        parts.append(Text.assemble(f"  attempt {number} ", mark, f" {times}"))
-        if error:
-            parts.append(error_block(error))
-    if step.get("error") and not attempts:
-        parts.append(error_block(step["error"]))
-    if step.get("status") == "completed" and step.get("output") is not None:
-        parts += [Text("step output", style="bold"), json_block(step.get("output"))]
-    parts.append(Text(""))
-    return Group(*parts)
-
-
-def cancel_reason(run: dict[str, Any]) -> str | None:
-    """Why a cancelled run was cancelled, in any shape the API gives it."""
-    if run.get("status") != "cancelled":
-        return None
-    for key in ("cancel_reason", "reason"):
-        if run.get(key):
-            return str(run[key])
-    return error_text(run.get("error")) or "cancelled"
+TICK_EVERY = 1.0  #: seconds between two redraws of a run still going
 
 
 class RunDetailScreen(DurableScreen):
@@ -108,6 +53,7 @@ class RunDetailScreen(DurableScreen):
         self.run: dict[str, Any] = {}
         self.logs_for_step = False
         self.refresh_timer: Any = None
+        self.timeline_layout: tuple[tuple[int, ...], list[str]] | None = None
 
     def compose(self) -> ComposeResult:
         """Summary, legend, timeline table, event/output and logs panes."""
@@ -132,6 +78,7 @@ class RunDetailScreen(DurableScreen):
         """Load the run and its logs."""
         self.sub_title = f"run {self.run_id}"
         self.query_one("#timeline", DataTable).focus()
+        self.set_interval(TICK_EVERY, self.tick)
         self.load()
 
     def on_resize(self) -> None:
@@ -220,33 +167,76 @@ class RunDetailScreen(DurableScreen):
             summary.append(f"\n⏸ held back: {run['queued_reason']}", style="bold yellow")
         self.query_one("#run-summary", Static).update(summary)
 
+    def timeline_widths(self) -> tuple[int, ...]:
+        """Column widths: the step column fits its keys, bars and detail share the rest."""
+        keys = [len(str(step.get("key", ""))) for step in self.run.get("steps") or []]
+        label = min(LABEL_MAX, max([len("  ↳ attempt 10"), *keys]))
+        fixed = (label, 6, 12, 8)
+        free = flex_width(self.size.width - 2, fixed, 30)  # 2: the scrollbar
+        bars = max(16, free * 11 // 20)  #: the bars; the detail column gets the rest
+        return (label, 6, 12, bars, 8, max(8, free - bars - 4))
+
     def show_timeline(self) -> None:
         """One row per step (and per attempt of retried steps) on a shared axis."""
         table = self.query_one("#timeline", DataTable)
-        free = max(30, self.size.width - FIXED_WIDTH)
-        width = max(16, free * 11 // 20)  #: the bars; the detail column gets the rest
-        axis, rows = timeline_rows(self.run, width, self.now(), self.tz)
-        selected = self.selected_row_key()
-        table.clear(columns=True)
-        widths = (22, 6, 12, width, 8, free - width)
-        for label, size in zip(TIMELINE_COLUMNS, widths, strict=True):
-            title = axis_label(axis) if label == "timeline" else label
-            table.add_column(title, key=label, width=size)
-        for row in rows:
-            table.add_row(
-                Text(row.label, style="dim" if row.attempt else "bold"),
-                row.kind,
-                status_text(row.status) if row.status else "",
-                row.bar,
-                row.duration,
-                Text(row.detail, style="red" if row.status in ("failed", "errored") else ""),
-                key=row.row_key,
-            )
-        if selected is not None and selected in table.rows:
-            table.move_cursor(row=table.get_row_index(selected), scroll=False)
+        widths = self.timeline_widths()
+        axis, rows = timeline_rows(self.run, widths[3], self.now(), self.tz)
+        keys = [row.row_key for row in rows]
+        same_rows = rows and (widths, keys) == self.timeline_layout
+        if not (same_rows and self.update_timeline(table, rows, axis_label(axis))):
+            self.timeline_layout = (widths, keys)
+            selected = self.selected_row_key()
+            table.clear(columns=True)
+            for label, size in zip(TIMELINE_COLUMNS, widths, strict=True):
+                title = axis_label(axis) if label == "timeline" else label
+                table.add_column(title, key=label, width=size)
+            for row in rows:
+                table.add_row(*self.timeline_cells(row), key=row.row_key)
+            if selected is not None and selected in table.rows:
+                table.move_cursor(row=table.get_row_index(selected), scroll=False)
         legend = LEGEND if rows else Text("no steps yet", style="dim")
         self.query_one("#timeline-legend", Static).update(legend)
         self.show_step()
+
+    def update_timeline(self, table: DataTable[Any], rows: list[TimelineRow], label: str) -> bool:
+        """Update the changed cells of the same rows in place (no flicker, scroll kept).
+
+        False when only the axis label changed: the table redraws its header with a cell
+        change only, so the caller rebuilds it.
+        """
+        changed = False
+        for row in rows:
+            cells = self.timeline_cells(row)
+            for column, old, new in zip(
+                TIMELINE_COLUMNS, table.get_row(row.row_key), cells, strict=True
+            ):
+                if old != new:
+                    table.update_cell(row.row_key, column, new)
+                    changed = True
+        axis = table.columns[ColumnKey("timeline")]
+        if axis.label.plain == label:
+            return True
+        axis.label = Text(label)
+        return changed
+
+    @staticmethod
+    def timeline_cells(row: TimelineRow) -> tuple[Any, ...]:
+        """The cells of one timeline row, cut with ``…`` where too long."""
+        failed = row.status in ("failed", "errored")
+        return (
+            fit(row.label, "dim" if row.attempt else "bold"),
+            fit(row.kind),
+            fit(status_text(row.status)) if row.status else "",
+            row.bar,
+            fit(row.duration),
+            fit(row.detail, "red" if failed else ("cyan" if row.reused else "")),
+        )
+
+    def tick(self) -> None:
+        """Timer: a run still going (parked too) shows durations and bars that keep growing."""
+        if self.run and self.run.get("status") not in TERMINAL and not self.gone:
+            self.show_summary()
+            self.show_timeline()
 
     def show_data(self) -> None:
         """Output (or error and traceback) and the triggering event."""
@@ -315,12 +305,15 @@ class RunDetailScreen(DurableScreen):
         self.reload_logs()
 
     def action_cancel_run(self) -> None:
-        """Cancel this run."""
-        self.act("cancel")
+        """Cancel this run (after a confirmation)."""
+        if self.run.get("status") in TERMINAL:
+            self.notify(f"run {self.run_id} already ended", title="cancel", severity="warning")
+            return
+        self.confirm_cancel(self.run_id, lambda: self.act("cancel"))
 
     def action_rerun(self) -> None:
-        """Start a new run with the same event."""
-        self.act("rerun")
+        """Start a new run with the same event (asks first while this one still goes)."""
+        self.confirm_rerun({"run_id": self.run_id, **self.run}, lambda: self.act("rerun"))
 
     def action_rerun_from_step(self) -> None:
         """Rerun reusing the recorded results before the selected step."""
@@ -328,7 +321,9 @@ class RunDetailScreen(DurableScreen):
         if step is None:
             self.notify("select a step first", title="rerun", severity="warning")
             return
-        self.act("rerun", step)
+        self.confirm_rerun(
+            {"run_id": self.run_id, **self.run}, lambda: self.act("rerun", step), step
+        )
 
     def action_export(self) -> None:
         """Write this run as a replay fixture."""
@@ -343,7 +338,8 @@ class RunDetailScreen(DurableScreen):
         elif action == "rerun":
             new_id = await self.rerun_run(self.run_id, from_step=step)
             if new_id and not self.gone:
-                self.app.push_screen(RunDetailScreen(new_id))
+                # In place of this run: Escape goes back to the list, not through every rerun.
+                self.app.switch_screen(RunDetailScreen(new_id))
         else:
             path = await self.export_run(self.run_id)
             if path is not None and not self.gone:

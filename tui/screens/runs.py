@@ -184,16 +184,23 @@ class RunsScreen(DurableScreen):
         self.show_info()
 
     def sort_newest_first(self) -> None:
-        """Newest first, as the server pages them; the cursor stays on its run."""
+        """Newest first, as the server pages them; the cursor stays on its run, or on top.
+
+        A cursor on the top row follows the newest run (it watches what arrives); anywhere
+        else it stays on the run it is on, wherever the new rows push that run.
+        """
         table = self.table
-        current = self.current_run_id()
+        on_top = table.cursor_row == 0
+        current = None if on_top else self.current_run_id()
 
         def newest(cell: Any) -> tuple[str, str]:
             run_id = str(cell)
             return str(self.runs.get(run_id, {}).get("created_at") or ""), run_id
 
         table.sort("run id", key=newest, reverse=True)
-        if current is not None and current in table.rows:
+        if on_top:
+            table.move_cursor(row=0, scroll=False)
+        elif current is not None and current in table.rows:
             table.move_cursor(row=table.get_row_index(current), scroll=False)
 
     def show_info(self) -> None:
@@ -357,14 +364,19 @@ class RunsScreen(DurableScreen):
             self.set_filter(RunFilter())
 
     def action_cancel_run(self) -> None:
-        """Cancel the selected run."""
-        if (run_id := self.current_run_id()) is not None:
-            self.act("cancel", run_id)
+        """Cancel the selected run (after a confirmation)."""
+        if (run_id := self.current_run_id()) is None:
+            return
+        if self.runs.get(run_id, {}).get("status") in TERMINAL:
+            self.notify(f"run {run_id} already ended", title="cancel", severity="warning")
+            return
+        self.confirm_cancel(run_id, lambda: self.act("cancel", run_id))
 
     def action_rerun(self) -> None:
-        """Rerun the selected run."""
+        """Rerun the selected run (asks first while it still goes)."""
         if (run_id := self.current_run_id()) is not None:
-            self.act("rerun", run_id)
+            run = {"run_id": run_id, **self.runs.get(run_id, {})}
+            self.confirm_rerun(run, lambda: self.act("rerun", run_id))
 
     def action_export(self) -> None:
         """Export the selected run as a fixture."""

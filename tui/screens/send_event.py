@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -40,6 +40,28 @@ def parse_event_form(name: str, data: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise FormError(f"data: must be a JSON object {{...}}, not {type(value).__name__}")
     return {"name": name, "data": value}
+
+
+def no_run_note(outcome: dict[str, Any], name: str) -> str:
+    """``accepted, no run started: WHY`` for an event that started no run."""
+    why = outcome.get("skipped") or f"no function is triggered by {name!r}"
+    return f"accepted, no run started: {why}"
+
+
+class NameInput(Input):
+    """The name field; Ctrl+A selects all of it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+a", "select_all", "Select all", show=False),
+    ]
+
+
+class DataArea(TextArea):
+    """The JSON field; Ctrl+A selects all of it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+a", "select_all", "Select all", show=False),
+    ]
 
 
 class SendEventScreen(ModalScreen[list[str] | None]):
@@ -74,9 +96,11 @@ class SendEventScreen(ModalScreen[list[str] | None]):
         with Vertical(id="send-form"):
             yield Label(self.form_title, id="send-title")
             yield Label("function" if self.invoke_id else "name")
-            yield Input(self.initial_name, placeholder="order/created", id="event-name")
+            yield NameInput(
+                self.initial_name, placeholder="an event name, e.g. order/created", id="event-name"
+            )
             yield Label("data (a JSON object)")
-            yield TextArea(self.initial_data, id="event-data", soft_wrap=True)
+            yield DataArea(self.initial_data, id="event-data", soft_wrap=True)
             yield Static("", id="send-error")
             with Horizontal(id="send-buttons"):
                 label = "Invoke  ^s" if self.invoke_id else "Send  ^s"
@@ -84,12 +108,30 @@ class SendEventScreen(ModalScreen[list[str] | None]):
                 yield Button("Cancel  esc", id="cancel")
 
     def on_mount(self) -> None:
-        """Start in the name field (or the data when the name is given)."""
-        target = "#event-data" if self.initial_name or self.invoke_id else "#event-name"
+        """Start in the name field (or the data, all selected, when the name is given)."""
         if self.invoke_id:
             name = self.query_one("#event-name", Input)
             name.value, name.disabled = self.invoke_id, True
-        self.query_one(target).focus()
+        if self.initial_name or self.invoke_id:
+            self.query_one("#event-data", TextArea).focus()  # selected: see entered()
+        else:
+            self.query_one("#event-name").focus()
+
+    @on(events.DescendantFocus)
+    def entered(self, event: events.DescendantFocus) -> None:
+        """Entering the data while it is still the prefilled one selects it: typing replaces it."""
+        data = self.query_one("#event-data", TextArea)
+        if event.widget is data and data.text == self.initial_data:
+            data.select_all()
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing on a button (after Tab) goes on in the data field, never silently lost."""
+        if isinstance(self.focused, Button) and event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            data = self.query_one("#event-data", TextArea)
+            data.focus()
+            data.replace(event.character, *data.selection, maintain_selection_offset=False)
 
     def show_error(self, message: str) -> None:
         """Show ``message`` under the data field."""
@@ -121,7 +163,10 @@ class SendEventScreen(ModalScreen[list[str] | None]):
                 started = await self.client.invoke(self.invoke_id, event["data"])
                 ids = [str(started.get("run_id"))]
             else:
-                ids = await self.client.send(event)
+                ids, outcomes = await self.client.send_outcomes(event)
+                for outcome in outcomes:
+                    if not outcome.get("run_ids"):
+                        self.app.notify(no_run_note(outcome, event["name"]), severity="warning")
         except ApiError as exc:
             if self.is_attached:
                 self.show_error(self.failure(exc))

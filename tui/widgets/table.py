@@ -1,9 +1,12 @@
-"""A DataTable whose Enter key is listed in the footer (as "Open"); row keys by position."""
+"""Tables: a DataTable listing Enter as "Open", row keys by position, cells cut with ``…``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from rich.console import JustifyMethod
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
@@ -32,3 +35,18 @@ class OpenTable(DataTable[Any]):
 
     def __init__(self, *, id: str, zebra_stripes: bool = True) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=zebra_stripes)
+
+
+def fit(value: str | Text, style: str = "", *, justify: JustifyMethod | None = None) -> Text:
+    """A one-line cell cut with ``…`` when its column is too narrow (never markup-parsed)."""
+    text = value.copy() if isinstance(value, Text) else Text(str(value), style=style)
+    text.no_wrap, text.overflow, text.end = True, "ellipsis", ""
+    if justify is not None:
+        text.justify = justify
+    return text
+
+
+def flex_width(available: int, fixed: Sequence[int], minimum: int) -> int:
+    """The width left for a flexible column next to ``fixed`` ones (cell padding counted)."""
+    used = sum(fixed) + 2 * (len(fixed) + 1)
+    return max(minimum, available - used)

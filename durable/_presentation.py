@@ -1,0 +1,152 @@
+"""One palette for every face of durable: the CLI, the inspector (TUI) and the headless log.
+
+Statuses and timeline bars are named here once, as Rich style names (``"bold red"``), so the
+three faces cannot drift apart. Pure data and lookups: no typer, no Textual, no Rich import.
+
+The rule of the palette: red means something failed, nothing else is red; yellow means it
+stopped short (cancelled, timed out); green means it succeeded; blue and cyan are time spent
+waiting on purpose: blue a sleep, cyan a wait for an event, bright blue an invoked function.
+A status and the bar of a step in it share their colour.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+#: status -> Rich style. Runs and steps share the names (a step is never ``queued``).
+STATUS_STYLE: Final[dict[str, str]] = {
+    "queued": "dim",
+    "running": "bold cyan",
+    "sleeping": "blue",
+    "waiting": "cyan",
+    "invoking": "bright_blue",
+    "completed": "green",
+    "failed": "bold red",
+    "errored": "red",
+    "cancelled": "yellow",
+}
+#: status -> symbol (colour and symbol both carry the status: colour-blind safe).
+STATUS_SYMBOL: Final[dict[str, str]] = {
+    "queued": "○",
+    "running": "▶",
+    "sleeping": "◑",
+    "waiting": "◇",
+    "invoking": "⇢",
+    "completed": "✔",
+    "failed": "✖",
+    "errored": "↻",
+    "cancelled": "⊘",
+}
+UNKNOWN_STYLE: Final = ""
+
+
+def status_style(status: object) -> str:
+    """The style of ``status`` (empty for an unknown one)."""
+    return STATUS_STYLE.get(str(status), UNKNOWN_STYLE)
+
+
+def status_symbol(status: object) -> str:
+    """The symbol of ``status`` (``?`` for an unknown one)."""
+    return STATUS_SYMBOL.get(str(status), "?")
+
+
+# -- timeline bars -----------------------------------------------------------------------------
+
+BarKind = Literal["run", "sleep", "wait", "invoke", "backoff"]
+Outcome = Literal["pending", "ok", "failed", "stopped"]
+
+#: glyph per bar kind: the glyph says what the time was spent on.
+BAR_GLYPH: Final[dict[str, str]] = {
+    "run": "█",
+    "sleep": "░",
+    "wait": "▒",
+    "invoke": "▓",
+    "backoff": "·",
+}
+#: (kind, outcome) -> style. Only failures are red: a wait that got its event is cyan.
+BAR_STYLE: Final[dict[tuple[str, str], str]] = {
+    ("run", "pending"): "bold cyan",
+    ("run", "ok"): "green",
+    ("run", "failed"): "red",
+    ("run", "stopped"): "yellow",
+    ("backoff", "pending"): "red",
+    ("backoff", "ok"): "red",
+    ("backoff", "failed"): "red",
+    ("backoff", "stopped"): "red",
+    ("sleep", "pending"): "blue",
+    ("sleep", "ok"): "blue",
+    ("sleep", "failed"): "red",
+    ("sleep", "stopped"): "yellow",
+    ("wait", "pending"): "cyan",
+    ("wait", "ok"): "cyan",
+    ("wait", "failed"): "red",
+    ("wait", "stopped"): "yellow",
+    ("invoke", "pending"): "bright_blue",
+    ("invoke", "ok"): "bright_blue",
+    ("invoke", "failed"): "red",
+    ("invoke", "stopped"): "yellow",
+}
+#: a step kind as the API names it -> its bar kind.
+STEP_BAR_KIND: Final[dict[str, str]] = {
+    "run": "run",
+    "send_event": "run",
+    "sleep": "sleep",
+    "wait_for_event": "wait",
+    "invoke": "invoke",
+}
+#: the legend of a timeline: (kind, outcome, label), in the order shown.
+LEGEND: Final[tuple[tuple[str, str, str], ...]] = (
+    ("run", "ok", "step"),
+    ("run", "failed", "failed attempt"),
+    ("backoff", "failed", "backoff"),
+    ("sleep", "ok", "sleep"),
+    ("wait", "ok", "wait"),
+    ("invoke", "ok", "invoke"),
+)
+
+
+def bar_kind(step_kind: object) -> str:
+    """The bar kind of a step kind (``wait_for_event`` -> ``wait``); unknown kinds are runs."""
+    return STEP_BAR_KIND.get(str(step_kind), "run")
+
+
+def bar_glyph(kind: str) -> str:
+    """The glyph of a bar kind."""
+    return BAR_GLYPH.get(kind, BAR_GLYPH["run"])
+
+
+def bar_style(kind: str, outcome: str) -> str:
+    """The style of a bar of ``kind`` that ended with ``outcome``."""
+    return BAR_STYLE.get((kind, outcome), BAR_STYLE[("run", outcome if outcome else "ok")])
+
+
+def step_outcome(status: object, *, timed_out: bool = False) -> Outcome:
+    """A step status as a bar outcome: still going, done, failed, or stopped short."""
+    text = str(status)
+    if text == "failed":
+        return "failed"
+    if text == "cancelled" or timed_out:
+        return "stopped"
+    if text == "completed":
+        return "ok"
+    return "pending"
+
+
+# -- ANSI (the headless log writes plain strings, not Rich renderables) -------------------------
+
+_SGR_COLOURS = ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
+
+
+def ansi_sgr(style: str) -> str:
+    """The SGR parameters of a simple Rich style: ``"bold red"`` -> ``"1;31"``."""
+    codes: list[str] = []
+    for word in style.split():
+        if word == "bold":
+            codes.append("1")
+        elif word == "dim":
+            codes.append("2")
+        elif word in _SGR_COLOURS:
+            codes.append(str(30 + _SGR_COLOURS.index(word)))
+        elif word.startswith("bright_") and word[7:] in _SGR_COLOURS:
+            codes.append(str(90 + _SGR_COLOURS.index(word[7:])))
+    return ";".join(codes)
