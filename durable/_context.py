@@ -36,13 +36,25 @@ class Step:
     def __init__(self, execution: Execution) -> None:
         self._x = execution
 
-    async def run(self, step_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def run(
+        self,
+        step_id: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        output_type: Any = None,
+        **kwargs: Any,
+    ) -> Any:
         """Run ``fn(*args, **kwargs)`` once for this run and checkpoint its JSON result.
 
         Sync callables run in a thread. Retried per the function's policy; after the last
         attempt a :class:`durable.StepError` is raised here.
+
+        The result comes back as ``fn``'s return type (a dataclass, a pydantic model, a
+        ``datetime``...), stored as JSON; ``output_type`` gives the type where ``fn`` has no
+        return annotation (so ``output_type`` is never passed on to ``fn``). See "Typed
+        results" in ``docs/concepts.md``.
         """
-        return await self._x.run_step(step_id, fn, args, kwargs)
+        return await self._x.run_step(step_id, fn, args, kwargs, output_type)
 
     async def sleep(self, step_id: str, duration: Duration) -> None:
         """Sleep durably: ``"250ms"``, ``"30s"``, ``"1h30m"``, ``"1d"``, a timedelta or seconds."""
@@ -94,12 +106,17 @@ class Step:
         function: DurableFunction | str,
         data: Mapping[str, Any] | None = None,
         timeout: Duration | None = None,
+        output_type: Any = None,
     ) -> Any:
         """Start a run of ``function`` with ``data`` as its event data and return its output.
 
         Raises :class:`durable.StepError` if the invoked run fails, is cancelled or times out.
+        The output comes back as the return type of ``function``'s handler, or
+        ``output_type`` (for a function given by its id, whose handler is not known here).
         """
         function_id = function if isinstance(function, str) else function.id
+        handler = None if isinstance(function, str) else function.handler
+        what = f"the output of function {function_id!r} invoked by step {step_id!r}"
         payload = dict(data or {})
         dumps(payload, what=f"the data of step.invoke({step_id!r})")
         timeout_at = (
@@ -111,6 +128,7 @@ class Step:
             step_id,
             StepKind.INVOKE,
             lambda key: InvokeRequest(key, step_id, function_id, payload, timeout_at),
+            typed=(handler, output_type, what),
         )
 
     async def send_event(

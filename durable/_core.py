@@ -49,6 +49,7 @@ from ._protocol import (
 )
 from ._retry_after import retry_at_from
 from ._serialization import dumps, encoded_size, loads
+from ._typed import Codec, codec_for_callable, decode_value, encode_value, mock_json
 
 if TYPE_CHECKING:
     from ._app import DurableFunction
@@ -157,6 +158,7 @@ class Execution:
         if self._fatal is not None or self._stopped or self._suspending:
             return self._interrupted_result()
         try:
+            output = self._typed_output(output)
             text = dumps(output, what="the function's return value", run_id=self.request.run_id)
         except SerializationError as exc:
             return ExecutionResult("failed", error=error_dict(exc))
@@ -342,21 +344,29 @@ class Execution:
         step_id: str,
         kind: StepKind,
         build: Callable[[str], Checkpoint],
+        *,
+        typed: tuple[Any, Any, str] | None = None,
     ) -> Any:
-        """A step the host resolves (sleep, wait, invoke, send): memo, or ask and follow."""
+        """A step the host resolves (sleep, wait, invoke, send): memo, or ask and follow.
+
+        ``typed`` is ``(fn, output_type, what)`` of a typed result (``step.invoke``).
+        """
         self._enter()
         key = self._key_for(step_id)
         self._active += 1
         try:
+            codec = self._result_codec(typed, key)
             memo = self._lookup(key, kind)
             if memo is not None:
-                return await self._from_memo(memo, step_id)
+                return self._decoded(codec, await self._from_memo(memo, step_id), key, typed)
             self._new_step(key)
             mock = self.request.mocks.get(key)
             if mock is not None:
-                return await self._use_mock(key, step_id, kind, mock)
+                output = await self._use_mock(key, step_id, kind, mock, codec)
+                return self._decoded(codec, output, key, typed, mocked=True)
             message = dataclasses.replace(build(key), seq=self._seq[key])
-            return await self._follow(await self.host.checkpoint(message), step_id)
+            output = await self._follow(await self.host.checkpoint(message), step_id)
+            return self._decoded(codec, output, key, typed)
         finally:
             self._active -= 1
             self._settled()
@@ -367,20 +377,27 @@ class Execution:
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
+        output_type: Any = None,
     ) -> Any:
-        """``step.run``: memo, or run the body (retrying as the host says) and checkpoint it."""
+        """``step.run``: memo, or run the body (retrying as the host says) and checkpoint it.
+
+        The result is typed by ``output_type`` or else ``fn``'s return annotation (``_typed``).
+        """
         self._enter()
         if not callable(fn):
             raise TypeError(f"step.run({step_id!r}, fn): fn must be callable, got {fn!r}")
         key = self._key_for(step_id)
         self._active += 1
         try:
+            typed = (fn, output_type, f"the result of step {key!r}")
+            codec = self._result_codec(typed, key)
             memo = self._lookup(key, StepKind.RUN)
             if memo is None:
                 self._new_step(key)
                 mock = self.request.mocks.get(key)
                 if mock is not None:
-                    return await self._use_mock(key, step_id, StepKind.RUN, mock)
+                    output = await self._use_mock(key, step_id, StepKind.RUN, mock, codec)
+                    return self._decoded(codec, output, key, typed, mocked=True)
                 attempt = 0
             elif memo.state is MemoState.RETRY:
                 if self.host.is_cancelled():
@@ -388,18 +405,20 @@ class Execution:
                 self._unreplayed.clear()
                 attempt = memo.attempts
             else:
-                return await self._from_memo(memo, step_id)
+                return self._decoded(codec, await self._from_memo(memo, step_id), key, typed)
             while True:
-                reply = await self._attempt(key, step_id, fn, args, kwargs, attempt)
+                reply = await self._attempt(key, step_id, fn, args, kwargs, attempt, codec)
                 if reply.action == "continue" and isinstance(reply.output, _Retry):
                     attempt += 1
                     continue
-                return await self._follow(reply, step_id)
+                return self._decoded(codec, await self._follow(reply, step_id), key, typed)
         finally:
             self._active -= 1
             self._settled()
 
-    async def _use_mock(self, key: str, step_id: str, kind: StepKind, mock: MemoStep) -> Any:
+    async def _use_mock(
+        self, key: str, step_id: str, kind: StepKind, mock: MemoStep, codec: Codec | None = None
+    ) -> Any:
         """Record a mocked result in place of running (or waiting for) the step."""
         now = self.clock()
         if mock.state is MemoState.FAILED:
@@ -415,7 +434,7 @@ class Execution:
                 seq=self._seq[key],
             )
             return await self._follow(await self.host.checkpoint(failed), step_id)
-        text = dumps(mock.output, what=f"the mocked result of step {step_id!r}")
+        text = dumps(mock_json(codec, mock.output), what=f"the mocked result of step {step_id!r}")
         reply = await self.host.checkpoint(
             StepCompleted(key, step_id, text, 0, now, now, kind, seq=self._seq[key])
         )
@@ -431,6 +450,7 @@ class Execution:
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
         attempt: int,
+        codec: Codec | None = None,
     ) -> Reply:
         started = self.clock()
         self.host.step_started(StepStarted(key, step_id, attempt, started, self._seq[key]))
@@ -444,6 +464,10 @@ class Execution:
         current_step.reset(token)
         ended = self.clock()
         try:
+            if codec is not None:
+                what = f"the result of step {key!r}"
+                run_id = self.request.run_id
+                result = encode_value(codec, result, what=what, run_id=run_id, step_id=key)
             text = dumps(
                 result,
                 what=f"the result of step {step_id!r}",
@@ -507,6 +531,45 @@ class Execution:
         if reply.action == "continue":
             return Reply("continue", _Retry())
         return reply
+
+    # -- typed results (SPEC section 8; see _typed) ---------------------------------------
+
+    def _result_codec(self, typed: tuple[Any, Any, str] | None, key: str) -> Codec | None:
+        if typed is None:
+            return None
+        fn, output_type, what = typed
+        try:
+            return codec_for_callable(
+                fn, output_type, what=what, run_id=self.request.run_id, step_id=key
+            )
+        except SerializationError as exc:
+            self._abort(exc)
+
+    def _decoded(
+        self,
+        codec: Codec | None,
+        raw: Any,
+        key: str,
+        typed: tuple[Any, Any, str] | None,
+        *,
+        mocked: bool = False,
+    ) -> Any:
+        """``raw`` JSON as the step's type; the run fails, naming the field, if it does not fit."""
+        if codec is None or typed is None:
+            return raw
+        what = f"the mocked result of step {key!r}" if mocked else typed[2]
+        try:
+            return decode_value(codec, raw, what=what, run_id=self.request.run_id, step_id=key)
+        except SerializationError as exc:
+            self._abort(exc)
+
+    def _typed_output(self, output: Any) -> Any:
+        """The handler's return value encoded by its return annotation (JSON-ready)."""
+        what = f"the return value of function {self.request.function_id!r}"
+        codec = codec_for_callable(self.function.handler, what=what, run_id=self.request.run_id)
+        if codec is None:
+            return output
+        return encode_value(codec, output, what=what, run_id=self.request.run_id)
 
 
 class _Retry:
