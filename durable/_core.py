@@ -49,10 +49,11 @@ from ._protocol import (
 )
 from ._retry_after import retry_at_from
 from ._serialization import dumps, encoded_size, loads
-from ._typed import Codec, codec_for_callable, decode_value, encode_value, mock_json
+from ._typed import codec_for_callable, decode_value, encode_value, mock_json
 
 if TYPE_CHECKING:
     from ._app import DurableFunction
+    from ._typed_codecs import Codec
 
 #: ``(step key, attempt)`` of the step body running in the current task, if any.
 current_step: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(

@@ -20,14 +20,16 @@ import types
 import typing
 import warnings
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ResultTypeError
-from ._typed_build import Builder
-from ._typed_codecs import Codec, Mismatch, Unresolved, UnsupportedType, type_name
+
+if TYPE_CHECKING:
+    from ._typed_codecs import Codec
 
 __all__ = [
-    "Codec",
+    "Mismatch",
+    "Unresolved",
     "UnsupportedType",
     "codec_for_callable",
     "codec_for_type",
@@ -35,6 +37,36 @@ __all__ = [
     "encode_value",
     "mock_json",
 ]
+
+
+class Mismatch(Exception):
+    """A value (or stored JSON) that does not fit a type: ``problem``, and where."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.path: list[str] = []  #: segments, innermost first: ``.name``, ``[2]``, ``['k']``
+
+    def within(self, segment: str) -> Mismatch:
+        """The same mismatch, one level further out."""
+        self.path.append(segment)
+        return self
+
+    @property
+    def field(self) -> str | None:
+        """``items[2].placed_at``; ``None`` for the value as a whole."""
+        return "".join(reversed(self.path)).removeprefix(".") or None
+
+
+class UnsupportedType(Exception):
+    """A type that cannot be decoded from JSON without guessing (found when it is built)."""
+
+    tp: Any = None  #: the type asked for (set by the caller that knows it)
+
+
+class Unresolved(UnsupportedType):
+    """The type holds a name (a string annotation) to look up in its function's module."""
+
 
 _NO_HINT: Any = object()
 _CACHE_LIMIT = 4096
@@ -62,6 +94,8 @@ def codec_for_type(tp: Any) -> Codec | None:
 
 
 def _build(tp: Any) -> Codec | None:
+    from ._typed_build import Builder  # on first use: a worker without typed steps never loads it
+
     try:
         codec = Builder().build(tp)
     except UnsupportedType as exc:
@@ -86,6 +120,8 @@ def codec_for_callable(
             return codec_for_type(output_type)
         return _codec_of_annotation(fn)
     except UnsupportedType as exc:
+        from ._typed_codecs import type_name
+
         name = type_name(exc.tp)
         raise ResultTypeError(
             f"{what} has the type {name}, which cannot be stored as JSON and read back: {exc}",

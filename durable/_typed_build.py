@@ -15,6 +15,7 @@ from collections import abc
 from collections.abc import Mapping
 from typing import Any
 
+from ._typed import Mismatch, Unresolved, UnsupportedType
 from ._typed_codecs import (
     ANY_KIND,
     ARRAY,
@@ -29,14 +30,11 @@ from ._typed_codecs import (
     KeyCodec,
     LeafCodec,
     LiteralCodec,
-    Mismatch,
     OptionalCodec,
     PlainCodec,
     SequenceCodec,
     TupleCodec,
     UnionCodec,
-    Unresolved,
-    UnsupportedType,
     describe,
     leaf_codec,
     type_name,

@@ -25,41 +25,14 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ._typed import Mismatch
+
 NULL, BOOL, NUMBER, STRING, ARRAY, OBJECT = "null", "bool", "number", "string", "array", "object"
 ANY_KIND = frozenset({NULL, BOOL, NUMBER, STRING, ARRAY, OBJECT})
 
 _short = reprlib.Repr()
 _short.maxstring = 40
 _short.maxother = 40
-
-
-class Mismatch(Exception):
-    """A value (or stored JSON) that does not fit a type: ``problem``, and where."""
-
-    def __init__(self, problem: str) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.path: list[str] = []  #: segments, innermost first: ``.name``, ``[2]``, ``['k']``
-
-    def within(self, segment: str) -> Mismatch:
-        """The same mismatch, one level further out."""
-        self.path.append(segment)
-        return self
-
-    @property
-    def field(self) -> str | None:
-        """``items[2].placed_at``; ``None`` for the value as a whole."""
-        return "".join(reversed(self.path)).removeprefix(".") or None
-
-
-class UnsupportedType(Exception):
-    """A type that cannot be decoded from JSON without guessing (found when it is built)."""
-
-    tp: Any = None  #: the type asked for (set by the caller that knows it)
-
-
-class Unresolved(UnsupportedType):
-    """The type holds a name (a string annotation) to look up in its function's module."""
 
 
 def describe(value: Any) -> str:
