@@ -346,11 +346,12 @@ class Execution:
         kind: StepKind,
         build: Callable[[str], Checkpoint],
         *,
-        typed: tuple[Any, Any, str] | None = None,
+        typed: tuple[Any, Any, str | None] | None = None,
     ) -> Any:
         """A step the host resolves (sleep, wait, invoke, send): memo, or ask and follow.
 
-        ``typed`` is ``(fn, output_type, what)`` of a typed result (``step.invoke``).
+        ``typed`` is ``(fn, output_type, what)`` of a typed result (``step.invoke``); ``what``
+        names the value in errors (``None``: "the result of step KEY").
         """
         self._enter()
         key = self._key_for(step_id)
@@ -390,7 +391,7 @@ class Execution:
         key = self._key_for(step_id)
         self._active += 1
         try:
-            typed = (fn, output_type, f"the result of step {key!r}")
+            typed = (fn, output_type, None)
             codec = self._result_codec(typed, key)
             memo = self._lookup(key, StepKind.RUN)
             if memo is None:
@@ -535,13 +536,17 @@ class Execution:
 
     # -- typed results (SPEC section 8; see _typed) ---------------------------------------
 
-    def _result_codec(self, typed: tuple[Any, Any, str] | None, key: str) -> Codec | None:
+    def _result_codec(self, typed: tuple[Any, Any, str | None] | None, key: str) -> Codec | None:
         if typed is None:
             return None
         fn, output_type, what = typed
         try:
             return codec_for_callable(
-                fn, output_type, what=what, run_id=self.request.run_id, step_id=key
+                fn,
+                output_type,
+                what=what or f"the result of step {key!r}",
+                run_id=self.request.run_id,
+                step_id=key,
             )
         except SerializationError as exc:
             self._abort(exc)
@@ -551,14 +556,16 @@ class Execution:
         codec: Codec | None,
         raw: Any,
         key: str,
-        typed: tuple[Any, Any, str] | None,
+        typed: tuple[Any, Any, str | None] | None,
         *,
         mocked: bool = False,
     ) -> Any:
         """``raw`` JSON as the step's type; the run fails, naming the field, if it does not fit."""
         if codec is None or typed is None:
             return raw
-        what = f"the mocked result of step {key!r}" if mocked else typed[2]
+        what = typed[2] or f"the result of step {key!r}"
+        if mocked:
+            what = f"the mocked result of step {key!r}"
         try:
             return decode_value(codec, raw, what=what, run_id=self.request.run_id, step_id=key)
         except SerializationError as exc:

@@ -115,6 +115,17 @@ def codec_for_callable(
     """The codec of what calling ``fn`` returns: ``output_type`` if given, else its return
     annotation; ``None`` for plain JSON. :class:`ResultTypeError` for a type that cannot be
     stored as JSON and read back (``what`` names the value in the message)."""
+    if output_type is None and type(fn) is types.FunctionType:
+        # the common cases first, inline: this runs for every step
+        annotations = fn.__annotations__
+        hint = annotations.get("return", _NO_HINT) if annotations else _NO_HINT
+        if hint is _NO_HINT:
+            return None
+        if type(hint) is not str:
+            try:  # not contextlib.suppress: it costs more than the lookup
+                return _BY_TYPE[hint]
+            except (KeyError, TypeError):
+                pass
     try:
         if output_type is not None:
             return codec_for_type(output_type)
@@ -163,6 +174,18 @@ def mock_json(codec: Codec | None, value: Any) -> Any:
 
 def _return_hint(fn: Any) -> tuple[Any, Any]:
     """``(function holding the annotation, the raw return annotation or _NO_HINT)``."""
+    kind = type(fn)
+    if kind is types.FunctionType:  # the common case, first: this runs for every step
+        func = fn
+    elif kind is types.MethodType:
+        func = fn.__func__
+    else:
+        return _other_hint(fn)
+    annotations = func.__annotations__
+    return func, annotations.get("return", _NO_HINT) if annotations else _NO_HINT
+
+
+def _other_hint(fn: Any) -> tuple[Any, Any]:
     target = fn
     while isinstance(target, functools.partial):
         target = target.func
