@@ -329,12 +329,20 @@ class Builder:
         return codec
 
     def _typeddict(self, tp: type) -> Codec:
-        fields = {key: self.build(hint) for key, hint in _hints(tp).items()}
-        typed = {key: codec for key, codec in fields.items() if not codec.plain}
+        typed: dict[str, Codec] = {}
+        required = set(getattr(tp, "__required_keys__", ()))
+        for key, hint in _hints(tp, extras=True).items():
+            # with string annotations the class cannot see NotRequired itself: look here
+            marker = typing.get_origin(hint)
+            if marker in (typing.NotRequired, typing.Required):
+                hint = typing.get_args(hint)[0]
+                (required.add if marker is typing.Required else required.discard)(key)
+            codec = self.build(hint)
+            if not codec.plain:
+                typed[key] = codec
         if not typed:
             return _PLAIN_DICT
-        required = frozenset(getattr(tp, "__required_keys__", ()))
-        return TypedDictCodec(type_name(tp), typed, required)
+        return TypedDictCodec(type_name(tp), typed, frozenset(required))
 
 
 def _same(value: Any) -> Any:
@@ -361,9 +369,9 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
-def _hints(cls: type) -> dict[str, Any]:
+def _hints(cls: type, *, extras: bool = False) -> dict[str, Any]:
     try:
-        return typing.get_type_hints(cls)
+        return typing.get_type_hints(cls, include_extras=extras)
     except Exception as exc:  # NameError for a name only imported under TYPE_CHECKING, say
         problem = f"cannot resolve the annotations of {type_name(cls)}: {exc}"
         raise UnsupportedType(problem) from None
