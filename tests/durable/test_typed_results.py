@@ -447,3 +447,21 @@ async def _run_with_output_type(tp: type) -> str:
     async with TestEngine(local) as t:
         run = await t.execute("local")
     return str(run.output)
+
+
+@app.function(id="no-checkpointing", triggers=[{"event": "typed/pass"}], checkpointing=False)
+async def no_checkpointing(ctx: Context) -> str:
+    # every step ends its pass: each later pass reads the earlier results back
+    order = await ctx.step.run("order", fetch_order)
+    users = await ctx.step.run("users", fetch_users)
+    SEEN.append({"order": order, "users": users})
+    return f"{type(order).__name__} {type(users[0]).__name__}"
+
+
+async def test_with_checkpointing_off_every_pass_reads_the_types_back() -> None:
+    async with TestEngine(app) as t:
+        run = await t.execute("no-checkpointing")
+    assert run.status == "completed", run.error
+    assert run.output == "Order User"
+    assert len(SEEN) == 1
+    assert SEEN[0] == {"order": ORDER, "users": fetch_users()}
