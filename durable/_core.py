@@ -574,7 +574,10 @@ class Execution:
     def _typed_output(self, output: Any) -> Any:
         """The handler's return value encoded by its return annotation (JSON-ready)."""
         what = f"the return value of function {self.request.function_id!r}"
-        codec = codec_for_callable(self.function.handler, what=what, run_id=self.request.run_id)
+        try:
+            codec = codec_for_callable(self.function.handler, what=what, run_id=self.request.run_id)
+        except Warning as exc:  # an unresolvable annotation, under ``-W error``: fail the run
+            raise SerializationError(f"{what}: {exc}", run_id=self.request.run_id) from None
         if codec is None:
             return output
         return encode_value(codec, output, what=what, run_id=self.request.run_id)

@@ -465,3 +465,24 @@ async def test_with_checkpointing_off_every_pass_reads_the_types_back() -> None:
     assert run.output == "Order User"
     assert len(SEEN) == 1
     assert SEEN[0] == {"order": ORDER, "users": fetch_users()}
+
+
+async def test_an_unresolvable_output_annotation_under_warnings_as_errors_fails_cleanly() -> None:
+    local = Durable(id="typed-local-3")
+
+    @dataclass
+    class Local:
+        n: int
+
+    @local.function(id="local-out", triggers=[{"event": "typed/local-out"}])
+    async def local_out(ctx: Context) -> Local:  # "Local": not a module-level name
+        return {"n": 1}  # type: ignore[return-value]
+
+    async with TestEngine(local) as t:  # pytest turns warnings into errors here
+        run = await t.execute("local-out")
+    assert run.status == "failed"
+    assert run.error is not None and run.error["name"] == "SerializationError"
+    assert run.error["message"].startswith(
+        "the return value of function 'local-out': the return annotation 'Local' of "
+    )
+    assert "cannot be resolved" in run.error["message"]
