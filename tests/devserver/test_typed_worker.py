@@ -17,7 +17,7 @@ APP = textwrap.dedent(
     import os
     import uuid
     from dataclasses import dataclass
-    from datetime import datetime, timezone
+    from datetime import date, datetime, timezone
     from decimal import Decimal
     from enum import Enum
     from pathlib import Path
@@ -55,6 +55,11 @@ APP = textwrap.dedent(
         return Receipt(cart=cart.id, status=Status.PAID, at=cart.opened)
 
 
+    def history(cart: Cart) -> tuple[list[Receipt], dict[str, datetime], date | None]:
+        receipt = pay(cart)
+        return [receipt, receipt], {"opened": cart.opened}, date(2026, 1, 2)
+
+
     def note(name, *values):
         with LEDGER.open("a") as f:
             f.write(json.dumps([name, [type(v).__name__ for v in values]]) + "\\n")
@@ -64,9 +69,12 @@ APP = textwrap.dedent(
     async def checkout(ctx: Context) -> Receipt:
         cart = await ctx.step.run("cart", open_cart)
         receipt = await ctx.step.run("pay", pay, cart)
-        note("before-sleep", cart, cart.total, cart.opened, receipt, receipt.status)
+        receipts, stamps, day = await ctx.step.run("history", history, cart)
+        seen = (cart, cart.total, cart.opened, receipt, receipt.status)
+        more = (receipts[1], stamps["opened"], day, cart.id)
+        note("before-sleep", *seen, *more)
         await ctx.step.sleep("pause", "20ms")
-        note("after-sleep", cart, cart.total, cart.opened, receipt, receipt.status)
+        note("after-sleep", *seen, *more)
         return receipt
     """
 )
@@ -84,6 +92,7 @@ def test_typed_results_through_the_dev_servers_worker(tmp_path: Path) -> None:
         server.stop()
     assert detail["status"] == "completed", detail["error"]
     kinds = ["Cart", "Decimal", "datetime", "Receipt", "Status"]
+    kinds += ["Receipt", "datetime", "date", "UUID"]
     passes = [json.loads(line) for line in ledger.read_text().splitlines()]
     # first pass: bodies ran in the worker; second pass: results read back from SQLite
     assert passes == [["before-sleep", kinds], ["before-sleep", kinds], ["after-sleep", kinds]]
@@ -96,3 +105,5 @@ def test_typed_results_through_the_dev_servers_worker(tmp_path: Path) -> None:
     }
     assert steps["pay"] == {"cart": cart_id, "status": "paid", "at": "2026-01-01T00:00:00Z"}
     assert detail["output"] == steps["pay"]
+    opened = "2026-01-01T00:00:00+00:00"
+    assert steps["history"] == [[steps["pay"], steps["pay"]], {"opened": opened}, "2026-01-02"]
