@@ -107,3 +107,65 @@ def test_typed_results_through_the_dev_servers_worker(tmp_path: Path) -> None:
     assert detail["output"] == steps["pay"]
     opened = "2026-01-01T00:00:00+00:00"
     assert steps["history"] == [[steps["pay"], steps["pay"]], {"opened": opened}, "2026-01-02"]
+
+
+DEPLOY_V1 = textwrap.dedent(
+    """
+    from dataclasses import dataclass
+
+    from durable import Context, Durable
+
+    app = Durable(id="typed-deploy")
+
+
+    @dataclass
+    class Address:
+        city: str
+
+
+    def lookup() -> Address:
+        return Address("Lyon")
+
+
+    @app.function(id="deliver", triggers=[{"event": "typed/deliver"}])
+    async def deliver(ctx: Context) -> str:
+        address = await ctx.step.run("address", lookup)
+        if ctx.event.data.get("wait"):  # until the test says go: after the reload
+            await ctx.step.wait_for_event("go", event="typed/go", timeout="1h")
+        return address.city
+    """
+)
+# The deploy that lands while a run waits: Address gained a required field.
+DEPLOY_V2 = DEPLOY_V1.replace("    city: str\n", "    city: str\n    zip: str\n").replace(
+    'Address("Lyon")', 'Address("Lyon", "69001")'
+)
+
+
+def test_a_type_changed_by_a_reload_fails_the_waiting_run_naming_step_type_and_field(
+    tmp_path: Path,
+) -> None:
+    app = tmp_path / "app.py"
+    app.write_text(DEPLOY_V1)
+    server = DevProcess(tmp_path, app).start()
+    try:
+        old = server.send({"name": "typed/deliver", "data": {"wait": True}})[0]
+        wait_for(lambda: server.runs(status="waiting"), what="the run to wait")
+        app.write_text(DEPLOY_V2)
+        wait_for(lambda: server.get("/health").get("reloads", 0) >= 1, what="a reload")
+        server.send({"name": "typed/go", "data": {}})
+        new = server.send({"name": "typed/deliver", "data": {}})[0]
+        runs = wait_for(lambda: server.finished("deliver", 2), timeout=30, what="both runs")
+    finally:
+        server.stop()
+    by_event = {run["event"]["id"]: run for run in runs}
+    assert by_event[new]["status"] == "completed"  # the new code works for new runs
+    assert by_event[new]["output"] == "Lyon"
+    failed = by_event[old]
+    assert failed["status"] == "failed"
+    error = failed["error"]
+    assert error["name"] == "ResultTypeError"
+    assert (error["step_id"], error["type"], error["field"]) == ("address", "Address", "zip")
+    assert error["message"] == (
+        "the result of step 'address' no longer fits its type Address, field 'zip': required "
+        "field is missing (did the type change since it was stored?)"
+    )
