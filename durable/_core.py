@@ -49,7 +49,7 @@ from ._protocol import (
 )
 from ._retry_after import retry_at_from
 from ._serialization import dumps, encoded_size, loads
-from ._typed import codec_for_callable, decode_value, encode_value, mock_json
+from ._typed import Typed, mock_json, output_json, step_codec, step_json, step_value
 
 if TYPE_CHECKING:
     from ._app import DurableFunction
@@ -159,7 +159,7 @@ class Execution:
         if self._fatal is not None or self._stopped or self._suspending:
             return self._interrupted_result()
         try:
-            output = self._typed_output(output)
+            output = output_json(self.function.handler, output, self.request, self.request.run_id)
             text = dumps(output, what="the function's return value", run_id=self.request.run_id)
         except SerializationError as exc:
             return ExecutionResult("failed", error=error_dict(exc))
@@ -346,7 +346,7 @@ class Execution:
         kind: StepKind,
         build: Callable[[str], Checkpoint],
         *,
-        typed: tuple[Any, Any, str | None] | None = None,
+        typed: Typed | None = None,
     ) -> Any:
         """A step the host resolves (sleep, wait, invoke, send): memo, or ask and follow.
 
@@ -357,18 +357,19 @@ class Execution:
         key = self._key_for(step_id)
         self._active += 1
         try:
-            codec = self._result_codec(typed, key)
+            codec = self._typed(step_codec, typed, key)
             memo = self._lookup(key, kind)
             if memo is not None:
-                return self._decoded(codec, await self._from_memo(memo, step_id), key, typed)
+                output = await self._from_memo(memo, step_id)
+                return self._typed(step_value, codec, output, typed, key, False)
             self._new_step(key)
             mock = self.request.mocks.get(key)
             if mock is not None:
                 output = await self._use_mock(key, step_id, kind, mock, codec)
-                return self._decoded(codec, output, key, typed, mocked=True)
+                return self._typed(step_value, codec, output, typed, key, True)
             message = dataclasses.replace(build(key), seq=self._seq[key])
             output = await self._follow(await self.host.checkpoint(message), step_id)
-            return self._decoded(codec, output, key, typed)
+            return self._typed(step_value, codec, output, typed, key, False)
         finally:
             self._active -= 1
             self._settled()
@@ -392,14 +393,14 @@ class Execution:
         self._active += 1
         try:
             typed = (fn, output_type, None)
-            codec = self._result_codec(typed, key)
+            codec = self._typed(step_codec, typed, key)
             memo = self._lookup(key, StepKind.RUN)
             if memo is None:
                 self._new_step(key)
                 mock = self.request.mocks.get(key)
                 if mock is not None:
                     output = await self._use_mock(key, step_id, StepKind.RUN, mock, codec)
-                    return self._decoded(codec, output, key, typed, mocked=True)
+                    return self._typed(step_value, codec, output, typed, key, True)
                 attempt = 0
             elif memo.state is MemoState.RETRY:
                 if self.host.is_cancelled():
@@ -407,13 +408,15 @@ class Execution:
                 self._unreplayed.clear()
                 attempt = memo.attempts
             else:
-                return self._decoded(codec, await self._from_memo(memo, step_id), key, typed)
+                output = await self._from_memo(memo, step_id)
+                return self._typed(step_value, codec, output, typed, key, False)
             while True:
                 reply = await self._attempt(key, step_id, fn, args, kwargs, attempt, codec)
                 if reply.action == "continue" and isinstance(reply.output, _Retry):
                     attempt += 1
                     continue
-                return self._decoded(codec, await self._follow(reply, step_id), key, typed)
+                output = await self._follow(reply, step_id)
+                return self._typed(step_value, codec, output, typed, key, False)
         finally:
             self._active -= 1
             self._settled()
@@ -466,10 +469,7 @@ class Execution:
         current_step.reset(token)
         ended = self.clock()
         try:
-            if codec is not None:
-                what = f"the result of step {key!r}"
-                run_id = self.request.run_id
-                result = encode_value(codec, result, what=what, run_id=run_id, step_id=key)
+            result = step_json(codec, result, key, self.request.run_id)
             text = dumps(
                 result,
                 what=f"the result of step {step_id!r}",
@@ -534,53 +534,12 @@ class Execution:
             return Reply("continue", _Retry())
         return reply
 
-    # -- typed results (SPEC section 8; see _typed) ---------------------------------------
-
-    def _result_codec(self, typed: tuple[Any, Any, str | None] | None, key: str) -> Codec | None:
-        if typed is None:
-            return None
-        fn, output_type, what = typed
+    def _typed(self, call: Callable[..., Any], *args: Any) -> Any:
+        """A typed-result step of ``_typed`` (SPEC 8); its error fails the run at once."""
         try:
-            return codec_for_callable(
-                fn,
-                output_type,
-                what=what or f"the result of step {key!r}",
-                run_id=self.request.run_id,
-                step_id=key,
-            )
+            return call(*args, self.request.run_id)
         except SerializationError as exc:
             self._abort(exc)
-
-    def _decoded(
-        self,
-        codec: Codec | None,
-        raw: Any,
-        key: str,
-        typed: tuple[Any, Any, str | None] | None,
-        *,
-        mocked: bool = False,
-    ) -> Any:
-        """``raw`` JSON as the step's type; the run fails, naming the field, if it does not fit."""
-        if codec is None or typed is None:
-            return raw
-        what = typed[2] or f"the result of step {key!r}"
-        if mocked:
-            what = f"the mocked result of step {key!r}"
-        try:
-            return decode_value(codec, raw, what=what, run_id=self.request.run_id, step_id=key)
-        except SerializationError as exc:
-            self._abort(exc)
-
-    def _typed_output(self, output: Any) -> Any:
-        """The handler's return value encoded by its return annotation (JSON-ready)."""
-        what = f"the return value of function {self.request.function_id!r}"
-        try:
-            codec = codec_for_callable(self.function.handler, what=what, run_id=self.request.run_id)
-        except Warning as exc:  # an unresolvable annotation, under ``-W error``: fail the run
-            raise SerializationError(f"{what}: {exc}", run_id=self.request.run_id) from None
-        if codec is None:
-            return output
-        return encode_value(codec, output, what=what, run_id=self.request.run_id)
 
 
 class _Retry:

@@ -22,13 +22,14 @@ import warnings
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ResultTypeError
+from ._errors import ResultTypeError, SerializationError
 
 if TYPE_CHECKING:
     from ._typed_codecs import Codec
 
 __all__ = [
     "Mismatch",
+    "Typed",
     "Unresolved",
     "UnsupportedType",
     "codec_for_callable",
@@ -36,6 +37,10 @@ __all__ = [
     "decode_value",
     "encode_value",
     "mock_json",
+    "output_json",
+    "step_codec",
+    "step_json",
+    "step_value",
 ]
 
 
@@ -219,6 +224,53 @@ def _resolve(func: Any, hint: Any) -> Any:
             stacklevel=2,
         )
         return _NO_HINT
+
+
+# -- the execution core's steps (each takes the run id last) ---------------------------------
+
+#: ``(fn, output_type, what)`` of a typed step; ``what`` names the value in errors (``None``:
+#: "the result of step KEY")
+Typed = tuple[Any, Any, "str | None"]
+
+
+def step_codec(typed: Typed | None, key: str, run_id: str) -> Codec | None:
+    """The codec of a step's result (``None``: plain JSON)."""
+    if typed is None:
+        return None
+    fn, output_type, what = typed
+    what = what or f"the result of step {key!r}"
+    return codec_for_callable(fn, output_type, what=what, run_id=run_id, step_id=key)
+
+
+def step_json(codec: Codec | None, value: Any, key: str, run_id: str) -> Any:
+    """A step body's value as JSON-ready data, by its type."""
+    if codec is None:
+        return value
+    what = f"the result of step {key!r}"
+    return encode_value(codec, value, what=what, run_id=run_id, step_id=key)
+
+
+def step_value(
+    codec: Codec | None, raw: Any, typed: Typed | None, key: str, mocked: bool, run_id: str
+) -> Any:
+    """A step's stored JSON (or a mock's) as its type."""
+    if codec is None or typed is None:
+        return raw
+    what = f"the mocked result of step {key!r}" if mocked else typed[2]
+    what = what or f"the result of step {key!r}"
+    return decode_value(codec, raw, what=what, run_id=run_id, step_id=key)
+
+
+def output_json(handler: Any, output: Any, request: Any, run_id: str) -> Any:
+    """A function's return value as JSON-ready data, by its handler's return annotation."""
+    what = f"the return value of function {request.function_id!r}"
+    try:
+        codec = codec_for_callable(handler, what=what, run_id=run_id)
+    except Warning as exc:  # an unresolvable annotation, under ``-W error``: fail the run
+        raise SerializationError(f"{what}: {exc}", run_id=run_id) from None
+    if codec is None:
+        return output
+    return encode_value(codec, output, what=what, run_id=run_id)
 
 
 # -- values -----------------------------------------------------------------------------------
