@@ -99,7 +99,7 @@ def codec_for_type(tp: Any) -> Codec | None:
 
 
 def _build(tp: Any) -> Codec | None:
-    from ._typed_build import Builder  # on first use: a worker without typed steps never loads it
+    from ._typed_build import Builder  # on first use: unannotated steps never load it
 
     try:
         codec = Builder().build(tp)
