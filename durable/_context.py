@@ -43,6 +43,7 @@ class Step:
         fn: Callable[..., Any],
         *args: Any,
         timeout: Duration | None = None,
+        output_type: Any = None,
         **kwargs: Any,
     ) -> Any:
         """Run ``fn(*args, **kwargs)`` once for this run and checkpoint its JSON result.
@@ -50,13 +51,17 @@ class Step:
         Sync callables run in a thread of their own. Retried per the function's policy; after
         the last attempt a :class:`durable.StepError` is raised here. ``timeout`` (a duration:
         ``"30s"``, seconds, a timedelta) bounds each attempt: one that runs longer fails with
-        ``StepTimeout`` and is retried like any failed attempt. ``timeout`` is reserved: it is
-        not passed on to ``fn``.
+        ``StepTimeout`` and is retried like any failed attempt.
+
+        The result comes back as ``fn``'s return type (a dataclass, a pydantic model, a
+        ``datetime``...), stored as JSON; ``output_type`` gives the type where ``fn`` has no
+        return annotation. See "Typed results" in ``docs/concepts.md``. ``timeout`` and
+        ``output_type`` are reserved: they are never passed on to ``fn``.
         """
         limit = parse_duration(timeout) if timeout is not None else None
         if limit is not None and limit <= timedelta(0):
             raise ConfigError(f"step.run({step_id!r}): 'timeout' must be more than zero")
-        return await self._x.run_step(step_id, fn, args, kwargs, limit)
+        return await self._x.run_step(step_id, fn, args, kwargs, limit, output_type)
 
     async def sleep(self, step_id: str, duration: Duration) -> None:
         """Sleep durably: ``"250ms"``, ``"30s"``, ``"1h30m"``, ``"1d"``, a timedelta or seconds."""
@@ -108,14 +113,19 @@ class Step:
         function: DurableFunction | str,
         data: Mapping[str, Any] | None = None,
         timeout: Duration | None = None,
+        output_type: Any = None,
     ) -> Any:
         """Start a run of ``function`` with ``data`` as its event data and return its output.
 
         Raises :class:`durable.StepError` if the invoked run fails, is cancelled or times out.
+        The output comes back as the return type of ``function``'s handler, or
+        ``output_type`` (for a function given by its id, whose handler is not known here).
         """
         function_id = function if isinstance(function, str) else function.id
         if not isinstance(function_id, str) or not is_text(function_id):
             raise ConfigError(f"step.invoke({step_id!r}): 'function' must be a function id")
+        handler = None if isinstance(function, str) else function.handler
+        what = f"the output of function {function_id!r} invoked by step {step_id!r}"
         payload = dict(data or {})
         dumps(payload, what=f"the data of step.invoke({step_id!r})")
         timeout_at = (
@@ -127,6 +137,7 @@ class Step:
             step_id,
             StepKind.INVOKE,
             lambda key: InvokeRequest(key, step_id, function_id, payload, timeout_at),
+            typed=(handler, output_type, what),
         )
 
     async def send_event(

@@ -54,9 +54,11 @@ from ._serialization import dumps, encoded_size, loads
 from ._text import clean_error, error_text, is_text, shown_text, trim_text
 from ._threads import step_threads
 from ._tracebacks import user_traceback
+from ._typed import Typed, mock_json, output_json, step_codec, step_json, step_value
 
 if TYPE_CHECKING:
     from ._app import DurableFunction
+    from ._typed_codecs import Codec
 
 #: ``(step key, attempt)`` of the step body running in the current task, if any.
 current_step: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(
@@ -177,6 +179,7 @@ class Execution:
         if self._fatal is not None or self._stopped or self._suspending:
             return self._interrupted_result()
         try:
+            output = output_json(self.function.handler, output, self.request, self.request.run_id)
             text = dumps(
                 output,
                 what=f"the return value of function {self.function.id!r}",
@@ -370,21 +373,31 @@ class Execution:
         step_id: str,
         kind: StepKind,
         build: Callable[[str], Checkpoint],
+        *,
+        typed: Typed | None = None,
     ) -> Any:
-        """A step the host resolves (sleep, wait, invoke, send): memo, or ask and follow."""
+        """A step the host resolves (sleep, wait, invoke, send): memo, or ask and follow.
+
+        ``typed`` is ``(fn, output_type, what)`` of a typed result (``step.invoke``); ``what``
+        names the value in errors (``None``: "the result of step KEY").
+        """
         self._enter()
         key = self._key_for(step_id)
         self._active += 1
         try:
+            codec = self._typed(step_codec, typed, key)
             memo = self._lookup(key, kind)
             if memo is not None:
-                return await self._from_memo(memo, step_id)
+                output = await self._from_memo(memo, step_id)
+                return self._typed(step_value, codec, output, typed, key, False)
             self._new_step(key)
             mock = self.request.mocks.get(key)
             if mock is not None:
-                return await self._use_mock(key, step_id, kind, mock)
+                output = await self._use_mock(key, step_id, kind, mock, codec)
+                return self._typed(step_value, codec, output, typed, key, True)
             message = dataclasses.replace(build(key), seq=self._seq[key])
-            return await self._follow(await self.host.checkpoint(message), step_id)
+            output = await self._follow(await self.host.checkpoint(message), step_id)
+            return self._typed(step_value, codec, output, typed, key, False)
         finally:
             self._active -= 1
             self._settled()
@@ -396,10 +409,12 @@ class Execution:
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
         timeout: timedelta | None = None,
+        output_type: Any = None,
     ) -> Any:
         """``step.run``: memo, or run the body (retrying as the host says) and checkpoint it.
 
         ``timeout`` bounds each attempt: one that runs longer fails with :class:`StepTimeout`.
+        The result is typed by ``output_type`` or else ``fn``'s return annotation (``_typed``).
         """
         self._enter()
         if not callable(fn):
@@ -407,12 +422,15 @@ class Execution:
         key = self._key_for(step_id)
         self._active += 1
         try:
+            typed = (fn, output_type, None)
+            codec = self._typed(step_codec, typed, key)
             memo = self._lookup(key, StepKind.RUN)
             if memo is None:
                 self._new_step(key)
                 mock = self.request.mocks.get(key)
                 if mock is not None:
-                    return await self._use_mock(key, step_id, StepKind.RUN, mock)
+                    output = await self._use_mock(key, step_id, StepKind.RUN, mock, codec)
+                    return self._typed(step_value, codec, output, typed, key, True)
                 attempt = 0
             elif memo.state is MemoState.RETRY:
                 if self.host.is_cancelled():
@@ -420,18 +438,24 @@ class Execution:
                 self._unreplayed.clear()
                 attempt = memo.attempts
             else:
-                return await self._from_memo(memo, step_id)
+                output = await self._from_memo(memo, step_id)
+                return self._typed(step_value, codec, output, typed, key, False)
             while True:
-                reply = await self._attempt(key, step_id, fn, args, kwargs, attempt, timeout)
+                reply = await self._attempt(
+                    key, step_id, fn, args, kwargs, attempt, timeout=timeout, codec=codec
+                )
                 if reply.action == "continue" and isinstance(reply.output, _Retry):
                     attempt += 1
                     continue
-                return await self._follow(reply, step_id)
+                output = await self._follow(reply, step_id)
+                return self._typed(step_value, codec, output, typed, key, False)
         finally:
             self._active -= 1
             self._settled()
 
-    async def _use_mock(self, key: str, step_id: str, kind: StepKind, mock: MemoStep) -> Any:
+    async def _use_mock(
+        self, key: str, step_id: str, kind: StepKind, mock: MemoStep, codec: Codec | None = None
+    ) -> Any:
         """Record a mocked result in place of running (or waiting for) the step."""
         now = self.clock()
         if mock.state is MemoState.FAILED:
@@ -447,7 +471,7 @@ class Execution:
                 seq=self._seq[key],
             )
             return await self._follow(await self.host.checkpoint(failed), step_id)
-        text = dumps(mock.output, what=f"the mocked result of step {step_id!r}")
+        text = dumps(mock_json(codec, mock.output), what=f"the mocked result of step {step_id!r}")
         reply = await self.host.checkpoint(
             StepCompleted(key, step_id, text, 0, now, now, kind, seq=self._seq[key])
         )
@@ -464,6 +488,7 @@ class Execution:
         kwargs: Mapping[str, Any],
         attempt: int,
         timeout: timedelta | None = None,
+        codec: Codec | None = None,
     ) -> Reply:
         started = self.clock()
         self.host.step_started(StepStarted(key, step_id, attempt, started, self._seq[key]))
@@ -488,6 +513,7 @@ class Execution:
         current_step.reset(token)
         ended = self.clock()
         try:
+            result = step_json(codec, result, key, self.request.run_id)
             text = dumps(
                 result,
                 what=f"the result of step {step_id!r} of function {self.function.id!r}",
@@ -561,6 +587,13 @@ class Execution:
             if isinstance(leaf, KeyboardInterrupt) and not self._isolated:
                 return True
         return False
+
+    def _typed(self, call: Callable[..., Any], *args: Any) -> Any:
+        """A typed-result step of ``_typed`` (SPEC 8); its error fails the run at once."""
+        try:
+            return call(*args, self.request.run_id)
+        except SerializationError as exc:
+            self._abort(exc)
 
 
 class _Retry:

@@ -15,6 +15,7 @@ stable ``code`` and structured fields, and formats its own message::
     │   │   └── EventTooLargeError    an event is over the 512 KB limit (size, limit)
     │   ├── LimitExceededError        a run breached a limit (limit, run_id, step_id)
     │   ├── SerializationError        a value is not JSON-serializable (run_id, step_id)
+    │   │   └── ResultTypeError       a result does not fit its declared type (type, field)
     │   ├── NonDeterminismError       replayed code diverged from its history (run_id, step_id)
     │   ├── UnknownFunctionError      no function registered under that id
     │   ├── SendError                 app.send: the server refused the events or is unreachable
@@ -221,6 +222,31 @@ class SerializationError(DurableError, TypeError):
         self.run_id = run_id
         self.step_id = step_id
         super().__init__(message)
+
+
+class ResultTypeError(SerializationError):
+    """A typed result (SPEC section 8) does not fit its type.
+
+    Raised when a step's value cannot be encoded as its declared type, when stored JSON no
+    longer fits the type (the type changed between deploys), or when a return type cannot be
+    stored as JSON at all. ``type`` names the type, ``field`` the path inside the value
+    (``"items[2].placed_at"``; ``None`` for the value as a whole), ``step_id`` the step key.
+    """
+
+    code = "result_type_mismatch"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type: str,
+        field: str | None = None,
+        run_id: str | None = None,
+        step_id: str | None = None,
+    ) -> None:
+        self.type = type
+        self.field = field
+        super().__init__(message, run_id=run_id, step_id=step_id)
 
 
 class NonDeterminismError(DurableError):

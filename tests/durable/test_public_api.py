@@ -27,6 +27,7 @@ EXPORTED = [
     "LimitExceededError",
     "NonDeterminismError",
     "NonRetriableError",
+    "ResultTypeError",
     "RetryAfterError",
     "SendError",
     "SerializationError",
