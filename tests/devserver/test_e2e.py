@@ -107,8 +107,13 @@ def test_kill_9_of_the_process_group_loses_nothing(tmp_path: Path) -> None:
     first = Server(tmp_path).start()
     try:
         for n in range(10):
-            first.send_one("job/start", {"n": n, "pause": "1s"})
-        wait_for(lambda: len(first.ledger_lines()) >= 10, what="every first step")
+            first.send_one("job/start", {"n": n, "pause": "3s"})
+        # every first step committed (its run asleep), not merely run: a body that ran but was
+        # not committed when the kill came runs again, and that is no double execution
+        wait_for(
+            lambda: [r["status"] for r in first.runs(function="pipeline")] == ["sleeping"] * 10,
+            what="every first step committed",
+        )
     finally:
         first.kill()
     done_before = set(first.ledger_lines())
