@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from durable._app import DurableFunction
-from durable._core import Execution, error_dict
+from durable._core import Execution
 from durable._errors import LimitExceededError
 from durable._protocol import Checkpoint, ExecutionResult, LogLine, Reply, StepStarted
+from durable._stored_errors import error_dict
 from durable._wire import (
     checkpoint_to_wire,
     log_to_wire,

@@ -17,15 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
-import inspect
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from ._bodies import TimedOut, call_body
 from ._durations import format_duration
 from ._errors import (
     ConfigError,
-    DurableError,
     LimitExceededError,
     NonDeterminismError,
     NonRetriableError,
@@ -51,9 +50,8 @@ from ._protocol import (
 )
 from ._retry_after import retry_at_from
 from ._serialization import dumps, encoded_size, loads
-from ._text import clean_error, error_text, is_text, shown_text, trim_text
-from ._threads import step_threads
-from ._tracebacks import user_traceback
+from ._stored_errors import error_dict
+from ._text import is_text, shown_text, trim_text
 from ._typed import Typed, mock_json, output_json, step_codec, step_json, step_value
 
 if TYPE_CHECKING:
@@ -75,33 +73,6 @@ class _Suspend(BaseException):
 
 class _Abort(BaseException):
     """Interrupts every branch: the run was cancelled or failed for good."""
-
-
-def error_dict(exc: BaseException) -> dict[str, Any]:
-    """The stored form of an error: ``name``, ``message``, ``traceback`` and structured fields.
-
-    Its text is only shown, so it is made storable (see :func:`durable._text.clean_error`):
-    lone surrogates escaped, each text trimmed to a bound, whatever size the error had.
-    """
-    if isinstance(exc, StepError):
-        return clean_error(
-            {
-                "name": "StepError",
-                "message": error_text(exc),
-                "step_id": exc.step_id,
-                "cause": {"name": exc.name, "message": exc.message},
-                "traceback": exc.traceback,
-            }
-        )
-    base = exc.to_dict() if isinstance(exc, DurableError) else {}
-    return clean_error(
-        {
-            **base,
-            "name": type(exc).__name__,
-            "message": error_text(exc),
-            "traceback": user_traceback(exc),
-        }
-    )
 
 
 class Execution:
@@ -494,8 +465,8 @@ class Execution:
         self.host.step_started(StepStarted(key, step_id, attempt, started, self._seq[key]))
         token = current_step.set((key, attempt))
         try:
-            result = await _call(fn, args, kwargs, timeout)
-            if isinstance(result, _TimedOut):
+            result = await call_body(fn, args, kwargs, timeout)
+            if isinstance(result, TimedOut):
                 raise StepTimeout(
                     step_id=step_id,
                     function_id=self.request.function_id,
@@ -598,43 +569,6 @@ class Execution:
 
 class _Retry:
     """Marker: the host asked for another attempt right away."""
-
-
-class _TimedOut:
-    """Marker: the step body outran its timeout."""
-
-
-async def _call(
-    fn: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-    timeout: timedelta | None,
-) -> Any:
-    """The body's result, or :class:`_TimedOut` once ``timeout`` has passed.
-
-    A body that outruns it is cancelled: an async one at its current ``await``, a sync one
-    is left to run on in its thread until it returns (its result ignored). The body runs in
-    this task, so the worker's watchdog finds the step on the stack if it blocks the loop.
-    """
-    if timeout is None:
-        return await _body(fn, args, kwargs)
-    try:
-        async with asyncio.timeout(timeout.total_seconds()) as scope:
-            return await _body(fn, args, kwargs)
-    except TimeoutError:
-        if scope.expired():
-            return _TimedOut()
-        raise
-
-
-async def _body(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
-    if inspect.iscoroutinefunction(fn):
-        return await fn(*args, **kwargs)
-    # Not asyncio.to_thread: its small shared pool lets a few hung bodies block all others.
-    result = await step_threads.run(fn, *args, **kwargs)
-    if inspect.isawaitable(result):
-        return await result
-    return result
 
 
 _PLAIN = (str, int, float, bool, type(None))
