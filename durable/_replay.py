@@ -1,7 +1,8 @@
 """Replay a fixture (SPEC section 4) on the engine of ``durable.testing``, and judge it.
 
-One fixture, one fresh :class:`~durable.testing.TestEngine` (the production orchestrator and
-execution core, a memory store, a virtual clock starting at the trigger event's ``ts``):
+One fixture, one fresh :class:`~durable._local.LocalEngine` (the engine under
+``durable.testing.TestEngine``: the production orchestrator and execution core, a memory
+store, a virtual clock starting at the trigger event's ``ts``):
 
 1. the run starts with the fixture's recorded step results as mocks: those steps are
    checkpointed with their real kind without running their bodies (no side effects); steps
@@ -34,6 +35,7 @@ from ._app import Durable, DurableFunction
 from ._durations import parse_duration
 from ._events import validate_event
 from ._fixture_schema import check_fixture
+from ._local import LocalEngine, Run, mock_step
 from ._protocol import MemoState, MemoStep
 from ._replay_judge import (
     REFUSED,
@@ -47,7 +49,6 @@ from ._replay_judge import (
     same_json,
 )
 from ._store import TERMINAL_STATUSES
-from .testing import Run, TestEngine, _mock
 
 __all__ = [
     "Apps",
@@ -188,13 +189,13 @@ async def _run(
 ) -> Run:
     events = _events(fixture)
     ts = events[0].get("ts")
-    engine = TestEngine(*apps, start=ts / 1000 if isinstance(ts, int) else None)
+    engine = LocalEngine(apps, start=ts / 1000 if isinstance(ts, int) else None)
     orchestrator = engine.orchestrator
     # Replay starts the fixture's function only: no triggers, no crons.
     orchestrator.set_functions(
         dataclasses.replace(fn.config, triggers=()) for fn in engine.functions.values()
     )
-    recorded = {key: _mock(key, value) for key, value in fixture["steps"].items()}
+    recorded = {key: mock_step(key, value) for key, value in fixture["steps"].items()}
     mocks = _FixtureMocks(recorded, set(fixture["expect"]["steps"])) if strict else recorded
     record = orchestrator.start_run(function_id, events[0], trigger="replay", mocks=mocks)
     if len(events) > 1:
@@ -211,7 +212,7 @@ async def _run(
         timeline.append((start + parse_duration(cancel["after"]).total_seconds(), 1 << 30, None))
     await engine.settle()
     for at, _, event in sorted(timeline, key=lambda item: item[:2]):
-        await engine.advance(max(0.0, at - engine.clock.now()))
+        await engine.advance_to(at)
         if event is not None:
             await engine.send(event)
         else:
@@ -219,13 +220,8 @@ async def _run(
             await engine.cancel(record.run_id, reason or "cancelled by request")
         await engine.settle()
     if fixture["expect"]["status"] in TERMINAL_STATUSES:
-        deadline = engine.clock.now() + MAX_VIRTUAL_TIME
-        while engine.run(record.run_id).status not in TERMINAL_STATUSES:
-            due = orchestrator.next_wake_at()
-            if due is None or due > deadline:
-                break
-            engine.clock.set(due)
-            await engine.settle()
+        horizon = engine.clock.now() + MAX_VIRTUAL_TIME
+        await engine.run_until(lambda: engine.ended(record.run_id), horizon)
     return engine.run(record.run_id)
 
 

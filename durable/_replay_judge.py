@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._local import Run
 from ._store import TERMINAL_STATUSES
-from .testing import Run
 
 ResultKind = Literal["pass", "mismatch", "divergence", "invalid"]
 StepRef = tuple[str, str | None]  #: (key, kind); kind None when the fixture does not say
