@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._app import Durable, DurableFunction
@@ -57,6 +57,10 @@ class Run:
     steps: list[Step]
     attempt: int
     cancel_reason: str | None
+    #: every event of the run (one, or a batch's), ``event`` being the first
+    events: list[Event] = field(default_factory=list)
+    #: why a ``queued`` run is held back (``"function not loaded: ..."``), else None
+    queued_reason: str | None = None
 
 
 def step_view(step: StepRecord) -> Step:
@@ -72,7 +76,7 @@ def step_view(step: StepRecord) -> Step:
     )
 
 
-def run_view(store: Store, record: RunRecord) -> Run:
+def run_view(store: Store, record: RunRecord, *, queued_reason: str | None = None) -> Run:
     """The :class:`Run` view of a stored run, with its steps from ``store``."""
     return Run(
         run_id=record.run_id,
@@ -84,6 +88,8 @@ def run_view(store: Store, record: RunRecord) -> Run:
         steps=[step_view(step) for step in store.get_steps(record.run_id)],
         attempt=record.attempt,
         cancel_reason=record.cancel_reason,
+        events=[Event.from_dict(event) for event in record.events or [record.event]],
+        queued_reason=queued_reason,
     )
 
 
@@ -182,9 +188,14 @@ class LocalEngine:
         record = self.store.get_run(run_id)
         if record is None:
             raise KeyError(f"no run with id {run_id!r}")
-        return run_view(self.store, record)
+        return run_view(self.store, record, queued_reason=self._held(record))
 
     def runs(self, *, function: str | None = None, status: str | None = None) -> list[Run]:
         """Run views, newest first, optionally of one function or status."""
         records = self.store.list_runs(function_id=function, status=status, limit=1_000_000)
-        return [run_view(self.store, record) for record in records]
+        return [
+            run_view(self.store, record, queued_reason=self._held(record)) for record in records
+        ]
+
+    def _held(self, record: RunRecord) -> str | None:
+        return self.orchestrator.parking.reason(record.run_id)

@@ -146,3 +146,23 @@ def test_a_bad_mock_names_its_step() -> None:
     bad: Any = {"result": 1}
     with pytest.raises(ValueError, match=r"the mock for step 'pack' must be"):
         local.mock_step("pack", bad)
+
+
+async def test_the_run_view_has_every_field_of_the_spec() -> None:
+    """SPEC section 5: run_id, function_id, status, output, error, event, events, steps,
+    queued_reason."""
+    app = Durable(id="spec")
+
+    @app.function(id="echo", triggers=[{"event": "echo"}])
+    async def echo(ctx: Any) -> Any:
+        return [event.data for event in ctx.events]
+
+    async with TestEngine(app) as t:
+        await t.send({"name": "echo", "data": {"n": 1}})
+        await t.settle()
+        run = t.runs()[0]
+    for name in ("run_id", "function_id", "status", "output", "error", "event", "events"):
+        assert hasattr(run, name), name
+    assert run.steps == [] and run.queued_reason is None
+    assert [event.data for event in run.events] == [{"n": 1}] == run.output
+    assert run.events[0] == run.event
