@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import subprocess
 import sys
@@ -19,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from durable._parking import FunctionNotLoaded
-from durable._protocol import ExecutionHost, ExecutionRequest, ExecutionResult, PassInterrupted
+from durable._protocol import (
+    STOP,
+    ExecutionHost,
+    ExecutionRequest,
+    ExecutionResult,
+    PassInterrupted,
+)
 from durable._wire import (
     checkpoint_from_wire,
     log_from_wire,
@@ -37,6 +44,8 @@ from .spawn import SpawnedWorker, spawn_worker
 from .watchdog import Watchdog, WatchdogConfig
 
 OutputSink = Callable[[str], None]
+
+logger = logging.getLogger("durable.devserver")
 
 __all__ = ["WorkerDied", "WorkerExecutor", "WorkerProcess", "WorkerStartError"]
 
@@ -192,7 +201,15 @@ class WorkerProcess:
             running.done.set_result(result_from_wire(message["result"]))
 
     async def _checkpoint(self, running: _Pass, message: dict[str, Any]) -> None:
-        reply = await running.host.checkpoint(checkpoint_from_wire(message["m"]))
+        try:
+            reply = await running.host.checkpoint(checkpoint_from_wire(message["m"]))
+        except Exception as exc:  # a message it cannot read, or a bug on this side
+            # End the pass (its run is retried per its policy) and tell the handler to stop:
+            # never leave the worker waiting for a reply that will not come.
+            logger.exception("checkpoint of run %s failed", running.run_id or "?")
+            if not running.done.done():
+                running.done.set_exception(exc)
+            reply = STOP
         self.send({"t": "reply", "x": message["x"], "c": message["c"], "r": reply_to_wire(reply)})
 
     def send(self, message: dict[str, Any]) -> None:
