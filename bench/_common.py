@@ -17,10 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import _repo  # noqa: F401  (puts the repository root on sys.path for tests.support)
 from rich.console import Console
 from rich.table import Table
 
-from durable.devserver.harness import TERMINAL, DevProcess, wait_for
+from tests.support.harness import TERMINAL, DevProcess, wait_for
 
 
 @dataclass(slots=True)

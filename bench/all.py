@@ -2,8 +2,8 @@
 and ONE JSON line.
 
 The in-process measurements run here; those through ``durable dev`` start their own server
-subprocesses (devserver/harness.py). Each bench script also runs on its own and prints its own
-table and JSON line. Other bench/*.py scripts (not soak.py) run as subprocesses; their JSON
+subprocesses (tests/support/harness.py). Each bench script also runs on its own and prints its
+own table and JSON line. Other bench/*.py scripts (not soak.py) run as subprocesses; their JSON
 figures are shown without targets. Exit status 0 even when a target is missed.
 
     python bench/all.py [--only step_overhead,restart] [--quick]

@@ -22,9 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _repo  # noqa: F401  (puts the repository root on sys.path for tests.support)
 from _common import Figure, Report, median, prepare, print_report
 
-from durable.devserver.harness import DevProcess, wait_for
+from tests.support.harness import DevProcess, wait_for
 
 TARGET_S = 1.0
 

@@ -23,9 +23,10 @@ import textwrap
 import time
 from pathlib import Path
 
+import _repo  # noqa: F401  (puts the repository root on sys.path for tests.support)
 from _common import Figure, Report, children, median, prepare, print_report, started_after
 
-from durable.devserver.harness import DevProcess, wait_for
+from tests.support.harness import DevProcess, wait_for
 
 TARGET_MS = 300.0
 STEPS = 40

@@ -23,6 +23,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import _repo  # noqa: F401  (puts the repository root on sys.path for tests.support)
 from _common import (
     FIRST_STEP_APP,
     Figure,
@@ -36,7 +37,7 @@ from _common import (
     print_report,
 )
 
-from durable.devserver.harness import DevProcess, wait_for
+from tests.support.harness import DevProcess, wait_for
 
 APP = textwrap.dedent(
     """

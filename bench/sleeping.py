@@ -25,6 +25,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import _repo  # noqa: F401  (puts the repository root on sys.path for tests.support)
 from _common import (
     FIRST_STEP_APP,
     Figure,
@@ -40,7 +41,7 @@ from _common import (
     rss_mb,
 )
 
-from durable.devserver.harness import DevProcess, wait_for
+from tests.support.harness import DevProcess, wait_for
 
 TARGET_RSS_MB = 300.0
 TARGET_SLOWDOWN = 1.5

@@ -11,10 +11,10 @@ import argparse
 import json
 import sys
 
+import _repo  # noqa: F401  (puts the repository root on sys.path for tests.support)
+from _soak import soak
 from rich.console import Console
 from rich.table import Table
-
-from durable.devserver.soak import soak
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """Packaging: the wheel installs cli/, devserver/ and tui/ as durable.cli, durable.devserver and
-durable.tui, and the `durable` console script runs from a fresh venv.
+durable.tui, the `durable` console script runs from a fresh venv, and no test harness ships
+(tests/support/harness.py and bench/_soak.py stay in the repository).
 
 The wheel is built from a copy of the sources (no stale build/ directory, no writes into the
 repo) and without build isolation when setuptools is recent enough, so no network is needed.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -145,6 +147,22 @@ def test_wheel_holds_every_source_package(fresh_venv: FreshVenv) -> None:
     assert not any(n.startswith(("cli/", "devserver/", "tui/")) for n in names), (
         "faces must be installed under durable/, not at the top level"
     )
+
+
+#: Test and bench harnesses: they live in tests/support/ and bench/, never in the wheel.
+HARNESS_MODULES = ("harness", "soak")
+
+
+def test_wheel_ships_no_test_harness(fresh_venv: FreshVenv) -> None:
+    with zipfile.ZipFile(fresh_venv.wheel) as zf:
+        modules = {n[: -len(".py")].replace("/", ".") for n in zf.namelist() if n.endswith(".py")}
+        sources = {n: zf.read(n).decode() for n in zf.namelist() if n.endswith(".py")}
+    shipped = sorted(m for m in modules if m.rsplit(".", 1)[-1] in HARNESS_MODULES)
+    assert not shipped, f"test harnesses in the wheel: {shipped}"
+    assert not any(m == "tests" or m.startswith(("tests.", "bench.")) for m in modules)
+    test_imports = re.compile(r"^\s*(from|import) (pytest|hypothesis|tests)\b", re.MULTILINE)
+    importing = sorted(n for n, text in sources.items() if test_imports.search(text))
+    assert not importing, f"shipped modules importing test code or test tools: {importing}"
 
 
 def test_console_script_runs_from_fresh_venv(fresh_venv: FreshVenv, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from durable.cli.client import styled_status
 from durable.devserver.headless import HeadlessLog
 from durable.tui.format import status_text
 from durable.tui.timeline import LEGEND, timeline_rows
-from tests.tui.stub import NOW, at, run, step
+from tests.support.tui_stub import NOW, at, run, step
 
 STATUSES = sorted(STATUS_STYLE)
 

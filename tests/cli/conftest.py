@@ -1,19 +1,16 @@
-"""CLI tests run the real commands against a real dev server (``live_server``)."""
+"""Fixtures of the CLI tests: the real commands against a real dev server (``live_server``,
+from ``tests/conftest.py``), and a clean import state for ``durable replay --app``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from durable.cli.main import app
-from tests.devserver.conftest import LiveServer, live_server, wait_for
-
-__all__ = ["LiveServer", "live_server", "wait_for"]
-
-#: Runs ``durable ARGS...`` in process against a URL; returns click's result.
-Invoke = Callable[..., Result]
+from tests.support.cli import Invoke, forgetting_imports
+from tests.support.live import LiveServer
 
 
 @pytest.fixture
@@ -26,3 +23,10 @@ def invoke(live_server: LiveServer) -> Invoke:
         return runner.invoke(app, list(args), env=env, input=stdin)
 
     return run
+
+
+@pytest.fixture
+def clean_imports() -> Iterator[None]:
+    """Forget the user modules a test imported (and the sys.path entries it added)."""
+    with forgetting_imports():
+        yield

@@ -16,8 +16,8 @@ from durable.cli.client import parse_time
 from durable.cli.runs import Axis, Segment, _step_segments
 from durable.devserver.registry import RegistrationError
 from durable.tui.api import DurableClient
-
-from .conftest import Invoke, LiveServer
+from tests.support.cli import Invoke
+from tests.support.live import LiveServer
 
 # -- send -----------------------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.devserver.held import REASON, hold_a_run
-
-from .conftest import Invoke, LiveServer
+from tests.support.cli import Invoke
+from tests.support.held import REASON, hold_a_run
+from tests.support.live import LiveServer
 
 
 def test_run_shows_why_a_queued_run_is_held_back(invoke: Invoke, live_server: LiveServer) -> None:

@@ -9,11 +9,9 @@ from __future__ import annotations
 import copy
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,33 +19,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from durable.cli.main import app as cli
-from tests.devserver.conftest import LiveServer
+from tests.support.cli import ORIGINAL, replay, write_app
+from tests.support.live import LiveServer
 
-ORIGINAL = """
-from durable import Context, Durable
-
-app = Durable(id="shop")
-CALLS = []
-
-
-def body(name, value):
-    def run():
-        CALLS.append(name)
-        return value
-    return run
-
-
-@app.function(
-    id="order",
-    triggers=[{"event": "order/created"}],
-    cancel_on=[{"event": "order/cancelled", "if": "event.data.id == async.data.id"}],
-)
-async def order(ctx: Context):
-    fetched = await ctx.step.run("fetch", body("fetch", {"amount": 7}))
-    await ctx.step.sleep("pause", "2d")
-    charge = await ctx.step.run("charge", body("charge", "ch_real"))
-    return {"charge": charge, "amount": fetched["amount"]}
-"""
 FIXTURE: dict[str, Any] = {
     "function": "order",
     "event": {"name": "order/created", "data": {"id": "o-1"}, "ts": 1_767_225_600_000},
@@ -62,29 +36,9 @@ FIXTURE: dict[str, Any] = {
         "steps": ["fetch", "pause", "charge"],
     },
 }
-CONFTEST_APP = Path(__file__).resolve().parents[1] / "devserver" / "conftest.py"
+LIVE_APP = Path(__file__).resolve().parents[1] / "support" / "live_app.py"
 
-
-@pytest.fixture(autouse=True)
-def clean_imports() -> Iterator[None]:
-    """Forget the user modules a test imported (and the sys.path entries it added)."""
-    modules, path = set(sys.modules), list(sys.path)
-    yield
-    for name in set(sys.modules) - modules:
-        del sys.modules[name]
-    sys.path[:] = path
-
-
-def replay(*args: str | Path) -> Result:
-    """``durable replay ARGS...`` in process."""
-    return CliRunner().invoke(cli, ["replay", *map(str, args)], env={"COLUMNS": "200"})
-
-
-def write_app(folder: Path, source: str = ORIGINAL) -> Path:
-    """A uniquely named module (so no two tests share an import) holding ``source``."""
-    path = folder / f"shop_{secrets.token_hex(4)}.py"
-    path.write_text(source)
-    return path
+pytestmark = pytest.mark.usefixtures("clean_imports")  # each test imports its own app module
 
 
 def write_fixture(path: Path, **changes: Any) -> Path:
@@ -428,7 +382,7 @@ def test_exported_fixtures_replay_green(live_server: LiveServer, tmp_path: Path)
         "sleeper": "sleeping",
         "cancelled": "cancelled",
     }
-    result = replay(tmp_path / "exported", "--app", CONFTEST_APP)
+    result = replay(tmp_path / "exported", "--app", LIVE_APP)
     assert result.exit_code == 0, result.output
     assert summary(result) == "7 passed, 0 failed"
 

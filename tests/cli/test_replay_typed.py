@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.cli.test_replay_cli import clean_imports, replay, write_app
+import pytest
 
-__all__ = ["clean_imports"]  # the autouse fixture: each test imports its own app module
+from tests.support.cli import replay, write_app
+
+pytestmark = pytest.mark.usefixtures("clean_imports")  # each test imports its own app module
 
 TYPED_APP = """
 from __future__ import annotations

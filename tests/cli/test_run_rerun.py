@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .conftest import Invoke, LiveServer
+from tests.support.cli import Invoke
+from tests.support.live import LiveServer
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 

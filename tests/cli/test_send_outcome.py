@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from .conftest import Invoke, LiveServer
+from tests.support.cli import Invoke
+from tests.support.live import LiveServer
 
 
 def test_the_api_says_per_event_which_runs_started_or_why_none(live_server: LiveServer) -> None:

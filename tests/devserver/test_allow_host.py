@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from durable.cli import dev as dev_command
 from durable.cli.main import app as cli
 from durable.devserver import launch as dev_launch
-from durable.devserver.harness import DevProcess
+from tests.support.harness import DevProcess
 
 APP = textwrap.dedent(
     """

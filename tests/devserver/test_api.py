@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import JSON, LiveServer, app, serve, wait_for
+from tests.support.live import JSON, LiveServer, serve, wait_for
+from tests.support.live_app import app
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 RUN_FIELDS = {

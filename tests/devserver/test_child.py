@@ -29,9 +29,9 @@ from durable.devserver.child import (
     run_with_tui,
     wants_tui,
 )
-from durable.devserver.harness import free_port
 from durable.tui.app import DurableApp
-from tests.tui.helpers import screen_text, until
+from tests.support.harness import free_port
+from tests.support.tui_pilot import screen_text, until
 
 APP = textwrap.dedent(
     """

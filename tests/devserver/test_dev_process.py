@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from durable.devserver.harness import free_port, wait_for
+from tests.support.harness import free_port, wait_for
 
 APP = textwrap.dedent(
     """

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from durable.devserver.harness import DevProcess, wait_for
+from tests.support.harness import DevProcess, wait_for
 
 APP = textwrap.dedent(
     """

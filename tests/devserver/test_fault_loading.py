@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from durable._protocol import ExecutionRequest
-from durable.devserver.harness import DevProcess, wait_for
 from durable.devserver.lifeline import EXIT_SERVER_GONE
 from durable.devserver.workers import WorkerDied, WorkerProcess
+from tests.support.harness import DevProcess, wait_for
 
 NAPPER = textwrap.dedent(
     """

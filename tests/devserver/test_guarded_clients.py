@@ -16,8 +16,7 @@ from typer.testing import CliRunner
 from durable import Durable
 from durable.cli.main import app as cli
 from durable.tui.api import DurableClient, RequestFailed
-
-from .conftest import LiveServer, serve
+from tests.support.live import LiveServer, serve
 
 
 @pytest.fixture

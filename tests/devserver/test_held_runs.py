@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from .conftest import LiveServer
-from .held import REASON, hold_a_run
+from tests.support.held import REASON, hold_a_run
+from tests.support.live import LiveServer
 
 
 def test_a_held_run_is_queued_with_its_reason_and_goes_on_once_loaded(

@@ -2,38 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from durable import Context, Durable, DurableFunction
-from durable.devserver.registry import FunctionInfo
-from tests.devserver.conftest import JSON, LiveServer
-
-extra = Durable(id="invoke-tests")
-
-
-@extra.function(id="nightly", triggers=[{"cron": "0 3 1 1 *"}])
-async def nightly(ctx: Context) -> dict[str, Any]:
-    """A cron-only function (its schedule never falls due during a test)."""
-    return {"event": ctx.event.name, "data": dict(ctx.event.data)}
-
-
-@extra.function(id="billing/charge", triggers=[{"event": "billing/charge.requested"}])
-async def charge(ctx: Context) -> dict[str, Any]:
-    """A function whose id has a slash in it (ids may)."""
-    return dict(ctx.event.data)
-
-
-def add_function(server: LiveServer, fn: DurableFunction = nightly) -> None:
-    """Register ``fn`` on the running server, as a reload would."""
-
-    async def install() -> None:
-        ctx = server.ctx
-        ctx.orchestrator.executor.functions[fn.id] = fn  # type: ignore[attr-defined]
-        ctx.orchestrator.set_functions([*ctx.orchestrator.functions(), fn.config])
-        infos = [*ctx.registry.functions.values(), FunctionInfo(fn.id, extra.id, fn.config)]
-        ctx.registry.replace(infos, [])
-
-    server.call(install)
+from tests.support.extra_functions import add_function, charge
+from tests.support.live import JSON, LiveServer
 
 
 def test_invoke_starts_only_that_function_with_the_data(live_server: LiveServer) -> None:

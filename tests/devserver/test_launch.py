@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from durable.devserver.harness import DevProcess, free_port, wait_for
 from durable.devserver.launch import launch_first_worker
 from durable.devserver.options import DevOptions
 from durable.devserver.server import DevServer
+from tests.support.harness import DevProcess, free_port, wait_for
 
 APP = textwrap.dedent(
     """

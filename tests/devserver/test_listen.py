@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from durable.devserver.harness import free_port
 from durable.devserver.listen import ListenError, listen
+from tests.support.harness import free_port
 
 
 def test_every_address_of_the_host_is_bound() -> None:

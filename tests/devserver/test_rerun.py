@@ -15,8 +15,7 @@ from durable._replay import replay_fixture_async
 from durable.devserver.rerun import start_rerun
 from durable.devserver.views import run_view
 from durable.testing import TestEngine
-
-from .conftest import LiveServer
+from tests.support.live import LiveServer
 
 CALLS: dict[str, int] = {}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from durable.devserver.soak import soak
+from bench._soak import soak
 
 
 def test_three_kill_9_cycles_lose_nothing_and_rerun_no_committed_step() -> None:

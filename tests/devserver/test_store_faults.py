@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 
 from durable import Context, Durable
-
-from .conftest import LiveServer, wait_for
-from .test_invoke import add_function
+from tests.support.extra_functions import add_function
+from tests.support.live import LiveServer, wait_for
 
 extra = Durable(id="store-faults")
 

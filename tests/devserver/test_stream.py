@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 
 from durable.devserver.stream import StreamHub, format_frame
-
-from .conftest import LiveServer, wait_for
+from tests.support.live import LiveServer, wait_for
 
 Frame = tuple[str, Any]
 

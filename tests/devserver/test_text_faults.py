@@ -16,7 +16,7 @@ import pytest
 
 from durable._limits import MAX_EVENT_BYTES
 from durable.devserver.api import MAX_REASON_CHARS
-from durable.devserver.harness import TERMINAL, DevProcess, wait_for
+from tests.support.harness import TERMINAL, DevProcess, wait_for
 
 APP = textwrap.dedent(
     """

@@ -7,7 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from durable.devserver.harness import DevProcess, wait_for
+from tests.support.harness import DevProcess, wait_for
 
 APP = textwrap.dedent(
     """

@@ -18,9 +18,8 @@ import httpx
 import pytest
 
 from durable.devserver.guard import GUARDED_METHODS, allowed_hosts
-from tests.devserver.conftest import serve
-
-from .conftest import Hostile, assert_error, assert_rejected
+from tests.support.hostile import Hostile, assert_error, assert_rejected
+from tests.support.live import serve
 
 JSON = {"content-type": "application/json"}
 EVENT = json.dumps({"name": "test/chain", "data": {}}).encode()

@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 
 from durable._events import MAX_TS_MS
 from durable._limits import MAX_EVENT_BYTES, MAX_EVENT_DEPTH
-
-from .conftest import (
+from tests.support.hostile import (
     FEW,
     HOSTILE,
     Hostile,

@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from durable._errors import ExpressionError
 from durable._expressions import bind, compile_expression, render_key
-
-from .conftest import HOSTILE, json_objects, json_values, wrong_types
+from tests.support.hostile import HOSTILE, json_objects, json_values, wrong_types
 
 #: Pieces of CEL (and of things that are not CEL), glued at random into plausible sources.
 TOKENS = [

@@ -23,8 +23,7 @@ from durable._fixture_schema import (
     parse_fixture,
     validate_fixture,
 )
-
-from .conftest import HOSTILE, invalid_utf8, json_objects, json_values
+from tests.support.hostile import HOSTILE, invalid_utf8, json_objects, json_values
 
 VALID: dict[str, Any] = {
     "function": "process-order",

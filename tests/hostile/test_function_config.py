@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from durable import Context, Durable
 from durable._config import KNOWN_OPTIONS, parse_function_config
 from durable._errors import ConfigError, CronError, ExpressionError
-
-from .conftest import HOSTILE, identifiers, json_values, wrong_types
+from tests.support.hostile import HOSTILE, identifiers, json_values, wrong_types
 
 FUNCTION_ID = "hostile-fn"
 #: SPEC's function id, written out independently of durable._config.

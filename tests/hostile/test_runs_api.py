@@ -16,8 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from durable.devserver.api import MAX_REASON_CHARS
-
-from .conftest import (
+from tests.support.hostile import (
     FEW,
     HOSTILE,
     Hostile,

@@ -14,9 +14,9 @@ from durable.tui.app import DurableApp
 from durable.tui.screens.functions import FunctionsScreen
 from durable.tui.screens.run_detail import RunDetailScreen
 from durable.tui.screens.send_event import SendEventScreen
-from tests.devserver.conftest import LiveServer
-from tests.devserver.test_invoke import add_function
-from tests.tui.helpers import screen_text, until
+from tests.support.extra_functions import add_function
+from tests.support.live import LiveServer
+from tests.support.tui_pilot import screen_text, until
 
 
 @pytest.fixture

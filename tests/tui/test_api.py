@@ -1,4 +1,4 @@
-"""tui/api.py against the real dev server (tests/devserver/conftest.py) and a dead port."""
+"""tui/api.py against the real dev server (tests/support/live.py) and a dead port."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from durable import Context, Durable
-from durable.devserver.harness import free_port
 from durable.tui.api import Disconnected, DurableClient, RequestFailed
-from tests.devserver.conftest import LiveServer
-from tests.devserver.test_invoke import add_function
+from tests.support.extra_functions import add_function
+from tests.support.harness import free_port
+from tests.support.live import LiveServer, settle
 
 billing = Durable(id="tui-api-tests")
 
@@ -23,17 +23,6 @@ billing = Durable(id="tui-api-tests")
 async def charge(ctx: Context) -> dict[str, Any]:
     """A function whose id has a slash in it (ids may)."""
     return dict(ctx.event.data)
-
-
-async def settle(server: LiveServer, run_id: str, *statuses: str) -> dict[str, Any]:
-    """Wait (without blocking the loop) until the run has one of ``statuses``."""
-    wanted = statuses or ("completed", "failed", "cancelled")
-    for _ in range(250):
-        run: dict[str, Any] = server.get(f"/api/runs/{run_id}")
-        if run["status"] in wanted:
-            return run
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"run {run_id} never became {wanted}")
 
 
 async def test_reads_and_actions(live_server: LiveServer, tmp_path: Path) -> None:

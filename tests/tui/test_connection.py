@@ -10,10 +10,10 @@ from textual.widgets import DataTable
 
 from durable.tui.api import DurableClient
 from durable.tui.app import DurableApp
-from tests.devserver.conftest import LiveServer
-from tests.tui.helpers import screen_text, until
+from tests.support.live import LiveServer
+from tests.support.tui_pilot import screen_text, until
+from tests.support.tui_stub import StubClient
 from tests.tui.proxy import Proxy
-from tests.tui.stub import StubClient
 
 
 async def test_disconnected_then_recovered(live_server: LiveServer) -> None:

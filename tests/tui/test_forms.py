@@ -9,8 +9,8 @@ from textual.widgets import Button, Input, TextArea
 
 from durable.tui.app import DurableApp
 from durable.tui.screens.send_event import SendEventScreen
-from tests.tui.helpers import screen_text, until
-from tests.tui.stub import NOW, StubClient
+from tests.support.tui_pilot import screen_text, until
+from tests.support.tui_stub import NOW, StubClient
 
 W = TypeVar("W", Input, TextArea)
 

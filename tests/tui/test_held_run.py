@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from durable.tui.app import DurableApp
-from tests.devserver.conftest import LiveServer
-from tests.devserver.held import REASON, hold_a_run
-from tests.tui.helpers import screen_text, until
+from tests.support.held import REASON, hold_a_run
+from tests.support.live import LiveServer
+from tests.support.tui_pilot import screen_text, until
 
 
 async def test_the_run_view_says_why_a_run_is_held_back(

@@ -1,4 +1,4 @@
-"""Pilots driving the inspector against the real dev server (tests/devserver/conftest.py)."""
+"""Pilots driving the inspector against the real dev server (tests/support/live.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ from durable.tui.screens.run_detail import RunDetailScreen
 from durable.tui.screens.runs import RunsScreen
 from durable.tui.screens.send_event import SendEventScreen
 from durable.tui.widgets.confirm import ConfirmScreen
-from tests.devserver.conftest import LiveServer
-from tests.tui.helpers import screen_text, until
-from tests.tui.test_api import settle
+from tests.support.live import LiveServer, settle
+from tests.support.tui_pilot import screen_text, until
 
 SIZE = (150, 40)
 

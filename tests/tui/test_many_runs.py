@@ -11,8 +11,8 @@ from textual.widgets import DataTable, Static
 
 from durable.tui.app import DurableApp
 from durable.tui.screens.runs import PAGE_SIZE
-from tests.tui.helpers import until
-from tests.tui.stub import NOW, ManyRunsClient, run
+from tests.support.tui_pilot import until
+from tests.support.tui_stub import NOW, ManyRunsClient, run
 
 COUNT = 10_000
 

@@ -9,8 +9,8 @@ from textual.widgets import DataTable
 
 from durable.tui.app import DurableApp
 from durable.tui.screens.runs import RunsScreen
-from tests.tui.helpers import until
-from tests.tui.stub import NOW, ManyRunsClient, run
+from tests.support.tui_pilot import until
+from tests.support.tui_stub import NOW, ManyRunsClient, run
 
 
 def arrive(client: ManyRunsClient, run_id: str, second: float) -> None:

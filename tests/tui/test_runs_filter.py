@@ -12,8 +12,8 @@ from durable.tui.api import RunPage
 from durable.tui.app import DurableApp
 from durable.tui.messages import StreamChange
 from durable.tui.screens.runs import RunsScreen
-from tests.tui.helpers import until
-from tests.tui.stub import NOW, RUNS, StubClient
+from tests.support.tui_pilot import until
+from tests.support.tui_stub import NOW, RUNS, StubClient
 
 
 class SlowFilterClient(StubClient):

@@ -19,8 +19,8 @@ from durable.tui.screens.run_detail import RunDetailScreen
 from durable.tui.screens.runs import RunsScreen
 from durable.tui.timeline import timeline_rows
 from durable.tui.widgets.confirm import ConfirmScreen
-from tests.tui.helpers import screen_text, until
-from tests.tui.stub import EVENTS, NOW, RUNS, StubClient, step
+from tests.support.tui_pilot import screen_text, until
+from tests.support.tui_stub import EVENTS, NOW, RUNS, StubClient, step
 
 RUNNING, FINISHED = RUNS[0]["run_id"], RUNS[-1]["run_id"]
 

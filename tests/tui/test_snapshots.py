@@ -1,4 +1,4 @@
-"""Each screen pinned as an SVG snapshot, on canned data at a fixed time (tests/tui/stub.py)."""
+"""Each screen pinned as an SVG snapshot, on canned data at a fixed time (support/tui_stub.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, TextArea
 
 from durable.tui.app import DurableApp
-from tests.tui.helpers import until
+from tests.support.tui_pilot import until
+from tests.support.tui_stub import NOW, StubClient
 from tests.tui.snapshots import compare, take
-from tests.tui.stub import NOW, StubClient
 
 
 def make_app(*, down: bool = False) -> DurableApp:

@@ -2,6 +2,10 @@
 
 The process runs in its own process group (the server and its workers), so a test can
 ``kill -9`` all of it at once, as a crash or an OOM killer would.
+
+Not shipped: this lives beside the tests, and the bench scripts import it from here (they put
+the repository root on ``sys.path``, see ``bench/_repo.py``). It needs only httpx, so it loads
+in a venv without the test extras (``make bench``, ``make soak``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The crash soak: ``kill -9`` a busy ``durable dev`` at random moments, then audit.
 
+Run by ``bench/soak.py`` (``make soak``) and, shortened, by ``tests/devserver/test_soak.py``
+(which imports it as ``bench._soak``); it imports the process harness from ``tests.support``.
+
 Each cycle starts the server, sends its share of events (each with a fixed id, re-sent until
 accepted), lets runs progress for a random moment and kills the whole process group. After
 the last cycle a final server drains everything. Then the audit checks:
@@ -26,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from .harness import TERMINAL, DevProcess, wait_for
+from tests.support.harness import TERMINAL, DevProcess, wait_for
 
 STEPS = 4
 GROUPS = 4

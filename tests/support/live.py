@@ -1,9 +1,9 @@
 """A real dev server for tests: HTTP API on a free port, orchestrator, SQLite, real clock.
 
-``live_server`` runs, in a background thread with its own event loop, an orchestrator over a
-``tmp_path`` SQLite store executing the functions of :data:`app` in process, its scheduler
-loop, and uvicorn serving :func:`devserver.api.create_app`. Tests talk to it over real HTTP
-from sync code::
+:func:`serve` (and the ``live_server`` fixture of ``tests/conftest.py`` built on it) runs, in a
+background thread with its own event loop, an orchestrator over a SQLite store executing the
+functions of :data:`tests.support.live_app.app` in process, its scheduler loop, and uvicorn
+serving :func:`devserver.api.create_app`. Tests talk to it over real HTTP from sync code::
 
     def test_something(live_server):
         event_id = live_server.send("test/pipeline", {"n": 1})
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import secrets
 import socket
 import threading
 import time
@@ -29,10 +27,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import pytest
 import uvicorn
 
-from durable import Context, Durable, NonRetriableError
 from durable._clock import RealClock
 from durable._inprocess import InProcessExecutor
 from durable._orchestrator import Orchestrator
@@ -40,77 +36,9 @@ from durable._store_sqlite import SQLiteStore
 from durable.devserver.api import create_app
 from durable.devserver.context import ServerContext
 from durable.devserver.registry import FunctionInfo, Registry
+from tests.support.live_app import app
 
 T = TypeVar("T")
-
-app = Durable(id="api-tests", logger=logging.getLogger("durable.tests.api"))
-
-
-@app.function(id="pipeline", triggers=[{"event": "test/pipeline"}], backoff=["10ms"])
-async def pipeline(ctx: Context) -> dict[str, Any]:
-    """Steps, a short sleep and log lines inside and outside steps."""
-    n = ctx.event.data.get("n", 0)
-    ctx.logger.info("pipeline starting with n=%s", n)
-
-    def add_one() -> int:
-        ctx.logger.info("adding one")
-        return n + 1
-
-    a = await ctx.step.run("a", add_one)
-    await ctx.step.sleep("pause", ctx.event.data.get("pause", "1ms"))
-    b = await ctx.step.run("b", lambda: a * 2)
-    return {"a": a, "b": b}
-
-
-@app.function(id="flaky", triggers=[{"event": "test/flaky"}], retries=3, backoff=["10ms"])
-async def flaky(ctx: Context) -> str:
-    """A step failing its first two attempts."""
-
-    def unstable() -> str:
-        if ctx.attempt < 2:
-            raise RuntimeError(f"boom {ctx.attempt}")
-        return "ok"
-
-    return await ctx.step.run("unstable", unstable)
-
-
-@app.function(id="doomed", triggers=[{"event": "test/doomed"}], retries=0, backoff=["10ms"])
-async def doomed(ctx: Context) -> None:
-    """A step that fails for good: the run fails."""
-
-    def explode() -> None:
-        raise NonRetriableError("no way")
-
-    await ctx.step.run("explode", explode)
-
-
-@app.function(id="waiter", triggers=[{"event": "test/wait"}])
-async def waiter(ctx: Context) -> Any:
-    """Waits for an approval matching its ``data.id``."""
-    approval = await ctx.step.wait_for_event(
-        "approval",
-        event="test/approved",
-        timeout=ctx.event.data.get("timeout", "1m"),
-        if_="event.data.id == async.data.id",
-    )
-    return approval.data if approval is not None else None
-
-
-@app.function(id="sleeper", triggers=[{"event": "test/sleep"}])
-async def sleeper(ctx: Context) -> str:
-    """Sleeps an hour: a run that stays ``sleeping``."""
-    await ctx.step.sleep("nap", "1h")
-    return "rested"
-
-
-@app.function(id="chain", triggers=[{"event": "test/chain"}])
-async def chain(ctx: Context) -> dict[str, Any]:
-    """Three steps feeding each other; ``one`` returns a fresh nonce each time it runs."""
-    one = await ctx.step.run("one", lambda: secrets.token_hex(4))
-    two = await ctx.step.run("two", lambda: {"n": 2})
-    three = await ctx.step.run("three", lambda: two["n"] * 10)
-    return {"one": one, "two": two, "three": three}
-
 
 TERMINAL = ("completed", "failed", "cancelled")
 #: The headers of a POST: the server refuses any other type (SPEC section 10), bodiless too.
@@ -280,8 +208,12 @@ def serve(db: Path, *, hosts: list[str] | None = None) -> Iterator[LiveServer]:
             assert stopped.is_set(), "the live server did not shut down"
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """A real server (see the module docstring), stopped after the test."""
-    with serve(tmp_path / "dev.db") as server:
-        yield server
+async def settle(server: LiveServer, run_id: str, *statuses: str) -> dict[str, Any]:
+    """Wait (without blocking the loop) until the run has one of ``statuses``."""
+    wanted = statuses or TERMINAL
+    for _ in range(250):
+        run: dict[str, Any] = server.get(f"/api/runs/{run_id}")
+        if run["status"] in wanted:
+            return run
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"run {run_id} never became {wanted}")

@@ -1,10 +1,9 @@
-"""A run held back because its function is not loaded, on the ``live_server`` of conftest."""
+"""A run held back because its function is not loaded, on a live server (``tests.support.live``)."""
 
 from __future__ import annotations
 
 from durable._store import RunRecord, RunStatus
-
-from .conftest import LiveServer
+from tests.support.live import LiveServer
 
 REASON = "function not loaded: /srv/app/gone.py:3: SyntaxError: invalid syntax"
 
