@@ -28,7 +28,7 @@ from ._events import Event, validate_event
 from ._expressions import compile_expression
 from ._flow import concurrency_keys, idempotency_key
 from ._functions import FunctionRegistry
-from ._history import step_change
+from ._history import run_change, step_change
 from ._ids import new_id
 from ._in_flight import InFlight
 from ._journal import Journal
@@ -388,17 +388,3 @@ class Runs:
             step.status, step.error = StepStatus.FAILED, error
         self.store.upsert_step(step)
         self.make_ready(parent)
-
-
-def run_change(run: RunRecord) -> dict[str, Any]:
-    """What listeners hear of a run's status change."""
-    change: dict[str, Any] = {
-        "run_id": run.run_id,
-        "function_id": run.function_id,
-        "status": run.status.value,
-    }
-    if run.status is RunStatus.FAILED and run.error:
-        change["error"] = run.error.get("message")
-    if run.status is RunStatus.CANCELLED:
-        change["reason"] = run.cancel_reason
-    return change

@@ -101,6 +101,21 @@ def test_ingest_takes_validated_events_and_ingest_raw_validates_them() -> None:
     assert record.id == "e1" and len(record.run_ids) == 1
 
 
+def test_validated_events_are_not_validated_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API validates a batch once (``validate_events``); ingest only stores it."""
+    import durable._runs as runs_module
+
+    parts = Parts()
+    event = parts.event("greet/go")
+
+    def again(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("validated twice")
+
+    monkeypatch.setattr(runs_module, "validate_event", again)
+    [record] = parts.runs.ingest([event])
+    assert record.id == event.id and len(record.run_ids) == 1
+
+
 def test_a_cancel_is_committed_then_told_to_the_executor_and_the_pass_in_flight() -> None:
     parts = Parts()
     run = parts.runs.start_run("greet", {"name": "greet/go"})
