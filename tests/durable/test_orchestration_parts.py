@@ -17,7 +17,10 @@ from durable._errors import StoreError, UnknownFunctionError
 from durable._events import validate_event
 from durable._functions import FunctionRegistry
 from durable._in_flight import InFlight
+from durable._inprocess import InProcessExecutor, collect_functions
 from durable._journal import Journal
+from durable._parking import Parking
+from durable._passes import Passes
 from durable._protocol import ExecutionHost, ExecutionRequest, ExecutionResult
 from durable._runs import FUNCTION_CANCELLED, Runs
 from durable._scheduler import Scheduler
@@ -181,6 +184,39 @@ def test_the_registry_finds_functions_by_id_and_by_event() -> None:
         registry.require("nope")
     registry.replace([])
     assert registry.all() == [] and registry.get("greet") is None
+
+
+# -- a pass alone: the real executor, no scheduler ----------------------------------------------
+
+
+async def test_a_pass_runs_alone_with_the_in_process_executor() -> None:
+    parts = Parts()
+    functions = collect_functions([_app()])
+    executor = InProcessExecutor(functions, parts.clock.now)
+    parking = Parking(
+        parts.runs, parts.store, parts.clock, parts.journal, parts.functions, parts.in_flight
+    )
+    passes = Passes(
+        runs=parts.runs,
+        journal=parts.journal,
+        store=parts.store,
+        clock=parts.clock,
+        executor=executor,
+        functions=parts.functions,
+        parking=parking,
+        in_flight=parts.in_flight,
+    )
+    run = parts.runs.start_run("greet", {"name": "greet/go"})
+    await passes.execute(run)
+    ended = parts.store.get_run(run.run_id)
+    assert ended is not None
+    assert (ended.status, ended.output, ended.ready_at) == (RunStatus.COMPLETED, '"hi"', None)
+    gone = parts.runs.start_run("greet", {"name": "greet/go"})
+    parts.functions.replace([])  # its function was unloaded meanwhile: it fails, named
+    await passes.execute(gone)
+    failed = parts.store.get_run(gone.run_id)
+    assert failed is not None and failed.status is RunStatus.FAILED
+    assert failed.error is not None and "greet" in failed.error["message"]
 
 
 # -- the scheduler alone: a fake pass -----------------------------------------------------------
