@@ -267,7 +267,7 @@ class Api:
             raise ApiError(413, exc.code, exc.message) from None
         except InvalidEventError as exc:
             raise ApiError(400, exc.code, exc.message) from None
-        return await self.ctx.orchestrator.accept([event.to_dict() for event in events])
+        return await self.ctx.orchestrator.accept(events)
 
     async def events(self, request: Request) -> Response:
         """``/api/events``: ``POST`` sends events, ``GET`` lists recent ones."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from durable._config import FunctionConfig
 from durable._flow import CRON_EVENT
-from durable._orchestrator import FUNCTION_INVOKED
+from durable._runs import FUNCTION_INVOKED
 
 
 def invocation_event(config: FunctionConfig, data: dict[str, Any]) -> dict[str, Any]:

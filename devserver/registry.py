@@ -54,7 +54,6 @@ class Registry:
 
     functions: dict[str, FunctionInfo] = field(default_factory=dict)
     errors: list[RegistrationError] = field(default_factory=list)
-    generation: int = 0  #: bumped on every successful (re)load
 
     def replace(self, functions: list[FunctionInfo], errors: list[RegistrationError]) -> None:
         """Install a new load. Modules that failed keep their last good functions."""
@@ -66,7 +65,6 @@ class Registry:
         }
         self.functions = {**kept, **{f.id: f for f in functions}}
         self.errors = list(errors)
-        self.generation += 1
 
     def configs(self) -> list[FunctionConfig]:
         """The configs the orchestrator schedules."""

@@ -53,6 +53,7 @@ def start_rerun(
         new = orchestrator.start_run(run.function_id, run.event, trigger="rerun")
         for step in reused:  # before the scheduler runs again: the first pass finds them
             step.run_id = new.run_id
+            step.started_at = step.ended_at = new.created_at  # they happen at its start
             store.upsert_step(step)
     return new, [step.key for step in reused]
 

@@ -137,17 +137,12 @@ class DevServer:
         self._install(*_hello_to_registry(hello))
         recovered = self.orchestrator.recover()
         self.orchestrator.subscribe(self.log)
-        self.orchestrator.subscribe(self._forward_cancel)
         self.context.status["reloads"] = 0
         self.log.info(
             f"durable dev: {len(self.registry.functions)} function(s) from {len(self.files)} "
             f"module(s); {recovered} run(s) resumed; "
             f"http://{self.options.host}:{self.options.port}"
         )
-
-    def _forward_cancel(self, kind: str, change: dict[str, Any]) -> None:
-        if kind == "run" and change["status"] == "cancelled":
-            self.executor.cancel_run(change["run_id"])
 
     async def reload(self, changed: set[str] | None = None) -> bool:
         """Load the code again in a new worker; swap it in if it loaded cleanly."""

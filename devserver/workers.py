@@ -285,7 +285,6 @@ class WorkerExecutor:
         self._spawn = spawn
         self.current: WorkerProcess | None = None
         self._replacing: asyncio.Lock = asyncio.Lock()
-        self.restarts = 0
         self.isolation = Isolation(spawn)
 
     async def start(self, worker: WorkerProcess | None = None) -> dict[str, Any]:
@@ -302,7 +301,6 @@ class WorkerExecutor:
     async def _worker(self) -> WorkerProcess:
         async with self._replacing:
             if self.current is None or not self.current.alive:
-                self.restarts += 1
                 worker = self._spawn()
                 await worker.start()
                 self.current = worker

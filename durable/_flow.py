@@ -52,10 +52,6 @@ class Slots:
             if self._used[key] <= 0:
                 del self._used[key]
 
-    def in_use(self, key: str) -> int:
-        """How many passes hold ``key`` now."""
-        return self._used[key]
-
 
 def cron_event(function_id: str, trigger: CronTrigger, tick: float) -> dict[str, Any]:
     """The event of one cron tick; its id is derived from the tick so it fires at most once."""

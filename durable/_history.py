@@ -1,10 +1,13 @@
-"""A run's stored steps turned into the history the core replays, resolving what fell due."""
+"""A run's stored steps turned into the history the core replays, resolving what fell due;
+and what listeners hear of a run's or a step's change."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._protocol import MemoState, MemoStep
 from ._serialization import loads
-from ._store import RunRecord, StepRecord, StepStatus, Store
+from ._store import RunRecord, RunStatus, StepRecord, StepStatus, Store
 
 
 def build_history(
@@ -59,3 +62,17 @@ def step_change(run: RunRecord, step: StepRecord) -> dict[str, object]:
         "attempts": len(step.attempts),
         "error": (step.error or {}).get("message") if step.error else None,
     }
+
+
+def run_change(run: RunRecord) -> dict[str, Any]:
+    """What listeners hear of a run's status change."""
+    change: dict[str, Any] = {
+        "run_id": run.run_id,
+        "function_id": run.function_id,
+        "status": run.status.value,
+    }
+    if run.status is RunStatus.FAILED and run.error:
+        change["error"] = run.error.get("message")
+    if run.status is RunStatus.CANCELLED:
+        change["reason"] = run.cancel_reason
+    return change

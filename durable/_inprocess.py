@@ -34,3 +34,6 @@ class InProcessExecutor:
     async def execute(self, request: ExecutionRequest, host: ExecutionHost) -> ExecutionResult:
         function = self.functions[request.function_id]
         return await Execution(function, request, host, clock=self.clock).run()
+
+    def cancel_run(self, run_id: str) -> None:
+        """Nothing to do: the pass asks :meth:`ExecutionHost.is_cancelled` before each step."""

@@ -12,12 +12,13 @@ function is now there (or whose code now loads without it: they then fail as bef
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from ._store import RunRecord, RunStatus
-
-if TYPE_CHECKING:
-    from ._orchestrator import Orchestrator
+from ._clock import Clock
+from ._functions import FunctionRegistry
+from ._in_flight import InFlight
+from ._journal import Journal
+from ._runs import Runs
+from ._store import RunRecord, RunStatus, Store
 
 #: Why a function id is not loaded (its runs wait), or None (its runs fail).
 ReasonOf = Callable[[str], str | None]
@@ -30,10 +31,23 @@ class FunctionNotLoaded(Exception):
 
 
 class Parking:
-    """The parked runs of one orchestrator."""
+    """The parked runs of one store."""
 
-    def __init__(self, orchestrator: Orchestrator) -> None:
-        self.orch = orchestrator
+    def __init__(
+        self,
+        runs: Runs,
+        store: Store,
+        clock: Clock,
+        journal: Journal,
+        functions: FunctionRegistry,
+        in_flight: InFlight,
+    ) -> None:
+        self.runs = runs
+        self.store = store
+        self.clock = clock
+        self.journal = journal
+        self.functions = functions
+        self.in_flight = in_flight
         self.reason_of: ReasonOf | None = None
         self._parked: dict[str, tuple[str, str]] = {}  #: run id -> (function id, reason)
 
@@ -54,25 +68,25 @@ class Parking:
         """Hold ``run`` back for ``reason`` until the next change of the functions."""
         self._parked[run.run_id] = (run.function_id, reason)
         run.status, run.ready_at = RunStatus.QUEUED, None
-        self.orch.save_run(run)
+        self.runs.save_run(run, reason=reason)
 
     def wake(self) -> None:
         """After the functions changed: make due the parked runs that can go on now."""
         if not self._parked:
             return
-        now = self.orch.clock.now()
+        now = self.clock.now()
         for run_id, (function_id, _) in list(self._parked.items()):
             reason = None
-            if not self.orch.has_function(function_id) and self.reason_of is not None:
+            if function_id not in self.functions and self.reason_of is not None:
                 reason = self.reason_of(function_id)
             if reason is not None:  # still not loaded: maybe for a new reason
                 self._parked[run_id] = (function_id, reason)
                 continue
             del self._parked[run_id]
-            run = self.orch.store.get_run(run_id)
+            run = self.store.get_run(run_id)
             if run is None or run.status.terminal or run.ready_at is not None:
                 continue
             run.ready_at = now
-            self.orch.save_run(run)
-        self.orch.flush()
-        self.orch.scheduler.wakeup.set()
+            self.runs.save_run(run)
+        self.journal.flush()
+        self.in_flight.wakeup.set()

@@ -1,59 +1,89 @@
 """One pass of a run: build its history, hand it to the executor, apply what comes back.
 
-The :class:`Passes` of an :class:`~durable._orchestrator.Orchestrator` are where a run meets
-the executor (in process, or a worker process). A pass ends in one of: completed, failed,
-errored (the handler body is retried after its backoff), or suspended (sleeping, waiting,
-or due again at once when something it waits on resolved during the pass).
+:class:`Passes` are where a run meets the executor (in process, or a worker process). A pass
+ends in one of: completed, failed, errored (the handler body is retried after its backoff),
+or suspended (sleeping, waiting, or due again at once when something it waits on resolved
+during the pass).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import random
+from typing import Any
 
-from ._backoff import DEFAULT_BACKOFF
+from ._backoff import DEFAULT_BACKOFF, Backoff
+from ._clock import Clock
 from ._config import FunctionConfig
 from ._errors import StoreError, UnknownFunctionError
+from ._functions import FunctionRegistry
 from ._history import build_history
-from ._parking import FunctionNotLoaded
-from ._protocol import ExecutionRequest, ExecutionResult, PassCrashed, PassInterrupted
+from ._in_flight import InFlight
+from ._journal import Journal
+from ._parking import FunctionNotLoaded, Parking
+from ._protocol import (
+    ExecutionRequest,
+    ExecutionResult,
+    Executor,
+    PassCrashed,
+    PassInterrupted,
+)
 from ._run_host import RunHost
+from ._runs import Runs
 from ._serialization import dumps, encoded_size
-from ._store import RunRecord, RunStatus, StepStatus
-
-if TYPE_CHECKING:
-    from ._orchestrator import Orchestrator
+from ._store import RunRecord, RunStatus, StepStatus, Store
 
 
 class Passes:
-    """Runs the passes of one orchestrator's runs and applies their results."""
+    """Runs the passes of runs and applies their results."""
 
-    def __init__(self, orchestrator: Orchestrator) -> None:
-        self.orch = orchestrator
-        #: runs made ready while a pass of theirs was in flight: due again when it ends
-        self.rerun_after: set[str] = set()
+    def __init__(
+        self,
+        *,
+        runs: Runs,
+        journal: Journal,
+        store: Store,
+        clock: Clock,
+        executor: Executor,
+        functions: FunctionRegistry,
+        parking: Parking,
+        in_flight: InFlight,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.runs = runs
+        self.journal = journal
+        self.store = store
+        self.clock = clock
+        self.executor = executor
+        self.functions = functions
+        self.parking = parking
+        self.in_flight = in_flight
+        self.backoff = backoff
+        self.rng = rng or random.Random()
 
     async def execute(self, run: RunRecord) -> None:
         """Run one pass of ``run`` and apply its result.
 
         If the database refuses a write of the pass (locked, full), the pass is abandoned:
-        what it wrote since its last commit is rolled back, and the run goes again from that
-        commit once writes work (:meth:`Scheduler.strand`).
+        what it wrote since its last commit is rolled back and the :class:`StoreError` is
+        raised again; the scheduler runs it again from that commit once writes work
+        (:meth:`Scheduler.strand`).
         """
         try:
             await self._execute(run)
         except StoreError as exc:
-            self.orch.store_failed(exc)
-            self.rerun_after.discard(run.run_id)
-            self.orch.scheduler.strand(run.run_id)
+            self.journal.store_failed(exc)
+            self.in_flight.rerun.discard(run.run_id)
+            raise
 
     async def _execute(self, run: RunRecord) -> None:
-        config = self.orch.config_of(run.function_id)
+        config = self.functions.get(run.function_id)
         if config is None:  # not loaded: held back if its code failed to load, else failed
-            if not self.orch.parking.park(run):
-                self.orch.fail(run, UnknownFunctionError(run.function_id).to_dict())
-            self.orch.flush()
+            if not self.parking.park(run):
+                self.runs.fail(run, UnknownFunctionError(run.function_id).to_dict())
+            self.journal.flush()
             return
-        now = self.orch.clock.now()
+        now = self.clock.now()
         run.status, run.ready_at = RunStatus.RUNNING, None
         if run.started_at is None:
             run.started_at = now
@@ -62,8 +92,8 @@ class Passes:
                 run.deadline_at = now + config.finish_timeout.total_seconds()
                 run.deadline_reason = "timeouts.finish: the run did not finish in time"
 
-        self.orch.save_run(run)
-        steps, memo = build_history(self.orch.store, run, self.orch.clock.now())
+        self.runs.save_run(run)
+        steps, memo = build_history(self.store, run, self.clock.now())
         state_bytes = encoded_size(dumps(run.event)) + sum(
             encoded_size(s.output) for s in steps.values() if s.output is not None
         )
@@ -76,12 +106,24 @@ class Passes:
             attempt=run.attempt,
             state_bytes=state_bytes,
             step_count=len(steps),
-            mocks=self.orch.mocks_for(run.run_id),
+            mocks=self.runs.mocks_for(run.run_id),
         )
-        host = RunHost(self.orch, run, config, steps, backoff=self.orch.backoff, rng=self.orch.rng)
+        host = RunHost(
+            run,
+            config,
+            steps,
+            runs=self.runs,
+            journal=self.journal,
+            store=self.store,
+            clock=self.clock,
+            functions=self.functions,
+            in_flight=self.in_flight,
+            backoff=self.backoff,
+            rng=self.rng,
+        )
         held: str | None = None
         try:
-            result = await self.orch.executor.execute(request, host)
+            result = await self.executor.execute(request, host)
         except FunctionNotLoaded as exc:  # nothing ran: wait for the code to load
             held, result = str(exc), ExecutionResult("suspended")
         except PassInterrupted:
@@ -102,26 +144,25 @@ class Passes:
                 )
         if host.store_error is not None:  # the handler was stopped: nothing to apply
             raise host.store_error
-        latest = self.orch.store.get_run(run.run_id)
+        latest = self.store.get_run(run.run_id)
         if latest is None or latest.status.terminal:
-            self.rerun_after.discard(run.run_id)
-            self.orch.pass_ended(run.run_id)
-            self.orch.flush()
+            self.in_flight.ended(run.run_id)
+            self.journal.flush()
             return
         if held is not None:
-            self.rerun_after.discard(run.run_id)
-            self.orch.parking.hold(run, held)
+            self.in_flight.rerun.discard(run.run_id)
+            self.parking.hold(run, held)
         else:
             self._apply(run, config, result)
-        self.orch.flush()
+        self.journal.flush()
 
     def _apply(self, run: RunRecord, config: FunctionConfig, result: ExecutionResult) -> None:
         if result.status != "suspended":
-            self.rerun_after.discard(run.run_id)
+            self.in_flight.rerun.discard(run.run_id)
         if result.status == "completed":
-            self.orch.complete(run, result.output)
+            self.runs.complete(run, result.output)
         elif result.status == "failed":
-            self.orch.fail(run, dict(result.error or {}))
+            self.runs.fail(run, dict(result.error or {}))
         elif result.status == "errored":
             self._body_error(run, config, dict(result.error or {}))
         elif result.status == "suspended":
@@ -130,27 +171,27 @@ class Passes:
     def _body_error(self, run: RunRecord, config: FunctionConfig, error: dict[str, Any]) -> None:
         run.attempt += 1
         if run.attempt > config.retries:
-            self.orch.fail(run, error)
+            self.runs.fail(run, error)
             return
-        now = self.orch.clock.now()
+        now = self.clock.now()
         retry_at = error.get("retry_at")
         if not isinstance(retry_at, (int, float)):
-            backoff = self.orch.backoff or config.backoff or DEFAULT_BACKOFF
-            retry_at = now + backoff.delay(run.attempt, self.orch.rng).total_seconds()
+            backoff = self.backoff or config.backoff or DEFAULT_BACKOFF
+            retry_at = now + backoff.delay(run.attempt, self.rng).total_seconds()
         run.error, run.ready_at, run.status = error, retry_at, RunStatus.RUNNING
-        self.orch.save_run(run)
+        self.runs.save_run(run)
 
     def _suspend(self, run: RunRecord, *, reenter: bool) -> None:
         pending = [
             s
-            for s in self.orch.store.get_steps(run.run_id)
+            for s in self.store.get_steps(run.run_id)
             if s.status not in (StepStatus.COMPLETED, StepStatus.FAILED)
         ]
         wakes = [s.wake_at for s in pending if s.wake_at is not None]
         statuses = {s.status for s in pending}
-        if reenter or run.run_id in self.rerun_after or not pending:
-            self.rerun_after.discard(run.run_id)
-            run.ready_at, run.status = self.orch.clock.now(), RunStatus.RUNNING
+        if reenter or run.run_id in self.in_flight.rerun or not pending:
+            self.in_flight.rerun.discard(run.run_id)
+            run.ready_at, run.status = self.clock.now(), RunStatus.RUNNING
         else:
             run.ready_at = min(wakes) if wakes else None
             if statuses & {StepStatus.WAITING, StepStatus.INVOKING}:
@@ -159,4 +200,4 @@ class Passes:
                 run.status = RunStatus.SLEEPING
             else:
                 run.status = RunStatus.RUNNING
-        self.orch.save_run(run)
+        self.runs.save_run(run)

@@ -252,3 +252,11 @@ class Executor(Protocol):
     async def execute(self, request: ExecutionRequest, host: ExecutionHost) -> ExecutionResult:
         """Run one pass of the handler of ``request.function_id``."""
         ...
+
+    def cancel_run(self, run_id: str) -> None:
+        """``run_id`` was cancelled (and that is committed): stop a pass of it in flight.
+
+        An executor whose handlers poll :meth:`ExecutionHost.is_cancelled` between steps
+        (the in-process one) has nothing more to do.
+        """
+        ...

@@ -8,13 +8,15 @@ at once (an expired sleep, an event that already arrived, sent events).
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
 
 from ._backoff import DEFAULT_BACKOFF, Backoff
+from ._clock import Clock
 from ._config import FunctionConfig
 from ._errors import StoreError, UnknownFunctionError
 from ._expressions import compile_expression
-from ._matching import field_value, match_field
+from ._functions import FunctionRegistry
+from ._in_flight import InFlight
+from ._journal import Journal
 from ._protocol import (
     CONTINUE,
     PARK,
@@ -31,11 +33,11 @@ from ._protocol import (
     StepStarted,
     WaitRequest,
 )
-from ._store import LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
+from ._runs import Runs
+from ._serialization import dumps
+from ._store import LogRecord, RunRecord, StepRecord, StepStatus, Store
 from ._text import clean_error, shown_text
-
-if TYPE_CHECKING:
-    from ._orchestrator import Orchestrator
+from ._waits import make_wait
 
 
 class RunHost:
@@ -43,15 +45,25 @@ class RunHost:
 
     def __init__(
         self,
-        orchestrator: Orchestrator,
         run: RunRecord,
         config: FunctionConfig,
         steps: dict[str, StepRecord],
         *,
+        runs: Runs,
+        journal: Journal,
+        store: Store,
+        clock: Clock,
+        functions: FunctionRegistry,
+        in_flight: InFlight,
         backoff: Backoff | None,
         rng: random.Random,
     ) -> None:
-        self.orch = orchestrator
+        self.runs = runs
+        self.journal = journal
+        self.store = store
+        self.clock = clock
+        self.functions = functions
+        self.passes = in_flight  #: the engine's passes in flight (is this run cancelled?)
         self.run = run
         self.config = config
         self.steps = steps
@@ -75,11 +87,11 @@ class RunHost:
     # -- ExecutionHost ------------------------------------------------------------------
 
     def is_cancelled(self) -> bool:
-        return self.orch.is_cancelled(self.run.run_id)
+        return self.passes.is_cancelled(self.run.run_id)
 
     def step_started(self, notice: StepStarted) -> None:
         self.in_flight[notice.key] = notice
-        self.orch.notify_started(self.run, notice)
+        self.runs.notify_started(self.run, notice)
 
     def crashed(self, reason: str, *, name: str = "WorkerDied", keys: tuple[str, ...] = ()) -> bool:
         """The process running this pass died: fail the attempts in flight, per step policy.
@@ -87,7 +99,7 @@ class RunHost:
         ``keys``: only those steps (the one known to have caused it); else every step in
         flight. Returns False if none was charged (the crash was in handler code).
         """
-        now = self.orch.clock.now()
+        now = self.clock.now()
         charged = [n for n in self.in_flight.values() if not keys or n.key in keys]
         for notice in charged:
             self._failed(
@@ -106,7 +118,7 @@ class RunHost:
     def log(self, line: LogLine) -> None:
         # cleaned here too: a worker's lines are not to be trusted to be storable text
         level, message = shown_text(line.level), shown_text(line.message)
-        self.orch.buffer_log(LogRecord(self.run.run_id, line.ts, level, message, line.step_key))
+        self.journal.buffer_log(LogRecord(self.run.run_id, line.ts, level, message, line.step_key))
 
     async def checkpoint(self, message: Checkpoint) -> Reply:
         self.in_flight.pop(message.key, None)
@@ -114,13 +126,13 @@ class RunHost:
             return STOP
         try:
             reply = self._apply(message)
-            await self.orch.commit()
+            await self.journal.commit()
         except StoreError as exc:
             # Not saved, so not done: stop the handler; the run goes again from its last
             # commit once the database takes writes (the step body runs again then).
             if self.store_error is None:
                 self.store_error = exc
-                self.orch.store_failed(exc)
+                self.journal.store_failed(exc)
             return STOP
         return reply
 
@@ -149,15 +161,15 @@ class RunHost:
                 kind=kind.value,
                 status=status,
                 position=self.base_position + msg.seq,
-                started_at=self.orch.clock.now(),
+                started_at=self.clock.now(),
             )
             self.steps[msg.key] = step
         step.status = status
         return step
 
     def _save(self, step: StepRecord) -> None:
-        self.orch.store.upsert_step(step)
-        self.orch.notify_step(self.run, step)
+        self.store.upsert_step(step)
+        self.runs.notify_step(self.run, step)
 
     def _completed(self, msg: StepCompleted) -> Reply:
         step = self._step(msg, msg.kind, StepStatus.COMPLETED)
@@ -188,7 +200,7 @@ class RunHost:
             self.last_checkpoint_at = msg.ended_at
             self._save(step)
             return Reply("fail", error=step.error)
-        now = self.orch.clock.now()
+        now = self.clock.now()
         if msg.retry_at is not None:
             due = msg.retry_at
         else:
@@ -198,7 +210,7 @@ class RunHost:
         return CONTINUE if due <= now else PARK
 
     def _sleep(self, msg: SleepRequest) -> Reply:
-        now = self.orch.clock.now()
+        now = self.clock.now()
         if msg.until <= now:
             step = self._step(msg, StepKind.SLEEP, StepStatus.COMPLETED)
             step.ended_at = now
@@ -214,19 +226,19 @@ class RunHost:
     def _wait(self, msg: WaitRequest) -> Reply:
         condition = compile_expression(msg.if_) if msg.if_ else None
         trigger = self.run.event
-        for candidate in self.orch.store.events_since(msg.event, self.last_checkpoint_at):
+        for candidate in self.store.events_since(msg.event, self.last_checkpoint_at):
             data = candidate.to_event_dict()
             if condition is None or condition.matches({"event": trigger, "async": data}):
                 step = self._step(msg, StepKind.WAIT_FOR_EVENT, StepStatus.COMPLETED)
                 step.detail = {"event": msg.event, "if": msg.if_, "matched": candidate.id}
-                step.output = self.orch.encode(data)
-                step.ended_at = self.orch.clock.now()
+                step.output = dumps(data)
+                step.ended_at = self.clock.now()
                 self._save(step)
                 return Reply("continue", data)
         step = self._step(msg, StepKind.WAIT_FOR_EVENT, StepStatus.WAITING)
         step.wake_at = msg.timeout_at
         step.detail = {"event": msg.event, "if": msg.if_, "timeout_at": msg.timeout_at}
-        self.orch.store.add_wait(
+        self.store.add_wait(
             make_wait(
                 self.run,
                 step_key=msg.key,
@@ -240,14 +252,14 @@ class RunHost:
         return PARK
 
     def _invoke(self, msg: InvokeRequest) -> Reply:
-        if not self.orch.has_function(msg.function_id):
+        if msg.function_id not in self.functions:
             error = UnknownFunctionError(msg.function_id)
             step = self._step(msg, StepKind.INVOKE, StepStatus.FAILED)
             step.error = {**error.to_dict(), "name": "UnknownFunctionError"}
-            step.ended_at = self.orch.clock.now()
+            step.ended_at = self.clock.now()
             self._save(step)
             return Reply("fail", error=step.error)
-        child = self.orch.start_invoked_run(
+        child = self.runs.start_invoked_run(
             msg.function_id, dict(msg.data), parent=self.run, step_key=msg.key
         )
         step = self._step(msg, StepKind.INVOKE, StepStatus.INVOKING)
@@ -257,35 +269,10 @@ class RunHost:
         return PARK
 
     def _send(self, msg: SendEventRequest) -> Reply:
-        ids = self.orch.ingest_events([dict(e) for e in msg.events], origin=self.run.run_id)
+        ids = [record.id for record in self.runs.ingest_raw([dict(e) for e in msg.events])]
         step = self._step(msg, StepKind.SEND_EVENT, StepStatus.COMPLETED)
-        step.output = self.orch.encode(ids)
-        step.ended_at = self.orch.clock.now()
+        step.output = dumps(ids)
+        step.ended_at = self.clock.now()
         self.last_checkpoint_at = step.ended_at
         self._save(step)
         return Reply("continue", ids)
-
-
-def make_wait(
-    run: RunRecord,
-    *,
-    step_key: str,
-    event_name: str,
-    condition: str | None,
-    expires_at: float,
-    since: float,
-    kind: str = "step",
-) -> WaitRecord:
-    """A wait record, indexed by the matched field's value when the condition allows."""
-    field = match_field(condition)
-    return WaitRecord(
-        run_id=run.run_id,
-        step_key=step_key,
-        event_name=event_name,
-        condition=condition,
-        expires_at=expires_at,
-        since=since,
-        kind=kind,
-        match_field=field,
-        match_value=field_value(run.event, field) if field else None,
-    )

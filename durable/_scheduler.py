@@ -1,10 +1,11 @@
 """Scheduling: which passes start when. Due runs, concurrency slots, cron ticks, deadlines.
 
-The :class:`Scheduler` belongs to one :class:`~durable._orchestrator.Orchestrator`. It picks
-due runs (oldest due first, skipping those whose concurrency keys are full), fires due cron
-ticks (at most once per tick, a missed stretch of ticks once), cancels runs past their
-``timeouts`` deadline, and drives the loops: :meth:`settle` for virtual time, and
-:meth:`run_forever` for the real clock.
+The :class:`Scheduler` picks due runs (oldest due first, skipping those whose concurrency
+keys are full), fires due cron ticks (at most once per tick, a missed stretch of ticks
+once), cancels runs past their ``timeouts`` deadline, and drives the loops: :meth:`settle`
+for virtual time, and :meth:`run_forever` for the real clock. A pass itself is a callable
+it is given (:meth:`Passes.execute <durable._passes.Passes.execute>` in the engine); a pass
+that raises :class:`StoreError` is stranded and goes again once the database takes writes.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
+from ._clock import Clock
 from ._errors import StoreError
 from ._flow import Slots, cron_event
-from ._store import EventRecord, RunRecord, RunStatus
+from ._functions import FunctionRegistry
+from ._in_flight import InFlight
+from ._journal import Journal
+from ._runs import Runs
+from ._store import EventRecord, RunRecord, RunStatus, Store
 from ._triggers import CronTrigger
-
-if TYPE_CHECKING:
-    from ._orchestrator import Orchestrator
 
 logger = logging.getLogger("durable.scheduler")
 
@@ -36,13 +39,29 @@ def next_tick(trigger: CronTrigger, after: float) -> float:
 
 
 class Scheduler:
-    """Starts the passes of one orchestrator."""
+    """Starts passes: ``execute(run)`` runs one pass of a due run."""
 
-    def __init__(self, orchestrator: Orchestrator, *, max_parallel: int) -> None:
-        self.orch = orchestrator
+    def __init__(
+        self,
+        *,
+        runs: Runs,
+        journal: Journal,
+        store: Store,
+        clock: Clock,
+        functions: FunctionRegistry,
+        in_flight: InFlight,
+        execute: Callable[[RunRecord], Awaitable[None]],
+        max_parallel: int,
+    ) -> None:
+        self.runs = runs
+        self.journal = journal
+        self.store = store
+        self.clock = clock
+        self.functions = functions
+        self.in_flight = in_flight
+        self.execute = execute
         self.max_parallel = max_parallel
-        self.executing: dict[str, asyncio.Task[None]] = {}
-        self.wakeup = asyncio.Event()
+        self.wakeup = in_flight.wakeup  #: set whenever new work may be due
         self._slots = Slots()
         self._held_slots: dict[str, list[str]] = {}
         self._cron_next: dict[tuple[str, str], float] = {}
@@ -54,51 +73,57 @@ class Scheduler:
 
     def schedule_crons(self) -> None:
         """Load (or first compute) the next tick of every cron trigger."""
-        store, now = self.orch.store, self.orch.clock.now()
+        store, now = self.store, self.clock.now()
         self._cron_next = {}
-        for config in self.orch.functions():
+        for config in self.functions.all():
             for trigger in config.cron_triggers:
                 next_at = store.get_cron(config.id, trigger.cron)
                 if next_at is None:
                     next_at = next_tick(trigger, now)
                     store.set_cron(config.id, trigger.cron, next_at)
                 self._cron_next[(config.id, trigger.cron)] = next_at
-        self.orch.flush()
+        self.journal.flush()
 
     def recover(self) -> int:
         """After a restart: make runs that were mid-pass ready again. Returns their number."""
-        store, now, count = self.orch.store, self.orch.clock.now(), 0
+        store, now, count = self.store, self.clock.now(), 0
         for run in store.unfinished_runs():
             if run.ready_at is None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
                 run.ready_at = now
                 store.update_run(run)
                 count += 1
-        self.orch.flush()
+        self.journal.flush()
         return count
 
-    def start_due(self) -> int:
+    def _start_due(self) -> int:
         """Start a pass for every due run not already in flight. Returns how many started."""
-        room = self.max_parallel - len(self.executing)
+        room = self.max_parallel - len(self.in_flight.tasks)
         if room <= 0:
             return 0
         started = 0
-        due = self.orch.store.ready_runs(self.orch.clock.now(), room + len(self.executing) + 1000)
+        due = self.store.ready_runs(self.clock.now(), room + len(self.in_flight.tasks) + 1000)
         for run in due:
-            if run.run_id in self.executing or started >= room:
+            if run.run_id in self.in_flight.tasks or started >= room:
                 continue
-            config = self.orch.config_of(run.function_id)
+            config = self.functions.get(run.function_id)
             if config is not None and config.concurrency:
                 if not self._slots.try_acquire(config, run.concurrency_keys):
                     continue
                 self._held_slots[run.run_id] = run.concurrency_keys
-            task = asyncio.ensure_future(self.orch.execute(run))
-            self.executing[run.run_id] = task
+            task = asyncio.ensure_future(self._pass(run))
+            self.in_flight.tasks[run.run_id] = task
             task.add_done_callback(functools.partial(self._pass_done, run.run_id))
             started += 1
         return started
 
+    async def _pass(self, run: RunRecord) -> None:
+        try:
+            await self.execute(run)
+        except StoreError:  # rolled back by the pass: go again once writes work
+            self.strand(run.run_id)
+
     def _pass_done(self, run_id: str, _task: object = None) -> None:
-        self.executing.pop(run_id, None)
+        self.in_flight.tasks.pop(run_id, None)
         if run_id not in self.stranded:
             self._retry_delay = 0.0  # a pass went through: the database takes writes
         self._slots.release(self._held_slots.pop(run_id, []))
@@ -109,43 +134,41 @@ class Scheduler:
 
         Raises :class:`StoreError` (having changed nothing) if the database refuses the writes.
         """
-        now = self.orch.clock.now()
+        now = self.clock.now()
         fired: dict[tuple[str, str], float] = {}
-        with self.orch.atomic():
+        with self.journal.atomic():
             self._resume_stranded(now)
-            for run in self.orch.store.expired_deadlines(now):
-                self.orch.cancel(run.run_id, run.deadline_reason or "timed out", commit=False)
+            for run in self.store.expired_deadlines(now):
+                self.runs.cancel(run.run_id, run.deadline_reason or "timed out", commit=False)
             for (function_id, cron), next_at in self._cron_next.items():
                 if next_at <= now:
                     fired[(function_id, cron)] = self._fire_cron(function_id, cron, next_at, now)
         self._cron_next.update(fired)  # only once committed: a refused tick fires again
         if now >= self._retry_at:
-            self.stranded &= set(self.executing)
-        return self.start_due()
+            self.stranded &= set(self.in_flight.tasks)
+        return self._start_due()
 
     def strand(self, run_id: str) -> None:
         """A pass of ``run_id`` was abandoned (the database refused its writes): run it again
         from its last commit after a back-off that grows while the database keeps refusing."""
         self.stranded.add(run_id)
         self._retry_delay = min(RETRY_MAX, max(RETRY_FIRST, self._retry_delay * 2))
-        self._retry_at = self.orch.clock.now() + self._retry_delay
+        self._retry_at = self.clock.now() + self._retry_delay
 
     def _resume_stranded(self, now: float) -> None:
         if now < self._retry_at:
             return
-        store = self.orch.store
-        for run_id in self.stranded - set(self.executing):
-            run = store.get_run(run_id)
+        for run_id in self.stranded - set(self.in_flight.tasks):
+            run = self.store.get_run(run_id)
             if run is not None and not run.status.terminal:
                 run.ready_at = now
-                store.update_run(run)
+                self.store.update_run(run)
 
     def _fire_cron(self, function_id: str, cron: str, tick: float, now: float) -> float:
-        store = self.orch.store
-        config = self.orch.function(function_id)
+        config = self.functions.require(function_id)
         trigger = next(t for t in config.cron_triggers if t.cron == cron)
         event = cron_event(function_id, trigger, tick)
-        if store.get_event(event["id"]) is None:  # never twice for one tick
+        if self.store.get_event(event["id"]) is None:  # never twice for one tick
             record = EventRecord(
                 id=event["id"],
                 name=event["name"],
@@ -153,18 +176,19 @@ class Scheduler:
                 ts=event["ts"],
                 received_at=now,
             )
-            run = self.orch.create_run(config, event, trigger="cron")
+            run = self.runs.create_run(config, event, trigger="cron")
             assert isinstance(run, RunRecord)
             record.run_ids.append(run.run_id)
-            store.insert_event(record)
+            self.store.insert_event(record)
         next_at = next_tick(trigger, max(now, tick))  # missed ticks fire once, not per tick
-        store.set_cron(function_id, cron, next_at)
+        self.store.set_cron(function_id, cron, next_at)
         return next_at
 
     def next_wake_at(self) -> float | None:
         """When something next falls due: a run, a deadline or a cron tick."""
-        store = self.orch.store
-        times = [t for t in (store.next_ready_at(), store.next_deadline_at()) if t is not None]
+        times = [
+            t for t in (self.store.next_ready_at(), self.store.next_deadline_at()) if t is not None
+        ]
         times.extend(self._cron_next.values())
         if self.stranded:
             times.append(self._retry_at)
@@ -174,12 +198,12 @@ class Scheduler:
         """Run every pass that is due now, and those they make due, until nothing is."""
         while True:
             self.tick()
-            if not self.executing:
+            if not self.in_flight.tasks:
                 if self._has_startable():
                     continue
                 return
             done, _ = await asyncio.wait(
-                list(self.executing.values()), return_when=asyncio.FIRST_COMPLETED
+                list(self.in_flight.tasks.values()), return_when=asyncio.FIRST_COMPLETED
             )
             for task in done:
                 task.result()
@@ -194,8 +218,8 @@ class Scheduler:
         while True:
             self.wakeup.clear()
             try:
-                if self.orch.store_problem is not None:
-                    self.orch.store.probe_write()
+                if self.journal.store_problem is not None:
+                    self.store.probe_write()
                 self.tick()
             except Exception as exc:
                 delay = min(RETRY_MAX, max(RETRY_FIRST, delay * 2))
@@ -205,23 +229,23 @@ class Scheduler:
             if delay:
                 logger.warning("the database accepts writes again: scheduling resumed")
                 delay = 0.0
-            self.orch.store_problem = None
+            self.journal.store_problem = None
             next_at = self.next_wake_at()
-            timeout = None if next_at is None else max(0.0, next_at - self.orch.clock.now())
+            timeout = None if next_at is None else max(0.0, next_at - self.clock.now())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout)
 
     def _report(self, exc: Exception, delay: float) -> None:
         if isinstance(exc, StoreError):
-            self.orch.store_problem = exc
+            self.journal.store_problem = exc
             if delay == RETRY_FIRST:  # once per outage, not once per retry
                 logger.error("scheduler: %s (retrying every %.1fs at most)", exc, RETRY_MAX)
         else:  # a bug: say so loudly, but keep scheduling the other runs
             logger.exception("scheduler: round failed; retrying in %.1fs", delay)
 
     def _has_startable(self) -> bool:
-        for run in self.orch.store.ready_runs(self.orch.clock.now(), 1000):
-            config = self.orch.config_of(run.function_id)
+        for run in self.store.ready_runs(self.clock.now(), 1000):
+            config = self.functions.get(run.function_id)
             if config is None or not config.concurrency:
                 return True
             if self._slots.try_acquire(config, run.concurrency_keys):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._events import validate_event
+from ._events import Event, validate_event
 from ._ids import new_id
 from ._limits import MAX_EVENT_BYTES
 from ._serialization import dumps, encoded_size
@@ -21,9 +21,7 @@ from ._text import MAX_TEXT_CHARS, clean_error, trim_text
 _MIN_TEXT_CHARS = 256
 
 
-def system_event(
-    name: str, run: RunRecord, extra: dict[str, Any], *, now_ms: int
-) -> dict[str, Any]:
+def system_event(name: str, run: RunRecord, extra: dict[str, Any], *, now_ms: int) -> Event:
     """The validated event ``name`` about ``run`` (``data``: function_id, run_id, event and
     ``extra``), with its texts trimmed so that it fits :data:`MAX_EVENT_BYTES`."""
     extra = clean_error(extra)  # each text within MAX_TEXT_CHARS already
@@ -50,7 +48,7 @@ def system_event(
         if fits or note:
             break
         trigger, note = _without_data(run)
-    return validate_event(event, now_ms=now_ms).to_dict()
+    return validate_event(event, now_ms=now_ms)
 
 
 def _capped(value: Any, cap: int) -> Any:

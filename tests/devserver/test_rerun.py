@@ -136,6 +136,29 @@ async def test_reused_steps_are_marked_and_happen_at_the_reruns_start() -> None:
         assert steps["ship"]["attempts"] and steps["ship"]["started_at"] >= view["created_at"]
 
 
+async def test_reused_steps_start_with_the_rerun_while_the_clock_moves() -> None:
+    """On a real clock time passes between reading the reused steps and creating the run:
+    the steps still happen at the rerun's start, never before it."""
+    app = build_app()
+    async with TestEngine(app) as t:
+        await t.send({"name": "quote"})
+        await t.settle()
+        (first,) = t.runs(function="fallback")
+        record = t.store.get_run(first.run_id)
+        assert record is not None
+        read = t.clock.now
+
+        def moving() -> float:  # a millisecond passes on every read, as under load
+            t.clock.advance(0.001)
+            return read()
+
+        t.clock.now = moving  # type: ignore[method-assign]
+        new, keys = start_rerun(t.orchestrator, record, "ship", {"from_step": "ship"})
+        reused = [s for s in t.store.get_steps(new.run_id) if s.key in keys]
+        assert keys and len(reused) == len(keys)
+        assert all(s.started_at == s.ended_at == new.created_at for s in reused)
+
+
 def test_the_api_marks_reused_steps(live_server: LiveServer) -> None:
     first = live_server.wait_run(live_server.start("test/chain"))
     response = live_server.client.post(

@@ -272,7 +272,7 @@ async def test_a_failed_event_that_cannot_be_built_leaves_the_run_untouched(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Building the event comes first: if it raises, the run is not half ended."""
-    import durable._orchestrator as orchestrator_module
+    import durable._runs as runs_module
 
     def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
         raise RuntimeError("cannot build")
@@ -281,7 +281,7 @@ async def test_a_failed_event_that_cannot_be_built_leaves_the_run_untouched(
         await t.send({"name": "nap/go"})
         await t.settle()
         run_id = t.runs()[0].run_id
-        monkeypatch.setattr(orchestrator_module, "system_event", broken)
+        monkeypatch.setattr(runs_module, "system_event", broken)
         with pytest.raises(RuntimeError, match="cannot build"):
             t.orchestrator.cancel(run_id, "stop")
         assert t.run(run_id).status == "sleeping"
