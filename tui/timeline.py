@@ -16,7 +16,6 @@ from typing import Any
 
 from rich.text import Text
 
-from durable.presentation import LEGEND as PALETTE_LEGEND
 from durable.presentation import (
     KIND_LABEL,
     PENDING,
@@ -31,6 +30,7 @@ from durable.presentation import (
     step_span,
     timed_out,
 )
+from durable.presentation import LEGEND as PALETTE_LEGEND
 
 from .format import clock_time, error_text, human_duration, parse_time
 
