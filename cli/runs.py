@@ -27,6 +27,7 @@ from durable.presentation import (
     Segment,
     bar_style,
     elapsed,
+    error_line,
     human_duration,
     make_axis,
     run_end,
@@ -200,14 +201,6 @@ def _axis(run: dict[str, Any], now: datetime, width: int) -> Axis:
     return Axis(shared.start, shared.end, shared.width)
 
 
-def _error_text(error: Any) -> str:
-    """``Name: message`` of an API error dict."""
-    if not isinstance(error, dict):
-        return str(error) if error else ""
-    name, message = error.get("name"), error.get("message")
-    return f"{name}: {message}" if name else str(message or "")
-
-
 def _preview(value: Any, width: int = 40) -> str:
     """A value as compact JSON, cut to ``width`` characters."""
     text = json.dumps(value, ensure_ascii=False, default=str)
@@ -233,7 +226,7 @@ def _what_it_did(step: dict[str, Any]) -> Text:
     detail = step.get("detail")
     info: dict[str, Any] = detail if isinstance(detail, dict) else {}
     if step.get("error"):
-        return Text(_error_text(step["error"]), style="red")
+        return Text(error_line(step["error"]), style="red")
     if kind == "sleep":
         until = parse_time(step.get("wake_at") or info.get("until") or info.get("wake_at"))
         text = f"until {format_time(until)} UTC" if until else "sleep"
@@ -308,7 +301,7 @@ def _add_attempt_row(
         "",
         human_duration(duration),
         axis.bar([segment] if segment else []),
-        Text(_error_text(attempt.get("error")), style="red"),
+        Text(error_line(attempt.get("error")), style="red"),
     )
 
 
@@ -318,11 +311,11 @@ def _print_result(console: Console, run: dict[str, Any]) -> None:
     error = run.get("error")
     if error:
         console.print()
-        console.print(Text("Error  ", style="bold red") + Text(_error_text(error)))
+        console.print(Text("Error  ", style="bold red") + Text(error_line(error)))
         if isinstance(error, dict):
             cause = error.get("cause")
             if isinstance(cause, dict):
-                console.print(Text(f"  caused by {_error_text(cause)}", style="red"))
+                console.print(Text(f"  caused by {error_line(cause)}", style="red"))
             if error.get("traceback"):
                 console.print(Text(str(error["traceback"]).rstrip(), style="dim"))
     elif status == "completed":

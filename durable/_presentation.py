@@ -13,6 +13,7 @@ A status and the bar of a step in it share their colour.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, tzinfo
 from typing import Final, Literal
 
@@ -181,6 +182,24 @@ def elapsed(start: datetime | None, end: datetime | None, now: datetime) -> floa
     if start is None:
         return None
     return max(0.0, ((end or now) - start).total_seconds())
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def error_line(error: object) -> str:
+    """``Name: message`` of an API error (``{"name", "message", ...}``) or a string; empty for
+    none. An error with only one of the two shows that one."""
+    if not error:
+        return ""
+    if isinstance(error, dict):
+        name, message = error.get("name"), error.get("message")
+        if name and message:
+            return f"{name}: {message}"
+        if message or name:
+            return str(message or name)
+        return json.dumps(error, indent=2, ensure_ascii=False, default=str)
+    return str(error)
 
 
 # -- ANSI (the headless log writes plain strings, not Rich renderables) -------------------------

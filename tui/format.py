@@ -8,7 +8,13 @@ from typing import Any
 
 from rich.text import Text
 
-from durable.presentation import STATUS_STYLE, STATUS_SYMBOL, format_moment, parse_time
+from durable.presentation import (
+    STATUS_STYLE,
+    STATUS_SYMBOL,
+    error_line,
+    format_moment,
+    parse_time,
+)
 from durable.presentation import elapsed as _elapsed
 from durable.presentation import human_duration as _human_duration
 from durable.statuses import RUN_STATUSES, TERMINAL_STATUSES
@@ -72,14 +78,7 @@ def pretty_json(value: Any) -> str:
 
 def error_text(error: Any) -> str:
     """``Name: message`` from an error object (``{"name", "message", ...}``) or a string."""
-    if not error:
-        return ""
-    if isinstance(error, dict):
-        name, message = error.get("name"), error.get("message")
-        if name and message:
-            return f"{name}: {message}"
-        return str(message or name or pretty_json(error))
-    return str(error)
+    return error_line(error)
 
 
 def shorten(text: str, width: int) -> str:

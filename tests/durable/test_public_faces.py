@@ -37,6 +37,7 @@ PINNED = {
         "bar_kind",
         "bar_style",
         "elapsed",
+        "error_line",
         "format_moment",
         "human_duration",
         "make_axis",

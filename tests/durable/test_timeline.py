@@ -13,6 +13,7 @@ from durable.presentation import (
     bar_glyph,
     bar_style,
     elapsed,
+    error_line,
     format_moment,
     make_axis,
     parse_time,
@@ -183,3 +184,12 @@ def test_format_moment_and_elapsed() -> None:
     assert elapsed(moment(1), None, moment(9)) == 8.0  # still going: to now
     assert elapsed(moment(5), moment(4), moment(9)) == 0.0  # clock skew
     assert elapsed(None, moment(4), moment(9)) is None
+
+
+def test_error_line_names_the_error_once() -> None:
+    assert error_line({"name": "ValueError", "message": "bad"}) == "ValueError: bad"
+    assert error_line({"name": "E", "message": None}) == "E"  # not "E: None"
+    assert error_line({"message": "boom"}) == "boom"
+    assert error_line("plain") == "plain"
+    assert error_line(None) == "" and error_line({}) == ""
+    assert error_line({"code": 7}) == '{\n  "code": 7\n}'
