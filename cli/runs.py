@@ -25,6 +25,7 @@ from rich.text import Text
 from durable.presentation import (
     KIND_LABEL,
     Segment,
+    attempts_of,
     bar_style,
     elapsed,
     error_line,
@@ -266,7 +267,7 @@ def _timeline(run: dict[str, Any], steps: list[dict[str, Any]], now: datetime, w
     table.add_column("detail", overflow="fold")
     for number, step in enumerate(steps, 1):
         start, end = step_span(step, now, ended)
-        attempts = [a for a in step.get("attempts") or [] if isinstance(a, dict)]
+        attempts = attempts_of(step)
         duration = (end - start).total_seconds() if start and end else None
         table.add_row(
             str(number),
