@@ -141,15 +141,15 @@ def _dev_with_tui(
         ListenError,
         LogNotWritableError,
         ServerStartError,
+        bind_listeners,
         connect_host,
-        listen,
         log_path,
         run_with_tui,
     )
 
     url = f"http://{connect_host(host)}:{port}"
     try:  # the child binds the same addresses: refuse now what it would refuse then
-        for sock in listen(host, port):
+        for sock in bind_listeners(host, port):
             sock.close()
     except ListenError as exc:
         typer.echo(f"error: {_in_use(host, port) if exc.in_use else exc}", err=True)

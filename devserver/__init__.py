@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     )
     from .guard import check_host_name
     from .launch import DatabaseError, run
-    from .listen import ListenError, listen
+    from .listen import ListenError
+    from .listen import listen as bind_listeners
     from .options import DevOptions
 
 __all__ = [
@@ -36,9 +37,9 @@ __all__ = [
     "LogNotWritableError",
     "RunApp",
     "ServerStartError",
+    "bind_listeners",
     "check_host_name",
     "connect_host",
-    "listen",
     "load_apps",
     "log_path",
     "run",
@@ -46,8 +47,8 @@ __all__ = [
     "wants_tui",
 ]
 
-#: Where each public name lives.
-_HOMES = {
+#: Where each public name lives: its module, or its module and its name there.
+_HOMES: dict[str, str | tuple[str, str]] = {
     "LoadAppsError": ".apps",
     "load_apps": ".apps",
     "LogNotWritableError": ".child",
@@ -61,7 +62,7 @@ _HOMES = {
     "DatabaseError": ".launch",
     "run": ".launch",
     "ListenError": ".listen",
-    "listen": ".listen",
+    "bind_listeners": (".listen", "listen"),  # not `listen`: the module's own name
     "DevOptions": ".options",
 }
 
@@ -72,8 +73,9 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'durable.devserver' has no attribute {name!r}")
     from importlib import import_module
 
+    module, attribute = home if isinstance(home, tuple) else (home, name)
     # Not cached here: the name follows its module (a test may patch ``launch.run``).
-    return getattr(import_module(home, __name__), name)
+    return getattr(import_module(module, __name__), attribute)
 
 
 def __dir__() -> list[str]:

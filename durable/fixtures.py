@@ -9,17 +9,17 @@ inspector's export key write them; ``durable replay`` replays them::
     result = await replay_fixture_async(load_fixture("fixtures/order.json"), functions)
     assert result.ok, result.message
 
-Reading and writing are cheap to import; the replay names load the engine on first use.
+Importing this module is cheap: each name loads its home on use (the replay names load the
+engine).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._fixture_schema import FixtureProblem, InvalidFixtureError, check_fixture, load_fixture
-from ._fixtures import fixture_json, write_fixture
-
 if TYPE_CHECKING:
+    from ._fixture_schema import FixtureProblem, InvalidFixtureError, check_fixture, load_fixture
+    from ._fixtures import fixture_json, write_fixture
     from ._replay import replay_fixture_async
     from ._replay_judge import ReplayResult
 
@@ -34,19 +34,27 @@ __all__ = [
     "write_fixture",
 ]
 
-#: Where the names that need the engine live (imported on first use).
-_LAZY = {"ReplayResult": "._replay_judge", "replay_fixture_async": "._replay"}
+#: Where each name lives.
+_HOMES = {
+    "FixtureProblem": "._fixture_schema",
+    "InvalidFixtureError": "._fixture_schema",
+    "check_fixture": "._fixture_schema",
+    "load_fixture": "._fixture_schema",
+    "fixture_json": "._fixtures",
+    "write_fixture": "._fixtures",
+    "ReplayResult": "._replay_judge",
+    "replay_fixture_async": "._replay",
+}
 
 
 def __getattr__(name: str) -> Any:
-    home = _LAZY.get(name)
+    home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'durable.fixtures' has no attribute {name!r}")
     from importlib import import_module
 
-    value = getattr(import_module(home, __package__), name)
-    globals()[name] = value
-    return value
+    # Not cached here: the name follows its home module (a test may patch it there).
+    return getattr(import_module(home, __package__), name)
 
 
 def __dir__() -> list[str]:

@@ -69,9 +69,9 @@ PINNED = {
         "LogNotWritableError",
         "RunApp",
         "ServerStartError",
+        "bind_listeners",
         "check_host_name",
         "connect_host",
-        "listen",
         "load_apps",
         "log_path",
         "run",
@@ -123,3 +123,16 @@ def test_the_statuses_are_the_wire_strings() -> None:
     assert STEP_KINDS == ("run", "sleep", "wait_for_event", "invoke", "send_event")
     assert "failed" in TERMINAL_STATUSES and RunStatus.FAILED == "failed"
     assert "running" not in TERMINAL_STATUSES
+
+
+def test_no_exported_name_is_shadowed_by_a_submodule() -> None:
+    """Importing ``durable.devserver.listen`` sets the package's ``listen`` to the module: a
+    public name of the package must not be one of its modules' names."""
+    import types
+
+    import durable.devserver as package
+
+    for home in package._HOMES.values():
+        importlib.import_module(home[0] if isinstance(home, tuple) else home, package.__name__)
+    for name in package.__all__:
+        assert not isinstance(getattr(package, name), types.ModuleType), name
