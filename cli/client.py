@@ -26,7 +26,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from durable._presentation import STATUS_STYLE
+from durable.presentation import STATUS_STYLE, format_moment
+from durable.presentation import parse_time as parse_time  # the commands read API times
 
 if TYPE_CHECKING:
     import httpx
@@ -148,28 +149,9 @@ def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An API time (ISO-8601 string, ``Z`` allowed; or epoch seconds) as an aware datetime."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def format_time(value: datetime | None, *, date: bool = True, ms: bool = True) -> str:
     """``2025-01-31 12:00:00.123`` (UTC), optionally without the date or milliseconds."""
-    if value is None:
-        return "-"
-    utc = value.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S")
-    return f"{text}.{utc.microsecond // 1000:03d}" if ms else text
+    return format_moment(value, UTC, date=date, ms=ms, missing="-")
 
 
 def make_console() -> Console:

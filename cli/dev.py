@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from durable._durations import parse_duration
-from durable._errors import InvalidDurationError
+from durable import InvalidDurationError
+from durable.presentation import parse_duration
 
 if TYPE_CHECKING:
-    from durable.devserver.child import RunApp
+    from durable.devserver import RunApp
 
 
 def stdout_is_terminal() -> bool:
@@ -57,8 +57,7 @@ def dev(
     ] = 10.0,
 ) -> None:
     """Run the dev server: discover functions, execute runs durably, serve the HTTP API."""
-    from durable.devserver.launch import DatabaseError, ListenError, run
-    from durable.devserver.options import DevOptions
+    from durable.devserver import DatabaseError, DevOptions, ListenError, run
 
     interval = None
     if retry_interval is not None:
@@ -78,7 +77,7 @@ def dev(
         typer.echo(f"error: --port must be 1-65535, got {port}", err=True)
         raise typer.Exit(2)
     allowed = _allowed_hosts(allow_host or [])
-    from durable.devserver.child import wants_tui
+    from durable.devserver import wants_tui
 
     if wants_tui(no_tui, stdout_is_terminal()):
         args = [str(path) for path in paths or []]
@@ -114,7 +113,7 @@ def dev(
 
 def _allowed_hosts(names: list[str]) -> list[str]:
     """The ``--allow-host`` names, checked (exit 2 naming a bad one)."""
-    from durable.devserver.guard import check_host_name
+    from durable.devserver import check_host_name
 
     try:
         return [check_host_name(name) for name in names]
@@ -125,7 +124,7 @@ def _allowed_hosts(names: list[str]) -> list[str]:
 
 def _in_use(host: str, port: int) -> str:
     """What to say when ``--port`` is taken (the TUI path says it too)."""
-    from durable.devserver.child import connect_host
+    from durable.devserver import connect_host
 
     url = f"http://{connect_host(host)}:{port}"
     return (
@@ -138,18 +137,19 @@ def _dev_with_tui(
     args: list[str], host: str, port: int, db: str, *, fixtures: Path = Path("fixtures")
 ) -> int:
     """The server as a ``--no-tui`` child logging to a file; the inspector in front."""
-    from durable.devserver.child import (
+    from durable.devserver import (
+        ListenError,
         LogNotWritableError,
         ServerStartError,
+        bind_listeners,
         connect_host,
         log_path,
         run_with_tui,
     )
-    from durable.devserver.listen import ListenError, listen
 
     url = f"http://{connect_host(host)}:{port}"
     try:  # the child binds the same addresses: refuse now what it would refuse then
-        for sock in listen(host, port):
+        for sock in bind_listeners(host, port):
             sock.close()
     except ListenError as exc:
         typer.echo(f"error: {_in_use(host, port) if exc.in_use else exc}", err=True)

@@ -20,7 +20,7 @@ def export(
     url: UrlOption = None,
 ) -> None:
     """Save a run as a replay fixture for `durable replay`."""
-    from durable._fixtures import fixture_json, write_fixture
+    from durable.fixtures import fixture_json, write_fixture
 
     with cli_errors():
         fixture = ApiClient(url).get(f"/api/runs/{quote(run_id, safe='')}/fixture")

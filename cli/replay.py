@@ -2,9 +2,9 @@
 
 Each fixture (SPEC section 4, ``docs/replay.md``) runs in process on the engine of
 ``durable.testing``, on a virtual clock, with its recorded step results standing in for the
-step bodies. The apps are imported once (with the dev server's discovery and loader) and
-shared by every fixture. Exit 0 when all pass, 1 on a mismatch or divergence, 2 for an
-unreadable or invalid fixture or an app that cannot be loaded.
+step bodies. The apps are imported once (:func:`durable.devserver.load_apps`, the dev
+server's discovery and loader) and shared by every fixture. Exit 0 when all pass, 1 on a
+mismatch or divergence, 2 for an unreadable or invalid fixture or an app that cannot be loaded.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from durable._durations import human_duration
+from durable.presentation import human_duration
 
 from .client import CliError, cli_errors, make_console
 from .replay_logs import kept_logs
 
 if TYPE_CHECKING:
-    from durable._app import DurableFunction
-    from durable._replay import ReplayResult
+    from durable import DurableFunction
+    from durable.fixtures import ReplayResult
 
 # The engine is imported inside the functions that use it: every `durable` command (the dev
 # server's start among them) imports this module, and only `durable replay` needs the engine.
@@ -105,54 +105,16 @@ def expand(paths: Iterable[Path]) -> list[Path]:
 
 def load_functions(app_path: Path | None) -> dict[str, DurableFunction]:
     """Import the user's apps once, like ``durable dev`` discovers them; functions by id."""
-    from durable.devserver.discovery import DiscoveryError, discover, find_project_root
-    from durable.devserver.loader import load
+    from durable.devserver import LoadAppsError, load_apps
 
-    root = find_project_root(Path.cwd())
-    paths: list[Path] = []
-    if app_path is not None:
-        if not app_path.exists():
-            raise CliError(f"--app {app_path}: no such file or folder")
-        path = app_path.resolve()
-        if not path.is_relative_to(root):
-            root = _import_root(path)
-        paths = [path]
-    where = str(app_path) if app_path is not None else f"the project at {root}"
     try:
-        files = discover(paths, root)
-    except DiscoveryError as exc:
-        raise CliError(f"--app: {exc}") from None
-    if not files:
-        raise CliError(
-            f"no Durable apps found in {where} (no module creates a `Durable(...)`); "
-            "point --app at the file or folder that defines them"
-        )
-    functions, errors = load(files, root)
-    if errors:
-        lines = [
-            f"{error['file']}:{error['line']}: {error['message']}"
-            if error.get("line")
-            else f"{error['file']}: {error['message']}"
-            for error in errors
-        ]
-        raise CliError("cannot load the apps:\n  " + "\n  ".join(lines))
-    if not functions:
-        raise CliError(f"no durable functions found in {where}")
-    return dict(functions)
-
-
-def _import_root(path: Path) -> Path:
-    """Where to import ``path`` from when it lies outside the current project: its own
-    project, else the folder above its package, else its folder."""
-    from durable.devserver.discovery import find_project_root
-
-    folder = path if path.is_dir() else path.parent
-    project = find_project_root(folder)
-    if project != folder:
-        return project
-    while (folder / "__init__.py").is_file() and folder.parent != folder:
-        folder = folder.parent  # a package: import it by its dotted name
-    return folder
+        return load_apps(app_path)
+    except LoadAppsError as exc:
+        if exc.reason in ("missing", "discovery"):
+            raise CliError(f"--app {exc}" if exc.reason == "missing" else f"--app: {exc}") from None
+        if exc.reason == "no_apps":
+            raise CliError(f"{exc}; point --app at the file or folder that defines them") from None
+        raise CliError(str(exc)) from None
 
 
 # -- replaying --------------------------------------------------------------------------------
@@ -174,8 +136,12 @@ async def replay_file(
     file: Path, functions: dict[str, DurableFunction], *, update: bool = False
 ) -> ReplayResult:
     """Replay one fixture file; with ``update``, rewrite its expectations and check them."""
-    from durable._fixture_schema import InvalidFixtureError, load_fixture
-    from durable._replay import ReplayResult, replay_fixture_async
+    from durable.fixtures import (
+        InvalidFixtureError,
+        ReplayResult,
+        load_fixture,
+        replay_fixture_async,
+    )
 
     name = str(file)
     try:
@@ -196,9 +162,7 @@ async def _rewrite(
     before: ReplayResult,
     functions: dict[str, DurableFunction],
 ) -> ReplayResult:
-    from durable._fixture_schema import check_fixture
-    from durable._fixtures import write_fixture
-    from durable._replay import ReplayResult, replay_fixture_async
+    from durable.fixtures import ReplayResult, check_fixture, replay_fixture_async, write_fixture
 
     name = str(file)
     problems = check_fixture(new)

@@ -3,14 +3,14 @@
 The timeline has one row per step, with a bar drawn on a time axis shared by every row, so
 parallel steps overlap and backoff gaps show; each attempt of a retried step gets its own row
 with its error. Run attempts are solid bars, sleeps ``░`` and waits ``▒``. Steps a rerun
-reused (``"reused": true``) say so, and sit at the rerun's start, taking no time.
+reused (``"reused": true``) say so, and sit at the rerun's start, taking no time. The layout
+(axis, spans, segments) is the inspector's, from :mod:`durable.presentation`.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -22,9 +22,22 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from durable._durations import human_duration
-from durable._presentation import bar_glyph, bar_kind, bar_style, step_outcome
-from durable._store import RunStatus
+from durable.presentation import (
+    KIND_LABEL,
+    Segment,
+    attempts_of,
+    bar_style,
+    elapsed,
+    error_line,
+    human_duration,
+    make_axis,
+    run_end,
+    step_segments,
+    step_span,
+)
+from durable.presentation import Axis as _Axis
+from durable.presentation import attempt_segment as _attempt_segment
+from durable.statuses import RunStatus
 
 from .client import (
     ApiClient,
@@ -41,20 +54,7 @@ from .client import (
 BAR_WIDTH = 32
 #: Bars narrow to this on narrow terminals and widen to ``MAX_BAR_WIDTH`` on wide ones.
 MIN_BAR_WIDTH, MAX_BAR_WIDTH = 10, 40
-#: Short kind labels, so the timeline fits 80 columns.
-_KIND_LABELS = {"wait_for_event": "wait", "send_event": "send"}
 _OPEN_STATUSES = frozenset({"running", "sleeping", "waiting", "invoking", "queued", "errored"})
-_SPAN_KINDS = frozenset({"sleep", "wait_for_event", "invoke"})  # glyphs/styles: _presentation
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """A stretch of time drawn on a bar."""
-
-    start: datetime
-    end: datetime
-    char: str
-    style: str
 
 
 # -- durable runs --------------------------------------------------------------------------
@@ -118,13 +118,9 @@ def _elapsed(
     start: datetime | None, end: datetime | None, item: dict[str, Any], now: datetime
 ) -> float | None:
     """Seconds from ``start`` to ``end`` (to now while the item is still open)."""
-    if start is None:
+    if end is None and str(item.get("status")) not in _OPEN_STATUSES:
         return None
-    if end is None:
-        if str(item.get("status")) not in _OPEN_STATUSES:
-            return None
-        end = now
-    return (end - start).total_seconds()
+    return elapsed(start, end, now)
 
 
 # -- durable run RUN_ID --------------------------------------------------------------------
@@ -179,99 +175,31 @@ def _header(run: dict[str, Any], now: datetime) -> Table:
     return grid
 
 
-def _attempt_segment(attempt: dict[str, Any], now: datetime) -> Segment | None:
-    """One attempt as a solid bar: green ok, red failed, cyan still running (_presentation)."""
-    start = parse_time(attempt.get("started_at"))
-    if start is None:
-        return None
-    end = parse_time(attempt.get("ended_at"))
-    if end is None:
-        return Segment(start, now, bar_glyph("run"), bar_style("run", "pending"))
-    outcome = "failed" if attempt.get("error") else "ok"
-    return Segment(start, end, bar_glyph("run"), bar_style("run", outcome))
+class Axis(_Axis):
+    """The shared time axis, drawing Rich bars."""
 
+    __slots__ = ()
 
-def _step_span(step: dict[str, Any], now: datetime) -> tuple[datetime | None, datetime | None]:
-    """When a step began and ended (``now`` while it is still open)."""
-    attempts = [a for a in step.get("attempts") or [] if isinstance(a, dict)]
-    starts = [parse_time(a.get("started_at")) for a in attempts]
-    ends = [parse_time(a.get("ended_at")) for a in attempts]
-    start = parse_time(step.get("started_at")) or min((s for s in starts if s), default=None)
-    end = parse_time(step.get("ended_at"))
-    if end is None and str(step.get("status")) not in _OPEN_STATUSES:
-        end = max((e for e in ends if e), default=None)
-    if end is None and start is not None and str(step.get("status")) in _OPEN_STATUSES:
-        end = now
-    return start, end
-
-
-def _step_segments(step: dict[str, Any], now: datetime) -> list[Segment]:
-    """What a step's bar shows: its span for sleeps, waits and invokes, else each attempt."""
-    kind = str(step.get("kind"))
-    start, end = _step_span(step, now)
-    if kind in _SPAN_KINDS and start is not None and end is not None:
-        bar = bar_kind(kind)
-        style = bar_style(bar, step_outcome(step.get("status")))
-        return [Segment(start, end, bar_glyph(bar), style)]
-    attempts = [a for a in step.get("attempts") or [] if isinstance(a, dict)]
-    segments = [_attempt_segment(a, now) for a in attempts]
-    found = [s for s in segments if s is not None]
-    if not found and start is not None and end is not None:  # reused by a rerun: no attempts
-        outcome = "failed" if step.get("status") == "failed" else "ok"
-        found = [Segment(start, end, bar_glyph("run"), bar_style("run", outcome))]
-    return found
-
-
-class Axis:
-    """A time axis shared by every bar of a timeline."""
-
-    def __init__(self, start: datetime, end: datetime, width: int = BAR_WIDTH) -> None:
-        self.start = start
-        self.total = max((end - start).total_seconds(), 0.0)
-        self.width = width
-
-    def _cell(self, when: datetime) -> float:
-        if self.total <= 0:
-            return 0.0
-        return (when - self.start).total_seconds() / self.total * self.width
-
-    def bar(self, segments: list[Segment]) -> Text:
+    def bar(self, segments: Iterable[Segment]) -> Text:
         """The segments drawn as one bar of ``width`` cells (every segment gets a cell)."""
-        cells: list[tuple[str, str]] = [(" ", "")] * self.width
-        for segment in segments:
-            first = min(max(math.floor(self._cell(segment.start)), 0), self.width - 1)
-            last = min(max(math.ceil(self._cell(segment.end)), first + 1), self.width)
-            for i in range(first, last):
-                cells[i] = (segment.char, segment.style)
         text = Text()
-        for char, style in cells:
+        for char, style in self.paint(segments):
             text.append(char, style=style)
         return text
 
 
-def _axis(
-    run: dict[str, Any], steps: list[dict[str, Any]], now: datetime, width: int = BAR_WIDTH
-) -> Axis:
+def _step_segments(
+    step: dict[str, Any], now: datetime, ended: datetime | None = None
+) -> list[Segment]:
+    """What a step's bar shows: its span for sleeps, waits and invokes, else each attempt
+    (the gaps between attempts stay blank here)."""
+    return step_segments(step, now, ended, backoff=False)
+
+
+def _axis(run: dict[str, Any], now: datetime, width: int) -> Axis:
     """The axis spanning the run and every step (up to now while the run is open)."""
-    segments = [s for step in steps for s in _step_segments(step, now)]
-    starts = [s.start for s in segments]
-    ends = [s.end for s in segments]
-    run_start = parse_time(run.get("started_at"))
-    run_end = parse_time(run.get("ended_at"))
-    if run_end is None and str(run.get("status")) in _OPEN_STATUSES:
-        run_end = now
-    starts += [run_start] if run_start else []
-    ends += [run_end] if run_end else []
-    start = min(starts, default=now)
-    return Axis(start, max([*ends, start]), width)
-
-
-def _error_text(error: Any) -> str:
-    """``Name: message`` of an API error dict."""
-    if not isinstance(error, dict):
-        return str(error) if error else ""
-    name, message = error.get("name"), error.get("message")
-    return f"{name}: {message}" if name else str(message or "")
+    shared = make_axis(run, width, now)
+    return Axis(shared.start, shared.end, shared.width)
 
 
 def _preview(value: Any, width: int = 40) -> str:
@@ -299,7 +227,7 @@ def _what_it_did(step: dict[str, Any]) -> Text:
     detail = step.get("detail")
     info: dict[str, Any] = detail if isinstance(detail, dict) else {}
     if step.get("error"):
-        return Text(_error_text(step["error"]), style="red")
+        return Text(error_line(step["error"]), style="red")
     if kind == "sleep":
         until = parse_time(step.get("wake_at") or info.get("until") or info.get("wake_at"))
         text = f"until {format_time(until)} UTC" if until else "sleep"
@@ -326,7 +254,8 @@ def _what_it_did(step: dict[str, Any]) -> Text:
 def _timeline(run: dict[str, Any], steps: list[dict[str, Any]], now: datetime, width: int) -> Table:
     """The step timeline: a row per step, a row per attempt of a retried or failed one."""
     bar_width = min(max(width - 90, MIN_BAR_WIDTH), MAX_BAR_WIDTH)
-    axis = _axis(run, steps, now, bar_width)
+    axis = _axis({**run, "steps": steps}, now, bar_width)
+    ended = run_end(run)
     table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
     table.add_column("#", justify="right", style="dim", no_wrap=True)
     table.add_column("step", no_wrap=True)
@@ -334,20 +263,20 @@ def _timeline(run: dict[str, Any], steps: list[dict[str, Any]], now: datetime, w
     table.add_column("status", no_wrap=True)
     table.add_column("att", justify="right", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
-    table.add_column(f"0 → {human_duration(axis.total)}", no_wrap=True, min_width=bar_width)
+    table.add_column(f"0 → {human_duration(axis.span)}", no_wrap=True, min_width=bar_width)
     table.add_column("detail", overflow="fold")
     for number, step in enumerate(steps, 1):
-        start, end = _step_span(step, now)
-        attempts = [a for a in step.get("attempts") or [] if isinstance(a, dict)]
+        start, end = step_span(step, now, ended)
+        attempts = attempts_of(step)
         duration = (end - start).total_seconds() if start and end else None
         table.add_row(
             str(number),
             escape(str(step.get("key"))),
-            escape(_KIND_LABELS.get(str(step.get("kind")), str(step.get("kind")))),
+            escape(KIND_LABEL.get(str(step.get("kind")), str(step.get("kind")))),
             styled_status(step.get("status")),
             str(len(attempts)) if attempts else "-",
             human_duration(duration),
-            axis.bar(_step_segments(step, now)),
+            axis.bar(_step_segments(step, now, ended)),
             _step_detail(step),
         )
         if len(attempts) > 1 or any(a.get("error") for a in attempts):
@@ -373,7 +302,7 @@ def _add_attempt_row(
         "",
         human_duration(duration),
         axis.bar([segment] if segment else []),
-        Text(_error_text(attempt.get("error")), style="red"),
+        Text(error_line(attempt.get("error")), style="red"),
     )
 
 
@@ -383,11 +312,11 @@ def _print_result(console: Console, run: dict[str, Any]) -> None:
     error = run.get("error")
     if error:
         console.print()
-        console.print(Text("Error  ", style="bold red") + Text(_error_text(error)))
+        console.print(Text("Error  ", style="bold red") + Text(error_line(error)))
         if isinstance(error, dict):
             cause = error.get("cause")
             if isinstance(cause, dict):
-                console.print(Text(f"  caused by {_error_text(cause)}", style="red"))
+                console.print(Text(f"  caused by {error_line(cause)}", style="red"))
             if error.get("traceback"):
                 console.print(Text(str(error["traceback"]).rstrip(), style="dim"))
     elif status == "completed":

@@ -13,10 +13,15 @@ from typing import Any, TextIO
 
 from rich.console import Console
 
-from durable._presentation import STATUS_STYLE, ansi_sgr
+from durable.presentation import STATUS_STYLE, ansi_sgr, format_moment
 
 #: status -> ANSI SGR codes, from the palette every face shares.
 _COLOURS = {status: ansi_sgr(style) for status, style in STATUS_STYLE.items()}
+
+
+def _now() -> str:
+    """The local time of a log line, to the millisecond: ``14:03:07.123``."""
+    return format_moment(datetime.now().astimezone(), ms=True)
 
 
 class HeadlessLog:
@@ -33,7 +38,7 @@ class HeadlessLog:
         return f"\x1b[{code}m{text}\x1b[0m" if self.colour and code else text
 
     def _stamp(self) -> str:
-        return self._paint(datetime.now().strftime("%H:%M:%S.%f")[:-3], "2")
+        return self._paint(_now(), "2")
 
     def _emit(self, line: str) -> None:
         self._pending.append(f"{self._stamp()} {line}\n")
@@ -81,5 +86,4 @@ class HeadlessLog:
     def info(self, text: str) -> None:
         """A server message (start, reload, errors), with rich markup."""
         self.flush()
-        stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
-        self.console.print(f"[dim]{stamp}[/dim] {text}")
+        self.console.print(f"[dim]{_now()}[/dim] {text}")

@@ -1,7 +1,9 @@
-"""One palette for every face of durable: the CLI, the inspector (TUI) and the headless log.
+"""One presentation for every face of durable: the CLI, the inspector (TUI) and the headless log.
 
-Statuses and timeline bars are named here once, as Rich style names (``"bold red"``), so the
-three faces cannot drift apart. Pure data and lookups: no typer, no Textual, no Rich import.
+Statuses and timeline bars are named here once, as Rich style names (``"bold red"``), and API
+times are read and written here once, so the three faces cannot drift apart. Pure data and
+functions: no typer, no Textual, no Rich import. The timeline's layout is in
+:mod:`durable._timeline`; the faces import both through :mod:`durable.presentation`.
 
 The rule of the palette: red means something failed, nothing else is red; yellow means it
 stopped short (cancelled, timed out); green means it succeeded; blue and cyan are time spent
@@ -11,6 +13,8 @@ A status and the bar of a step in it share their colour.
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, tzinfo
 from typing import Final, Literal
 
 #: status -> Rich style. Runs and steps share the names (a step is never ``queued``).
@@ -130,6 +134,72 @@ def step_outcome(status: object, *, timed_out: bool = False) -> Outcome:
     if text == "completed":
         return "ok"
     return "pending"
+
+
+# -- times -------------------------------------------------------------------------------------
+
+
+def parse_time(value: object) -> datetime | None:
+    """An API time as an aware datetime: an ISO-8601 string (``Z`` allowed), epoch seconds or
+    a datetime (naive ones are UTC). None when absent or unreadable."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, (int, float)):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_moment(
+    moment: datetime | None,
+    tz: tzinfo | None = None,
+    *,
+    date: bool = False,
+    ms: bool = False,
+    missing: str = "—",
+) -> str:
+    """``14:03:07`` in ``tz`` (local time when None); with ``date`` ``2025-01-31 14:03:07``,
+    with ``ms`` ``14:03:07.123``; ``missing`` when there is no moment."""
+    if moment is None:
+        return missing
+    local = moment.astimezone(tz)
+    text = local.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S")
+    return f"{text}.{local.microsecond // 1000:03d}" if ms else text
+
+
+def elapsed(start: datetime | None, end: datetime | None, now: datetime) -> float | None:
+    """Seconds from ``start`` to ``end`` (to ``now`` while unfinished); None without a start."""
+    if start is None:
+        return None
+    return max(0.0, ((end or now) - start).total_seconds())
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def error_line(error: object) -> str:
+    """``Name: message`` of an API error (``{"name", "message", ...}``) or a string; empty for
+    none. An error with only one of the two shows that one."""
+    if not error:
+        return ""
+    if isinstance(error, dict):
+        name, message = error.get("name"), error.get("message")
+        if name and message:
+            return f"{name}: {message}"
+        if message or name:
+            return str(message or name)
+        return json.dumps(error, indent=2, ensure_ascii=False, default=str)
+    return str(error)
 
 
 # -- ANSI (the headless log writes plain strings, not Rich renderables) -------------------------

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import httpx
 
-from durable._fixtures import write_fixture
+from durable.fixtures import write_fixture
 
 from .sse import SSEParser, StreamMessage
 

@@ -3,20 +3,41 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from rich.text import Text
 
-from durable._durations import human_duration as _human_duration
-from durable._presentation import STATUS_STYLE, STATUS_SYMBOL
-from durable._store import TERMINAL_STATUSES, RunStatus
+from durable.presentation import (
+    STATUS_STYLE,
+    STATUS_SYMBOL,
+    error_line,
+    format_moment,
+    parse_time,
+)
+from durable.presentation import elapsed as _elapsed
+from durable.presentation import human_duration as _human_duration
+from durable.statuses import RUN_STATUSES, TERMINAL_STATUSES
 
-#: status -> (symbol, style), from the palette every face shares (durable._presentation).
+__all__ = [
+    "RUN_STATUSES",
+    "STATUS",
+    "TERMINAL",
+    "clock_time",
+    "date_time",
+    "elapsed",
+    "error_text",
+    "human_duration",
+    "parse_time",
+    "pretty_json",
+    "shorten",
+    "status_text",
+]
+
+#: status -> (symbol, style), from the palette every face shares (durable.presentation).
 STATUS: dict[str, tuple[str, str]] = {
     name: (STATUS_SYMBOL[name], style) for name, style in STATUS_STYLE.items()
 }
-RUN_STATUSES = tuple(status.value for status in RunStatus)  #: a run's statuses, in order
 TERMINAL = frozenset(status.value for status in TERMINAL_STATUSES)
 
 
@@ -27,33 +48,14 @@ def status_text(status: str | None) -> Text:
     return Text(f"{symbol} {name}", style=style)
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An ISO-8601 string (or epoch seconds) as an aware datetime; None when absent or bad."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, UTC)
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def clock_time(value: Any, tz: tzinfo | None = None, *, millis: bool = False) -> str:
     """``14:03:07`` (or ``14:03:07.123``) in ``tz`` (local time when None)."""
-    moment = parse_time(value)
-    if moment is None:
-        return "—"
-    local = moment.astimezone(tz)
-    text = local.strftime("%H:%M:%S")
-    return f"{text}.{local.microsecond // 1000:03d}" if millis else text
+    return format_moment(parse_time(value), tz, ms=millis)
 
 
 def date_time(value: Any, tz: tzinfo | None = None) -> str:
     """``2025-01-31 14:03:07`` in ``tz`` (local time when None)."""
-    moment = parse_time(value)
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
+    return format_moment(parse_time(value), tz, date=True)
 
 
 def human_duration(seconds: float | None) -> str:
@@ -63,11 +65,7 @@ def human_duration(seconds: float | None) -> str:
 
 def elapsed(start: Any, end: Any, now: datetime) -> float | None:
     """Seconds from ``start`` to ``end`` (or to ``now`` while unfinished)."""
-    began = parse_time(start)
-    if began is None:
-        return None
-    finished = parse_time(end) or now
-    return max(0.0, (finished - began).total_seconds())
+    return _elapsed(parse_time(start), parse_time(end), now)
 
 
 def pretty_json(value: Any) -> str:
@@ -80,14 +78,7 @@ def pretty_json(value: Any) -> str:
 
 def error_text(error: Any) -> str:
     """``Name: message`` from an error object (``{"name", "message", ...}``) or a string."""
-    if not error:
-        return ""
-    if isinstance(error, dict):
-        name, message = error.get("name"), error.get("message")
-        if name and message:
-            return f"{name}: {message}"
-        return str(message or name or pretty_json(error))
-    return str(error)
+    return error_line(error)
 
 
 def shorten(text: str, width: int) -> str:

@@ -1,61 +1,74 @@
-"""The step timeline of a run, laid out on a shared time axis. Pure: data in, rows out.
+"""The step timeline of a run, as Rich text rows. Pure: data in, rows out.
 
 One row per step with a bar from its start to its end (or to now while it runs), drawn by kind:
 ``█`` step.run attempts, ``░`` sleeps, ``▒`` waits for an event, ``▓`` invokes, ``·`` the backoff
-gap between two attempts; glyphs and colours come from :mod:`durable._presentation`. A step
-with retries or errors gets one extra row per attempt, with that attempt's own bar and error.
+gap between two attempts. The layout (axis, spans, segments), glyphs and colours come from
+:mod:`durable.presentation`, shared with ``durable run``. A step with retries or errors gets one
+extra row per attempt, with that attempt's own bar and error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
 
-from durable._presentation import LEGEND as PALETTE_LEGEND
-from durable._presentation import bar_glyph, bar_kind, bar_style, step_outcome
+from durable.presentation import (
+    KIND_LABEL,
+    PENDING,
+    Axis,
+    Segment,
+    attempt_segment,
+    bar_glyph,
+    bar_style,
+    make_axis,
+    run_end,
+    step_segments,
+    step_span,
+    timed_out,
+)
+from durable.presentation import LEGEND as PALETTE_LEGEND
 
-from .format import TERMINAL, clock_time, error_text, human_duration, parse_time
+from .format import clock_time, error_text, human_duration, parse_time
 
-KIND_LABEL = {
-    "run": "run",
-    "sleep": "sleep",
-    "wait_for_event": "wait",
-    "invoke": "invoke",
-    "send_event": "send",
-}
+__all__ = [
+    "KIND_LABEL",
+    "LEGEND",
+    "TimelineRow",
+    "attempt_bar",
+    "axis_label",
+    "reuse_text",
+    "step_bar",
+    "timeline_rows",
+]
+
 LEGEND = Text("  ").join(
     Text.assemble((bar_glyph(kind), bar_style(kind, outcome)), f" {label}")
     for kind, outcome, label in PALETTE_LEGEND
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Axis:
-    """The shared time axis: ``start`` to ``end`` over ``width`` cells."""
+def _to_text(axis: Axis, segments: Iterable[Segment]) -> Text:
+    text = Text()
+    for glyph, style in axis.paint(segments):
+        text.append(glyph, style)
+    return text
 
-    start: datetime
-    end: datetime
-    width: int
 
-    @property
-    def span(self) -> float:
-        """Seconds covered by the axis."""
-        return max((self.end - self.start).total_seconds(), 1e-3)
+def step_bar(
+    step: dict[str, Any], axis: Axis, now: datetime, ended: datetime | None = None
+) -> Text:
+    """The bar of a whole step: every attempt, and the backoff gaps between them."""
+    return _to_text(axis, step_segments(step, now, ended))
 
-    def cell(self, moment: datetime) -> int:
-        """The cell index of ``moment`` (clamped to the axis)."""
-        offset = (moment - self.start).total_seconds() / self.span
-        return min(self.width - 1, max(0, int(offset * self.width)))
 
-    def cells(self, a: datetime, b: datetime) -> range:
-        """The cells the interval ``[a, b)`` covers: at least one."""
-        first = self.cell(a)
-        offset = (b - self.start).total_seconds() / self.span
-        stop = min(self.width, round(offset * self.width))
-        return range(first, max(first + 1, stop))
+def attempt_bar(attempt: dict[str, Any], axis: Axis, now: datetime) -> Text:
+    """The bar of one attempt."""
+    segment = attempt_segment(attempt, now)
+    return _to_text(axis, [segment] if segment else [])
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,117 +89,6 @@ class TimelineRow:
     def row_key(self) -> str:
         """A unique row key for a table."""
         return f"{self.key}#{self.attempt}" if self.attempt else self.key
-
-
-PENDING = frozenset({"sleeping", "waiting", "invoking", "running", "errored"})
-
-
-def _span(
-    step: dict[str, Any], now: datetime, run_end: datetime | None = None
-) -> tuple[datetime | None, datetime | None]:
-    """When a step started and ended; a pending step runs to now (or to its run's end)."""
-    attempts = step.get("attempts") or []
-    starts = [parse_time(a.get("started_at")) for a in attempts]
-    ends = [parse_time(a.get("ended_at")) for a in attempts]
-    start = parse_time(step.get("started_at")) or min((s for s in starts if s), default=None)
-    end = parse_time(step.get("ended_at")) or max((e for e in ends if e), default=None)
-    if step.get("status") in PENDING:
-        end = (end or run_end) if run_end is not None else max(end or now, now)
-    if start is not None and end is not None and end < start:
-        end = start
-    return start, end
-
-
-def run_end(run: dict[str, Any]) -> datetime | None:
-    """When a finished run ended (None while it goes on)."""
-    if run.get("status") not in TERMINAL:
-        return None
-    return parse_time(run.get("ended_at")) or parse_time(run.get("started_at"))
-
-
-def make_axis(run: dict[str, Any], width: int, now: datetime) -> Axis:
-    """The axis covering the run and every step and attempt in it."""
-    moments = [parse_time(run.get("started_at")), parse_time(run.get("ended_at"))]
-    ended = run_end(run)
-    for step in run.get("steps") or []:
-        moments.extend(_span(step, now, ended))
-    if run.get("status") not in TERMINAL:
-        moments.append(now)
-    known = [m for m in moments if m is not None]
-    start = min(known, default=now)
-    end = max(known, default=now)
-    if end <= start:
-        end = start + timedelta(milliseconds=1)
-    return Axis(start, end, max(4, width))
-
-
-def _paint(
-    cells: list[tuple[str, str]], axis: Axis, a: datetime, b: datetime, glyph: str, style: str
-) -> None:
-    for index in axis.cells(a, b):
-        cells[index] = (glyph, style)
-
-
-def _to_text(cells: list[tuple[str, str]]) -> Text:
-    text = Text()
-    for glyph, style in cells:
-        text.append(glyph, style)
-    return text
-
-
-def _blank(axis: Axis) -> list[tuple[str, str]]:
-    return [(" ", "")] * axis.width
-
-
-def step_bar(
-    step: dict[str, Any], axis: Axis, now: datetime, ended: datetime | None = None
-) -> Text:
-    """The bar of a whole step: every attempt, and the backoff gaps between them."""
-    cells = _blank(axis)
-    start, end = _span(step, now, ended)
-    if start is None or end is None:
-        return _to_text(cells)
-    kind, status = bar_kind(step.get("kind", "run")), step.get("status", "")
-    if ended is not None and status in PENDING:
-        status = "cancelled"  # the run ended around it: cut short
-    outcome = step_outcome(status, timed_out=kind == "wait" and timed_out(step))
-    if kind != "run":
-        _paint(cells, axis, start, end, bar_glyph(kind), bar_style(kind, outcome))
-        return _to_text(cells)
-    attempts = step.get("attempts") or []
-    if any(attempt.get("error") for attempt in attempts):  # the gaps are backoffs
-        _paint(cells, axis, start, end, bar_glyph("backoff"), bar_style("backoff", "failed"))
-    elif status == "running" and ended is None:  # no attempt recorded yet: it runs now
-        _paint(cells, axis, start, end, bar_glyph("run"), bar_style("run", "pending"))
-    elif not attempts and status == "completed":  # reused by a rerun: done, no attempt
-        _paint(cells, axis, start, end, bar_glyph("run"), bar_style("run", "ok"))
-    for attempt in attempts:
-        a = parse_time(attempt.get("started_at")) or start
-        b = parse_time(attempt.get("ended_at")) or ended or now
-        _paint(cells, axis, a, b, bar_glyph("run"), _attempt_style(attempt))
-    if status == "running" and ended is None:
-        _paint(cells, axis, end, end, bar_glyph("run"), bar_style("run", "pending"))
-    return _to_text(cells)
-
-
-def _attempt_style(attempt: dict[str, Any]) -> str:
-    if attempt.get("error"):
-        return bar_style("run", "failed")
-    return bar_style("run", "ok" if attempt.get("ended_at") else "pending")
-
-
-def timed_out(step: dict[str, Any]) -> bool:
-    """Whether a completed wait for an event timed out (its output is null)."""
-    return step.get("status") == "completed" and step.get("output") in (None, "null")
-
-
-def attempt_bar(attempt: dict[str, Any], axis: Axis, now: datetime) -> Text:
-    """The bar of one attempt."""
-    cells = _blank(axis)
-    a, b = parse_time(attempt.get("started_at")), parse_time(attempt.get("ended_at")) or now
-    if a is not None:
-        _paint(cells, axis, a, b, bar_glyph("run"), _attempt_style(attempt))
-    return _to_text(cells)
 
 
 def _step_detail(step: dict[str, Any], tz: Any) -> str:
@@ -242,7 +144,7 @@ def timeline_rows(
     rows: list[TimelineRow] = []
     for step in run.get("steps") or []:
         key, kind = str(step.get("key", "?")), str(step.get("kind", "run"))
-        start, end = _span(step, now, ended)
+        start, end = step_span(step, now, ended)
         status = str(step.get("status", ""))
         if ended is not None and status in PENDING:
             status = str(run.get("status"))  # e.g. a wait cut short by a cancellation

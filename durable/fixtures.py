@@ -1,0 +1,61 @@
+"""Replay fixtures as files: read and check them, write them, replay them against your code.
+
+A fixture is a run saved as JSON (SPEC section 4, ``docs/replay.md``): its trigger event(s),
+its steps' recorded results and what the run is expected to do. ``durable export`` and the
+inspector's export key write them; ``durable replay`` replays them::
+
+    from durable.fixtures import load_fixture, replay_fixture_async
+
+    result = await replay_fixture_async(load_fixture("fixtures/order.json"), functions)
+    assert result.ok, result.message
+
+Importing this module is cheap: each name loads its home on use (the replay names load the
+engine).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._fixture_schema import FixtureProblem, InvalidFixtureError, check_fixture, load_fixture
+    from ._fixtures import fixture_json, write_fixture
+    from ._replay import replay_fixture_async
+    from ._replay_judge import ReplayResult
+
+__all__ = [
+    "FixtureProblem",
+    "InvalidFixtureError",
+    "ReplayResult",
+    "check_fixture",
+    "fixture_json",
+    "load_fixture",
+    "replay_fixture_async",
+    "write_fixture",
+]
+
+#: Where each name lives.
+_HOMES = {
+    "FixtureProblem": "._fixture_schema",
+    "InvalidFixtureError": "._fixture_schema",
+    "check_fixture": "._fixture_schema",
+    "load_fixture": "._fixture_schema",
+    "fixture_json": "._fixtures",
+    "write_fixture": "._fixtures",
+    "ReplayResult": "._replay_judge",
+    "replay_fixture_async": "._replay",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'durable.fixtures' has no attribute {name!r}")
+    from importlib import import_module
+
+    # Not cached here: the name follows its home module (a test may patch it there).
+    return getattr(import_module(home, __package__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
