@@ -361,12 +361,11 @@ class Runs:
         self.save_run(run)
         self.store.remove_waits(run.run_id)
         self.journal.after_commit(functools.partial(self._mocks.pop, run.run_id, None))
-        for step in self.store.get_steps(run.run_id):
-            if step.status in PARKED_STEP_STATUSES:
-                step.status, step.ended_at, step.wake_at = StepStatus.CANCELLED, run.ended_at, None
-                step.detail = {**step.detail, "closed_by": f"run {run.status.value}"}
-                self.store.upsert_step(step)
-                self.notify_step(run, step)
+        for step in self.store.get_steps(run.run_id, statuses=PARKED_STEP_STATUSES):
+            step.status, step.ended_at, step.wake_at = StepStatus.CANCELLED, run.ended_at, None
+            step.detail = {**step.detail, "closed_by": f"run {run.status.value}"}
+            self.store.upsert_step(step)
+            self.notify_step(run, step)
 
     def _resolve_parent(
         self, run: RunRecord, *, output: str | None = None, error: dict[str, Any] | None = None

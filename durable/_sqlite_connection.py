@@ -56,22 +56,6 @@ def store_error(exc: sqlite3.Error, path: str) -> StoreError | None:
     return None
 
 
-class _Cursor(sqlite3.Cursor):
-    """Rows are read as they are fetched: a damaged page shows up here, not in ``execute``."""
-
-    def fetchone(self) -> Any:
-        try:
-            return super().fetchone()
-        except sqlite3.Error as exc:
-            raise store_error(exc, self.connection.path) or exc from exc  # type: ignore[attr-defined]
-
-    def fetchall(self) -> list[Any]:
-        try:
-            return super().fetchall()
-        except sqlite3.Error as exc:
-            raise store_error(exc, self.connection.path) or exc from exc  # type: ignore[attr-defined]
-
-
 class _Connection(sqlite3.Connection):
     """A connection whose database faults raise :class:`StoreError` naming the problem."""
 
@@ -79,7 +63,24 @@ class _Connection(sqlite3.Connection):
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
-            return self.cursor(_Cursor).execute(sql, parameters)
+            return super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) or exc from exc
+
+    # Rows are read as they are fetched: a damaged page shows up while fetching, not in
+    # ``execute``, so reads fetch inside the guard.
+
+    def fetchall(self, sql: str, parameters: Any = (), /) -> list[Any]:
+        """Every row of ``sql``."""
+        try:
+            return super().execute(sql, parameters).fetchall()
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) or exc from exc
+
+    def fetchone(self, sql: str, parameters: Any = (), /) -> Any:
+        """The first row of ``sql``, or None."""
+        try:
+            return super().execute(sql, parameters).fetchone()
         except sqlite3.Error as exc:
             raise store_error(exc, self.path) or exc from exc
 

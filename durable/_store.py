@@ -8,7 +8,7 @@ Two backends: :mod:`durable._store_memory` (tests) and :mod:`durable._store_sqli
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -192,8 +192,11 @@ class Store(Protocol):
         """Insert or replace a step (by run id and key)."""
         ...
 
-    def get_steps(self, run_id: str) -> list[StepRecord]:
-        """The steps of a run in the order they were first reached."""
+    def get_steps(
+        self, run_id: str, *, statuses: Collection[StepStatus] | None = None
+    ) -> list[StepRecord]:
+        """The steps of a run in the order they were first reached (only those in
+        ``statuses``, if given)."""
         ...
 
     def insert_event(self, event: EventRecord) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
-from ._store import EventRecord, LogRecord, RunRecord, StepRecord, WaitRecord
+from ._store import EventRecord, LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
 
 
 class MemoryStore:
@@ -81,9 +81,11 @@ class MemoryStore:
     def upsert_step(self, step: StepRecord) -> None:
         self._steps[step.run_id][step.key] = copy.deepcopy(step)
 
-    def get_steps(self, run_id: str) -> list[StepRecord]:
+    def get_steps(
+        self, run_id: str, *, statuses: Collection[StepStatus] | None = None
+    ) -> list[StepRecord]:
         steps = sorted(self._steps.get(run_id, {}).values(), key=lambda s: s.position)
-        return [copy.deepcopy(s) for s in steps]
+        return [copy.deepcopy(s) for s in steps if statuses is None or s.status in statuses]
 
     def insert_event(self, event: EventRecord) -> None:
         record = copy.deepcopy(event)

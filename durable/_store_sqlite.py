@@ -9,7 +9,7 @@ transactions before it may be rolled back (never corrupted). ``fsync=True`` sets
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,7 @@ class SQLiteStore:
 
     def _check_integrity(self) -> None:
         """Refuse a damaged file at open, before anything is written into it."""
-        rows = self._db.execute("PRAGMA quick_check").fetchall()
+        rows = self._db.fetchall("PRAGMA quick_check")
         problems = [str(row[0]) for row in rows if row[0] != "ok"]
         if problems:
             shown = "; ".join(problems[:3]) + (
@@ -113,7 +113,7 @@ class SQLiteStore:
             raise
 
     def _check_version(self) -> int:
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        version = int(self._db.fetchone("PRAGMA user_version")[0])
         if version > SCHEMA_VERSION:
             raise SchemaError(
                 f"{self.path} has schema version {version}; this durable knows up to "
@@ -124,7 +124,7 @@ class SQLiteStore:
     @property
     def schema_version(self) -> int:
         """The schema version of the open database."""
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._db.fetchone("PRAGMA user_version")[0])
 
     # -- runs ---------------------------------------------------------------------------
 
@@ -157,9 +157,7 @@ class SQLiteStore:
         )
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        row = self._db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id=?", (run_id,)
-        ).fetchone()
+        row = self._db.fetchone(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id=?", (run_id,))
         return _run_from(row) if row else None
 
     def list_runs(
@@ -183,32 +181,30 @@ class SQLiteStore:
             )
             params.append(before)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self._db.execute(
+        rows = self._db.fetchall(
             f"SELECT {_RUN_COLUMNS} FROM runs {clause} "
             "ORDER BY created_at DESC, run_id DESC LIMIT ?",
             (*params, limit),
-        ).fetchall()
+        )
         return [_run_from(row) for row in rows]
 
     def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
-        rows = self._db.execute(
+        rows = self._db.fetchall(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE ready_at IS NOT NULL AND ready_at <= ? "
             f"AND status NOT IN {_TERMINAL} ORDER BY ready_at, created_at LIMIT ?",
             (now, limit),
-        ).fetchall()
+        )
         return [_run_from(row) for row in rows]
 
     def next_ready_at(self) -> float | None:
-        row = self._db.execute(
+        row = self._db.fetchone(
             f"SELECT MIN(ready_at) FROM runs WHERE ready_at IS NOT NULL "
             f"AND status NOT IN {_TERMINAL}"
-        ).fetchone()
+        )
         return float(row[0]) if row and row[0] is not None else None
 
     def unfinished_runs(self) -> list[RunRecord]:
-        rows = self._db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE status NOT IN {_TERMINAL}"
-        ).fetchall()
+        rows = self._db.fetchall(f"SELECT {_RUN_COLUMNS} FROM runs WHERE status NOT IN {_TERMINAL}")
         return [_run_from(row) for row in rows]
 
     # -- steps --------------------------------------------------------------------------
@@ -233,10 +229,16 @@ class SQLiteStore:
             ),
         )
 
-    def get_steps(self, run_id: str) -> list[StepRecord]:
-        rows = self._db.execute(
-            f"SELECT {_STEP_COLUMNS} FROM steps WHERE run_id=? ORDER BY position", (run_id,)
-        ).fetchall()
+    def get_steps(
+        self, run_id: str, *, statuses: Collection[StepStatus] | None = None
+    ) -> list[StepRecord]:
+        where, params = "run_id=?", [run_id]
+        if statuses is not None:
+            where += f" AND status IN ({', '.join('?' * len(statuses))})"
+            params += [status.value for status in statuses]
+        rows = self._db.fetchall(
+            f"SELECT {_STEP_COLUMNS} FROM steps WHERE {where} ORDER BY position", params
+        )
         return [
             StepRecord(
                 run_id=row[0],
@@ -272,29 +274,29 @@ class SQLiteStore:
         )
 
     def get_event(self, event_id: str) -> EventRecord | None:
-        row = self._db.execute(
+        row = self._db.fetchone(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE id=? ORDER BY seq LIMIT 1", (event_id,)
-        ).fetchone()
+        )
         return _event_from(row) if row else None
 
     def list_events(self, *, name: str | None = None, limit: int = 50) -> list[EventRecord]:
         if name is None:
-            rows = self._db.execute(
+            rows = self._db.fetchall(
                 f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?", (limit,)
-            ).fetchall()
+            )
         else:
-            rows = self._db.execute(
+            rows = self._db.fetchall(
                 f"SELECT {_EVENT_COLUMNS} FROM events WHERE name=? ORDER BY seq DESC LIMIT ?",
                 (name, limit),
-            ).fetchall()
+            )
         return [_event_from(row) for row in rows]
 
     def events_since(self, name: str, since: float) -> list[EventRecord]:
-        rows = self._db.execute(
+        rows = self._db.fetchall(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE name=? AND received_at>=? "
             "AND skipped IS NULL ORDER BY seq",
             (name, since),
-        ).fetchall()
+        )
         return [_event_from(row) for row in rows]
 
     # -- waits and logs -----------------------------------------------------------------
@@ -333,15 +335,15 @@ class SQLiteStore:
                 clauses.append("(match_field=? AND match_value=?)")
                 params += [field, value]
             sql += f" AND ({' OR '.join(clauses)})"
-        rows = self._db.execute(sql + " ORDER BY since", params).fetchall()
+        rows = self._db.fetchall(sql + " ORDER BY since", params)
         return [WaitRecord(*row) for row in rows]
 
     def wait_match_fields(self, event_name: str) -> list[str]:
-        rows = self._db.execute(
+        rows = self._db.fetchall(
             "SELECT DISTINCT match_field FROM waits WHERE event_name=? "
             "AND match_field IS NOT NULL ORDER BY match_field",
             (event_name,),
-        ).fetchall()
+        )
         return [str(row[0]) for row in rows]
 
     def remove_waits(self, run_id: str) -> None:
@@ -350,10 +352,10 @@ class SQLiteStore:
     def claim_idempotency(
         self, function_id: str, key: str, run_id: str, *, now: float, window: float
     ) -> str | None:
-        row = self._db.execute(
+        row = self._db.fetchone(
             "SELECT run_id, claimed_at FROM idempotency WHERE function_id=? AND key=?",
             (function_id, key),
-        ).fetchone()
+        )
         if row is not None and now - row[1] < window:
             return str(row[0])
         self._db.execute(
@@ -364,9 +366,9 @@ class SQLiteStore:
         return None
 
     def get_cron(self, function_id: str, cron: str) -> float | None:
-        row = self._db.execute(
+        row = self._db.fetchone(
             "SELECT next_at FROM crons WHERE function_id=? AND cron=?", (function_id, cron)
-        ).fetchone()
+        )
         return float(row[0]) if row else None
 
     def set_cron(self, function_id: str, cron: str, next_at: float) -> None:
@@ -376,18 +378,18 @@ class SQLiteStore:
         )
 
     def expired_deadlines(self, now: float) -> list[RunRecord]:
-        rows = self._db.execute(
+        rows = self._db.fetchall(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE deadline_at IS NOT NULL AND deadline_at <= ? "
             f"AND status NOT IN {_TERMINAL}",
             (now,),
-        ).fetchall()
+        )
         return [_run_from(row) for row in rows]
 
     def next_deadline_at(self) -> float | None:
-        row = self._db.execute(
+        row = self._db.fetchone(
             f"SELECT MIN(deadline_at) FROM runs WHERE deadline_at IS NOT NULL "
             f"AND status NOT IN {_TERMINAL}"
-        ).fetchone()
+        )
         return float(row[0]) if row and row[0] is not None else None
 
     def add_logs(self, lines: list[LogRecord]) -> None:
@@ -397,10 +399,10 @@ class SQLiteStore:
         )
 
     def get_logs(self, run_id: str) -> list[LogRecord]:
-        rows = self._db.execute(
+        rows = self._db.fetchall(
             "SELECT run_id, ts, level, message, step_key FROM logs WHERE run_id=? ORDER BY seq",
             (run_id,),
-        ).fetchall()
+        )
         return [LogRecord(*row) for row in rows]
 
     # -- transactions -------------------------------------------------------------------

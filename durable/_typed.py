@@ -126,11 +126,12 @@ def codec_for_callable(
         hint = annotations.get("return", _NO_HINT) if annotations else _NO_HINT
         if hint is _NO_HINT:
             return None
-        if type(hint) is not str:
-            try:  # not contextlib.suppress: it costs more than the lookup
+        try:  # not contextlib.suppress: it costs more than the lookup
+            if type(hint) is not str:
                 return _BY_TYPE[hint]
-            except (KeyError, TypeError):
-                pass
+            return _BY_FUNCTION[fn]  # a string annotation resolved before
+        except (KeyError, TypeError):
+            pass
     try:
         if output_type is not None:
             return codec_for_type(output_type)
