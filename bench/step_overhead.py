@@ -18,10 +18,10 @@ from pathlib import Path
 from _common import Figure, Report, prepare, print_report
 
 from durable import Durable
-from durable._clock import RealClock
-from durable._inprocess import InProcessExecutor, collect_functions
-from durable._orchestrator import Orchestrator
-from durable._store_sqlite import SQLiteStore
+from durable._engine.inprocess import InProcessExecutor, collect_functions
+from durable._orchestration.clock import RealClock
+from durable._orchestration.orchestrator import Orchestrator
+from durable._stores.sqlite import SQLiteStore
 
 TARGET_STEP_MS = 0.3
 TARGET_RATIO = 1.5

@@ -21,15 +21,15 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from durable._define.events import validate_events
 from durable._errors import (
     EventTooLargeError,
     InvalidEventError,
     StoreError,
     UnknownFunctionError,
 )
-from durable._events import validate_events
-from durable._fixtures import fixture_from_run
-from durable._store import EventRecord, RunRecord, RunStatus, StepRecord
+from durable._replay.fixtures import fixture_from_run
+from durable._stores.base import EventRecord, RunRecord, RunStatus, StepRecord
 
 from .context import ServerContext
 from .guard import RequestGuard, allowed_hosts

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from durable._clock import Clock
-from durable._orchestrator import Orchestrator
-from durable._store import Store
+from durable._orchestration.clock import Clock
+from durable._orchestration.orchestrator import Orchestrator
+from durable._stores.base import Store
 
 from .registry import Registry
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from durable._protocol import PassCrashed, PassInterrupted
+from durable._engine.protocol import PassCrashed, PassInterrupted
 
 
 class WorkerDied(PassCrashed):

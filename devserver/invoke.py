@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from durable._config import FunctionConfig
-from durable._flow import CRON_EVENT
-from durable._runs import FUNCTION_INVOKED
+from durable._define.config import FunctionConfig
+from durable._orchestration.flow import CRON_EVENT
+from durable._orchestration.runs import FUNCTION_INVOKED
 
 
 def invocation_event(config: FunctionConfig, data: dict[str, Any]) -> dict[str, Any]:

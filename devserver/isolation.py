@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from durable._protocol import ExecutionHost, ExecutionRequest, ExecutionResult
+from durable._engine.protocol import ExecutionHost, ExecutionRequest, ExecutionResult
 
 if TYPE_CHECKING:
     from .workers import WorkerProcess

@@ -34,7 +34,7 @@ def run(options: DevOptions) -> None:
     import sqlite3
 
     from durable._errors import StoreError
-    from durable._store_sqlite import SchemaError
+    from durable._stores.sqlite import SchemaError
 
     from .server import DevServer
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from durable._app import Durable, DurableFunction
+from durable._define.app import Durable, DurableFunction
 from durable._errors import ConfigError
 
 

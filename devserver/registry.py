@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable._config import FunctionConfig, parse_function_config
+from durable._define.config import FunctionConfig, parse_function_config
 
 
 @dataclass(frozen=True, slots=True)

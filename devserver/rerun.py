@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from durable._errors import SerializationError
 from durable._limits import MAX_STEP_OUTPUT_BYTES
 from durable._serialization import dumps, encoded_size
-from durable._store import RunRecord, StepRecord, StepStatus, Store
+from durable._stores.base import RunRecord, StepRecord, StepStatus, Store
 
 if TYPE_CHECKING:
-    from durable._orchestrator import Orchestrator
+    from durable._orchestration.orchestrator import Orchestrator
 
 #: The step statuses a rerun reuses before ``from_step``: final results.
 REUSED_STATUSES = frozenset({StepStatus.COMPLETED, StepStatus.FAILED})

@@ -5,7 +5,7 @@ worker processes. A save replaces the worker (hot reload); a module that fails t
 leaves the last good worker serving and shows the error with its file and line. A module that
 kills or hangs the worker at import is left out and named (:mod:`.imports`). While some module
 fails to load, due runs of functions that are not loaded wait, ``queued`` with a
-``queued_reason``, instead of failing (:mod:`durable._parking`).
+``queued_reason``, instead of failing (:mod:`durable._orchestration.parking`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from durable._backoff import fixed_backoff
-from durable._clock import RealClock
+from durable._define.backoff import fixed_backoff
 from durable._errors import ConfigError
-from durable._orchestrator import Orchestrator
-from durable._store_sqlite import SQLiteStore
+from durable._orchestration.clock import RealClock
+from durable._orchestration.orchestrator import Orchestrator
+from durable._stores.sqlite import SQLiteStore
 
 from .context import ServerContext
 from .discovery import DiscoveryError, discover, find_project_root

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from durable._serialization import loads
-from durable._store import EventRecord, LogRecord, RunRecord, StepRecord
+from durable._stores.base import EventRecord, LogRecord, RunRecord, StepRecord
 
 #: Detail fields holding epoch seconds, shown as ISO-8601 strings.
 _DETAIL_TIMES = frozenset({"until", "timeout_at"})

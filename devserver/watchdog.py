@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from durable._core import Execution
-from durable._durations import parse_duration
+from durable._define.durations import parse_duration
+from durable._engine.execution import Execution
 
 from .faults import Fault
 from .framing import encode

@@ -24,12 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from durable._app import DurableFunction
-from durable._core import Execution
-from durable._errors import LimitExceededError
-from durable._protocol import Checkpoint, ExecutionResult, LogLine, Reply, StepStarted
-from durable._stored_errors import error_dict
-from durable._wire import (
+from durable._define.app import DurableFunction
+from durable._engine.execution import Execution
+from durable._engine.protocol import Checkpoint, ExecutionResult, LogLine, Reply, StepStarted
+from durable._engine.wire import (
     checkpoint_to_wire,
     log_to_wire,
     reply_from_wire,
@@ -37,6 +35,8 @@ from durable._wire import (
     result_to_wire,
     started_to_wire,
 )
+from durable._errors import LimitExceededError
+from durable._stored_errors import error_dict
 
 from .framing import MESSAGE_LIMIT, MessageTooLarge, encode
 from .lifeline import die_with_parent, exit_when_closed

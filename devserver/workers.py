@@ -1,6 +1,6 @@
 """Worker processes seen from the server: spawn, relay passes, replace on death or reload.
 
-:class:`WorkerExecutor` is the orchestrator's :class:`~durable._protocol.Executor` in the dev
+:class:`WorkerExecutor` is the orchestrator's :class:`~durable._engine.protocol.Executor` in the dev
 server. It forwards each pass to the current :class:`WorkerProcess`, and relays every
 checkpoint to the pass's host (which commits) before answering the worker.
 """
@@ -19,15 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from durable._parking import FunctionNotLoaded
-from durable._protocol import (
+from durable._engine.protocol import (
     STOP,
     ExecutionHost,
     ExecutionRequest,
     ExecutionResult,
     PassInterrupted,
 )
-from durable._wire import (
+from durable._engine.wire import (
     checkpoint_from_wire,
     log_from_wire,
     reply_to_wire,
@@ -35,6 +34,7 @@ from durable._wire import (
     result_from_wire,
     started_from_wire,
 )
+from durable._orchestration.parking import FunctionNotLoaded
 
 from .faults import Fault, SharedCrash, WorkerDied, verdicts
 from .framing import MESSAGE_LIMIT, encode

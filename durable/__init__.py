@@ -16,8 +16,9 @@ Functions triggered by events or cron, made of memoized, retried, checkpointed s
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._app import Durable, DurableFunction
-    from ._context import Context, Step
+    from ._define.app import Durable, DurableFunction
+    from ._define.events import Event
+    from ._engine.context import Context, Step
     from ._errors import (
         ConfigError,
         CronError,
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
         StepError,
         UnknownFunctionError,
     )
-    from ._events import Event
 
 __version__ = "0.1.0"
 
@@ -72,11 +72,11 @@ __all__ = [
 #: Where each public name lives. Importing ``durable`` stays cheap (the engine loads on first
 #: use), so ``durable dev`` reaches its worker spawn sooner: see ``docs/performance.md``.
 _HOMES = {
-    "Durable": "._app",
-    "DurableFunction": "._app",
-    "Context": "._context",
-    "Step": "._context",
-    "Event": "._events",
+    "Durable": "._define.app",
+    "DurableFunction": "._define.app",
+    "Context": "._engine.context",
+    "Step": "._engine.context",
+    "Event": "._define.events",
     **{name: "._errors" for name in __all__ if name.endswith("Error")},
 }
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from ._presentation import bar_glyph, bar_kind, bar_style, parse_time, step_outcome
-from ._store import TERMINAL_STATUSES
+from ._stores.base import TERMINAL_STATUSES
 
 #: Step statuses that are not over yet: their bar runs to now.
 PENDING: Final = frozenset({"sleeping", "waiting", "invoking", "running", "errored"})

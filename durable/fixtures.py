@@ -18,10 +18,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._fixture_schema import FixtureProblem, InvalidFixtureError, check_fixture, load_fixture
-    from ._fixtures import fixture_json, write_fixture
-    from ._replay import replay_fixture_async
-    from ._replay_judge import ReplayResult
+    from ._replay.fixture_schema import (
+        FixtureProblem,
+        InvalidFixtureError,
+        check_fixture,
+        load_fixture,
+    )
+    from ._replay.fixtures import fixture_json, write_fixture
+    from ._replay.judge import ReplayResult
+    from ._replay.replay import replay_fixture_async
 
 __all__ = [
     "FixtureProblem",
@@ -36,14 +41,14 @@ __all__ = [
 
 #: Where each name lives.
 _HOMES = {
-    "FixtureProblem": "._fixture_schema",
-    "InvalidFixtureError": "._fixture_schema",
-    "check_fixture": "._fixture_schema",
-    "load_fixture": "._fixture_schema",
-    "fixture_json": "._fixtures",
-    "write_fixture": "._fixtures",
-    "ReplayResult": "._replay_judge",
-    "replay_fixture_async": "._replay",
+    "FixtureProblem": "._replay.fixture_schema",
+    "InvalidFixtureError": "._replay.fixture_schema",
+    "check_fixture": "._replay.fixture_schema",
+    "load_fixture": "._replay.fixture_schema",
+    "fixture_json": "._replay.fixtures",
+    "write_fixture": "._replay.fixtures",
+    "ReplayResult": "._replay.judge",
+    "replay_fixture_async": "._replay.replay",
 }
 
 

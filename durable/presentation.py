@@ -15,7 +15,7 @@ Styles are Rich style names (``"bold red"``); :func:`ansi_sgr` turns one into AN
 
 from __future__ import annotations
 
-from ._durations import human_duration, parse_duration
+from ._define.durations import human_duration, parse_duration
 from ._presentation import (
     BAR_GLYPH,
     BAR_STYLE,

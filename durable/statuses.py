@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from ._protocol import StepKind
-from ._store import PARKED_STEP_STATUSES, TERMINAL_STATUSES, RunStatus, StepStatus
+from ._engine.protocol import StepKind
+from ._stores.base import PARKED_STEP_STATUSES, TERMINAL_STATUSES, RunStatus, StepStatus
 
 __all__ = [
     "PARKED_STEP_STATUSES",

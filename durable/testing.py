@@ -17,14 +17,14 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ._app import Durable, DurableFunction
-from ._durations import parse_duration
-from ._events import Event
-from ._fixture_schema import InvalidFixtureError, load_fixture
-from ._local import LocalEngine, Run, Step, mock_step
-from ._replay import Apps, ReplayResult
-from ._replay import replay_fixture as _replay_fixture
-from ._store import LogRecord, Store
+from ._define.app import Durable, DurableFunction
+from ._define.durations import parse_duration
+from ._define.events import Event
+from ._replay.fixture_schema import InvalidFixtureError, load_fixture
+from ._replay.local import LocalEngine, Run, Step, mock_step
+from ._replay.replay import Apps, ReplayResult
+from ._replay.replay import replay_fixture as _replay_fixture
+from ._stores.base import LogRecord, Store
 
 __all__ = ["Run", "Step", "TestEngine", "replay_fixture"]
 

@@ -71,7 +71,7 @@ def test_a_face_imports_only_public_names(path: Path) -> None:
 
 def test_the_scan_catches_private_imports() -> None:
     source = (
-        "from durable._store import RunStatus\n"
+        "from durable._stores.base import RunStatus\n"
         "import durable._presentation\n"
         "from durable.devserver.loader import load\n"
         "from durable import _HOMES\n"
@@ -83,7 +83,7 @@ def test_the_scan_catches_private_imports() -> None:
         "from .format import parse_time\n"
     )
     assert violations(source) == [
-        "line 1: private module durable._store",
+        "line 1: private module durable._stores.base",
         "line 2: private module durable._presentation",
         f"line 3: durable.devserver.loader is inside the dev server ({INSTEAD})",
         "line 4: private name _HOMES from durable",
@@ -93,7 +93,12 @@ def test_the_scan_catches_private_imports() -> None:
 
 
 def test_the_public_modules_the_faces_use_do_not_load_the_engine() -> None:
-    heavy = ["durable._core", "durable._orchestrator", "durable._store_sqlite", "httpx"]
+    heavy = [
+        "durable._engine.execution",
+        "durable._orchestration.orchestrator",
+        "durable._stores.sqlite",
+        "httpx",
+    ]
     probe = (
         "import json, sys; import durable.devserver, durable.presentation, "
         "durable.statuses, durable.fixtures; "

@@ -246,8 +246,8 @@ def test_update_that_cannot_write_leaves_the_fixture_whole(
 
 
 def test_each_fixture_is_validated_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import durable._fixture_schema as schema
-    import durable._replay as replay_module
+    import durable._replay.fixture_schema as schema
+    import durable._replay.replay as replay_module
 
     checked: list[str] = []
     check = schema.check_fixture

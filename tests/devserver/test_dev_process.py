@@ -90,7 +90,7 @@ def test_ctrl_c_shuts_down_quietly_with_runs_in_flight(tmp_path: Path) -> None:
 
 
 def test_fixtures_written_in_the_watched_folder_do_not_reload(tmp_path: Path) -> None:
-    from durable._fixtures import write_fixture
+    from durable._replay.fixtures import write_fixture
 
     (tmp_path / "app.py").write_text(APP)
     port = free_port()

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from durable._protocol import ExecutionRequest
+from durable._engine.protocol import ExecutionRequest
 from durable.devserver.lifeline import EXIT_SERVER_GONE
 from durable.devserver.workers import WorkerDied, WorkerProcess
 from tests.support.harness import DevProcess, wait_for

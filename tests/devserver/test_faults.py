@@ -230,7 +230,7 @@ def test_a_step_timeout_fails_the_attempt_by_name_and_retries_it(server: Server)
 
 
 def test_verdicts_charge_only_a_known_or_lone_culprit() -> None:
-    from durable._protocol import PassCrashed, PassInterrupted
+    from durable._engine.protocol import PassCrashed, PassInterrupted
     from durable.devserver.faults import Fault, SharedCrash, verdicts
 
     lone = verdicts(None, 1, {7: "r1"})[7]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from durable import Durable
-from durable._protocol import ExecutionRequest
-from durable._wire import request_to_wire
+from durable._engine.protocol import ExecutionRequest
+from durable._engine.wire import request_to_wire
 from durable.devserver import worker as worker_module
 from durable.devserver.framing import MESSAGE_LIMIT, MessageTooLarge, encode
 

@@ -10,8 +10,8 @@ import asyncio
 from typing import Any
 
 from durable import Context, Durable, NonRetriableError, StepError
-from durable._fixtures import fixture_from_run
-from durable._replay import replay_fixture_async
+from durable._replay.fixtures import fixture_from_run
+from durable._replay.replay import replay_fixture_async
 from durable.devserver.rerun import start_rerun
 from durable.devserver.views import run_view
 from durable.testing import TestEngine

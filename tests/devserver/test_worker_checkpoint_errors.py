@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from durable._protocol import ExecutionRequest
+from durable._engine.protocol import ExecutionRequest
 from durable.devserver.workers import WorkerProcess
 
 APP = textwrap.dedent(

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 
-from durable._backoff import (
+from durable._define.backoff import (
     DEFAULT_BACKOFF,
     ExponentialBackoff,
     ScheduleBackoff,

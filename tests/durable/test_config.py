@@ -20,9 +20,9 @@ from durable import (
     ExpressionError,
     UnknownFunctionError,
 )
-from durable._backoff import DEFAULT_BACKOFF, ExponentialBackoff, ScheduleBackoff
-from durable._config import FunctionConfig, parse_function_config
-from durable._triggers import CronTrigger, EventTrigger
+from durable._define.backoff import DEFAULT_BACKOFF, ExponentialBackoff, ScheduleBackoff
+from durable._define.config import FunctionConfig, parse_function_config
+from durable._define.triggers import CronTrigger, EventTrigger
 
 FID = "fn"
 TRIGGER = [{"event": "order/created"}]

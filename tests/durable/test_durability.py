@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from durable import Durable
-from durable._store import RunStatus
-from durable._store_sqlite import SQLiteStore
+from durable._stores.base import RunStatus
+from durable._stores.sqlite import SQLiteStore
 from durable.testing import TestEngine
 
 
@@ -70,7 +70,7 @@ CRASHING_SCRIPT = textwrap.dedent(
     import asyncio, sys, time
     from pathlib import Path
     from durable import Durable
-    from durable._store_sqlite import SQLiteStore
+    from durable._stores.sqlite import SQLiteStore
     from durable.testing import TestEngine
 
     db, marker = sys.argv[1], Path(sys.argv[2])

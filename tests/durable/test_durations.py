@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from durable._durations import format_duration, human_duration, parse_duration, parse_instant
+from durable._define.durations import format_duration, human_duration, parse_duration, parse_instant
 from durable._errors import InvalidDurationError, InvalidInstantError
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from durable import DurableError, Event, InvalidEventError
-from durable._events import validate_event, validate_events
+from durable._define.events import validate_event, validate_events
 from durable._limits import MAX_EVENT_BYTES, MAX_EVENT_DEPTH
 
 NOW_MS = 1_700_000_000_000

@@ -2,8 +2,8 @@ from typing import Any
 
 import pytest
 
+from durable._define.expressions import bind, compile_expression, render_key
 from durable._errors import ExpressionError
-from durable._expressions import bind, compile_expression, render_key
 
 
 def event(**data: Any) -> dict[str, Any]:

@@ -17,9 +17,9 @@ import pytest
 from durable import Durable, StepError
 from durable._limits import MAX_EVENT_BYTES
 from durable._serialization import dumps, encoded_size
-from durable._store import Store
-from durable._store_memory import MemoryStore
-from durable._store_sqlite import SQLiteStore
+from durable._stores.base import Store
+from durable._stores.memory import MemoryStore
+from durable._stores.sqlite import SQLiteStore
 from durable._text import MAX_TEXT_CHARS
 from durable.testing import TestEngine
 
@@ -272,7 +272,7 @@ async def test_a_failed_event_that_cannot_be_built_leaves_the_run_untouched(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Building the event comes first: if it raises, the run is not half ended."""
-    import durable._runs as runs_module
+    import durable._orchestration.runs as runs_module
 
     def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
         raise RuntimeError("cannot build")

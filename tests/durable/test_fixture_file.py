@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from durable._fixtures import fixture_json, write_fixture
+from durable._replay.fixtures import fixture_json, write_fixture
 
 FIXTURE = {"function": "greet", "event": {"name": "demo/hello", "data": {"who": "Zoë ✓"}}}
 

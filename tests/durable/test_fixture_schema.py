@@ -1,4 +1,4 @@
-"""``docs/fixture.schema.json`` agrees with ``durable/_fixture_schema.py`` (the reference).
+"""``docs/fixture.schema.json`` agrees with ``durable/_replay/fixture_schema.py`` (the reference).
 
 ``jsonschema`` is not a dependency, so a small checker below covers the keywords the schema
 uses (and fails on any other, so the schema cannot drift out of what is checked here).
@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from durable._fixture_schema import RUN_STATUSES, STEP_KINDS, TOP_FIELDS, check_fixture
-from durable._fixtures import fixture_from_run
-from durable._store import RunRecord, RunStatus, StepRecord, StepStatus
+from durable._replay.fixture_schema import RUN_STATUSES, STEP_KINDS, TOP_FIELDS, check_fixture
+from durable._replay.fixtures import fixture_from_run
+from durable._stores.base import RunRecord, RunStatus, StepRecord, StepStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "fixture.schema.json").read_text())

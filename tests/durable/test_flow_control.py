@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from durable import Durable
-from durable._store_sqlite import SQLiteStore
+from durable._stores.sqlite import SQLiteStore
 from durable.testing import TestEngine
 
 # A Thursday, 10:00 UTC (11:00 in Paris).

@@ -1,4 +1,4 @@
-"""The one local engine (``durable._local``) under ``durable.testing`` and ``durable replay``."""
+"""The one local engine (``durable._replay.local``) under durable.testing and durable replay."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-import durable._local as local
+import durable._replay.local as local
 import durable.testing
 from durable import Context, Durable
-from durable._fixtures import fixture_from_run
-from durable._local import LocalEngine
-from durable._replay import replay_fixture_async
+from durable._replay.fixtures import fixture_from_run
+from durable._replay.local import LocalEngine
+from durable._replay.replay import replay_fixture_async
 from durable.testing import TestEngine
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -129,10 +129,10 @@ async def test_one_engine_drives_a_test_run_and_its_replay_alike(
 def test_replay_does_not_import_the_testing_face() -> None:
     code = (
         "import sys\n"
-        "import durable._local, durable._replay_judge, durable._replay\n"
-        "assert 'durable.testing' not in sys.modules, 'durable._replay imports durable.testing'\n"
+        "import durable._replay.local, durable._replay.judge, durable._replay.replay\n"
+        "assert 'durable.testing' not in sys.modules\n"
         "import durable.testing\n"
-        "assert durable.testing.Run is durable._local.Run\n"
+        "assert durable.testing.Run is durable._replay.local.Run\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

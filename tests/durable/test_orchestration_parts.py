@@ -12,21 +12,21 @@ import pytest
 
 import durable
 from durable import Durable
-from durable._clock import VirtualClock
+from durable._define.events import validate_event
+from durable._engine.inprocess import InProcessExecutor, collect_functions
+from durable._engine.protocol import ExecutionHost, ExecutionRequest, ExecutionResult
 from durable._errors import StoreError, UnknownFunctionError
-from durable._events import validate_event
-from durable._functions import FunctionRegistry
-from durable._in_flight import InFlight
-from durable._inprocess import InProcessExecutor, collect_functions
-from durable._journal import Journal
-from durable._parking import Parking
-from durable._passes import Passes
-from durable._protocol import ExecutionHost, ExecutionRequest, ExecutionResult
-from durable._runs import FUNCTION_CANCELLED, Runs
-from durable._scheduler import Scheduler
-from durable._store import RunRecord, RunStatus, StepRecord, StepStatus, Store
-from durable._store_memory import MemoryStore
-from durable._store_sqlite import SQLiteStore
+from durable._orchestration.clock import VirtualClock
+from durable._orchestration.functions import FunctionRegistry
+from durable._orchestration.in_flight import InFlight
+from durable._orchestration.journal import Journal
+from durable._orchestration.parking import Parking
+from durable._orchestration.passes import Passes
+from durable._orchestration.runs import FUNCTION_CANCELLED, Runs
+from durable._orchestration.scheduler import Scheduler
+from durable._stores.base import RunRecord, RunStatus, StepRecord, StepStatus, Store
+from durable._stores.memory import MemoryStore
+from durable._stores.sqlite import SQLiteStore
 
 START = 1_800_000_000.0
 
@@ -106,7 +106,7 @@ def test_ingest_takes_validated_events_and_ingest_raw_validates_them() -> None:
 
 def test_validated_events_are_not_validated_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """The API validates a batch once (``validate_events``); ingest only stores it."""
-    import durable._runs as runs_module
+    import durable._orchestration.runs as runs_module
 
     parts = Parts()
     event = parts.event("greet/go")
@@ -299,23 +299,33 @@ async def test_the_scheduler_strands_a_pass_the_database_refused_and_retries_lat
 # -- the layering rule -------------------------------------------------------------------------
 
 #: The faces that build the facade: the public testing engine, and the local engine shared by
-#: testing and replay (durable/_local.py, where it exists).
-FACES = {"testing", "_local"}
+#: testing and replay.
+FACES = {"testing", "_replay.local"}
+FACADE = "_orchestration.orchestrator"
 
 
-def _imports_of(path: Path) -> set[str]:
-    """The durable modules ``path`` imports (anywhere, TYPE_CHECKING blocks included)."""
+def _module_name(path: Path, package: Path) -> str:
+    parts = list(path.relative_to(package).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports_of(path: Path, name: str) -> set[str]:
+    """The durable modules ``path`` (module ``name``) imports, as names below ``durable``
+    (anywhere in it, TYPE_CHECKING blocks included)."""
+    is_package = path.name == "__init__.py"
+    here = name.split(".") if is_package else name.split(".")[:-1]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.update(alias.name.removeprefix("durable.") for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
-            if node.level:  # relative: from ._x import y, from . import _x
+            if node.level:  # relative: from ._x import y, from .. import x
+                base = here[: len(here) - (node.level - 1)] if node.level > 1 else here
+                prefix = ".".join([*base, module] if module else base)
                 if module:
-                    found.add(module)
-                else:
-                    found.update(alias.name for alias in node.names)
+                    found.add(prefix)
+                found.update(f"{prefix}.{alias.name}".lstrip(".") for alias in node.names)
             elif module.startswith("durable."):
                 found.add(module.removeprefix("durable."))
     return found
@@ -323,15 +333,19 @@ def _imports_of(path: Path) -> set[str]:
 
 def test_no_module_below_the_facade_imports_it() -> None:
     package = Path(durable.__file__).parent
-    modules = {p.stem: _imports_of(p) for p in package.glob("*.py")}
-    importers = {name for name, imports in modules.items() if "_orchestrator" in imports}
-    assert importers <= FACES, f"only the faces may import durable._orchestrator: {importers}"
+    modules = {}
+    for path in package.rglob("*.py"):
+        name = _module_name(path, package)
+        modules[name] = _imports_of(path, name)
+    importers = {name for name, imports in modules.items() if FACADE in imports}
+    assert importers <= FACES, f"only the faces may import durable.{FACADE}: {importers}"
     # and nothing the facade reaches, directly or not, reaches back to it
-    reached, pending = set(), ["_orchestrator"]
+    reached, pending = set(), [FACADE]
     while pending:
         for imported in modules.get(pending.pop(), set()):
             if imported in modules and imported not in reached:
                 reached.add(imported)
                 pending.append(imported)
-    assert "_orchestrator" not in reached
-    assert {"_runs", "_scheduler", "_passes", "_run_host", "_parking", "_journal"} <= reached
+    assert FACADE not in reached
+    parts = {"runs", "scheduler", "passes", "run_host", "parking", "journal"}
+    assert {f"_orchestration.{part}" for part in parts} <= reached

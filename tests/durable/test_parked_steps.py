@@ -12,8 +12,8 @@ import sqlite3
 from pathlib import Path
 
 from durable import Context, Durable, NonRetriableError
-from durable._store import StepRecord, StepStatus
-from durable._store_sqlite import MIGRATIONS, SQLiteStore
+from durable._stores.base import StepRecord, StepStatus
+from durable._stores.sqlite import MIGRATIONS, SQLiteStore
 from durable.testing import TestEngine
 
 

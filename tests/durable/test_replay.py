@@ -1,4 +1,4 @@
-"""Replay of fixtures on the engine of ``durable.testing`` (``durable._replay``).
+"""Replay of fixtures on the engine of ``durable.testing`` (``durable._replay.replay``).
 
 One function, ``order``, in several versions: the recording below comes from the first; the
 others rename, add, remove or reorder steps, or change a step's kind, as a deploy might.
@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from durable import Context, Durable, NonRetriableError
-from durable._fixture_schema import InvalidFixtureError, check_fixture, load_fixture
-from durable._fixtures import fixture_from_run
-from durable._protocol import MemoState, MemoStep
-from durable._replay import _FixtureMocks, replay_fixture, replay_fixture_async
+from durable._engine.protocol import MemoState, MemoStep
+from durable._replay.fixture_schema import InvalidFixtureError, check_fixture, load_fixture
+from durable._replay.fixtures import fixture_from_run
+from durable._replay.replay import _FixtureMocks, replay_fixture, replay_fixture_async
 from durable.testing import TestEngine
 from durable.testing import replay_fixture as replay_file
 
@@ -166,7 +166,7 @@ def test_output_is_not_compared_when_the_fixture_leaves_it_out() -> None:
 
 
 def test_json_equality_of_outputs() -> None:
-    from durable._replay import same_json
+    from durable._replay.replay import same_json
 
     assert same_json({"a": [1, 2.0]}, {"a": [1.0, 2]})
     assert not same_json(True, 1)
@@ -560,8 +560,8 @@ def test_testing_replay_fixture_passes_and_raises_with_the_divergence(tmp_path: 
 def test_a_fixture_is_checked_once_whichever_way_it_comes_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import durable._fixture_schema as schema
-    import durable._replay as replay_module
+    import durable._replay.fixture_schema as schema
+    import durable._replay.replay as replay_module
 
     calls: list[int] = []
     check = schema.check_fixture

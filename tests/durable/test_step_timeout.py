@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from durable import ConfigError, Durable, InvalidDurationError, StepError
-from durable._threads import StepThreads
+from durable._engine.threads import StepThreads
 from durable.testing import TestEngine
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from durable._store import (
+from durable._stores.base import (
     TERMINAL_STATUSES,
     EventRecord,
     LogRecord,
@@ -23,8 +23,8 @@ from durable._store import (
     Store,
     WaitRecord,
 )
-from durable._store_memory import MemoryStore
-from durable._store_sqlite import (
+from durable._stores.memory import MemoryStore
+from durable._stores.sqlite import (
     _TERMINAL,
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -716,7 +716,7 @@ def test_processes_opening_one_old_database_at_once_migrate_it_once(tmp_path: Pa
     path = tmp_path / "v1.db"
     _version_1_database(path, {"r": "cancel_on: event e (x1)"})
     script = (
-        "import sys; from durable._store_sqlite import SQLiteStore; "
+        "import sys; from durable._stores.sqlite import SQLiteStore; "
         "SQLiteStore(sys.argv[1]).close()"
     )
     procs = [

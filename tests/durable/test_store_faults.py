@@ -12,8 +12,8 @@ import pytest
 
 from durable import Durable
 from durable._errors import StoreError
-from durable._store import RunRecord
-from durable._store_sqlite import SQLiteStore
+from durable._stores.base import RunRecord
+from durable._stores.sqlite import SQLiteStore
 from durable.testing import TestEngine
 
 START = 1_000_000.0
@@ -127,7 +127,7 @@ def test_a_killed_server_leaves_no_lock_behind(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from durable._store_sqlite import SQLiteStore; "
+            "import sys, time; from durable._stores.sqlite import SQLiteStore; "
             f"s = SQLiteStore({str(db)!r}, exclusive=True); print('ready', flush=True); "
             "time.sleep(60)",
         ],

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from durable._fixtures import fixture_from_run, fixture_json
+from durable._replay.fixtures import fixture_from_run, fixture_json
 from durable._tracebacks import relative_paths
 from durable.testing import TestEngine
 

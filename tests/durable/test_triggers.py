@@ -4,8 +4,7 @@ from itertools import pairwise
 
 import pytest
 
-from durable._errors import ConfigError, CronError, ExpressionError
-from durable._triggers import (
+from durable._define.triggers import (
     CronTrigger,
     EventNameIndex,
     EventTrigger,
@@ -14,6 +13,7 @@ from durable._triggers import (
     parse_trigger,
     validate_event_pattern,
 )
+from durable._errors import ConfigError, CronError, ExpressionError
 
 # --------------------------------------------------------------------------- names
 

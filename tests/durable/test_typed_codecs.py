@@ -19,8 +19,8 @@ import pydantic
 import pytest
 
 from durable import ResultTypeError
+from durable._engine.typed import codec_for_type, decode_value, encode_value
 from durable._serialization import dumps, loads
-from durable._typed import codec_for_type, decode_value, encode_value
 
 T = _TypeVar("T")
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -154,7 +154,7 @@ def test_json_that_does_not_fit_names_the_field(
     ],
 )
 def test_types_json_cannot_carry_are_refused_when_built(tp: Any, why: str) -> None:
-    from durable._typed import UnsupportedType
+    from durable._engine.typed import UnsupportedType
 
     with pytest.raises(UnsupportedType, match=why):
         codec_for_type(tp)

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from durable._events import MAX_TS_MS
+from durable._define.events import MAX_TS_MS
 from durable._limits import MAX_EVENT_BYTES, MAX_EVENT_DEPTH
 from tests.support.hostile import (
     FEW,

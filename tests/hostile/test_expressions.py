@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from durable._define.expressions import bind, compile_expression, render_key
 from durable._errors import ExpressionError
-from durable._expressions import bind, compile_expression, render_key
 from tests.support.hostile import HOSTILE, json_objects, json_values, wrong_types
 
 #: Pieces of CEL (and of things that are not CEL), glued at random into plausible sources.

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from durable._fixture_schema import (
+from durable._replay.fixture_schema import (
     InvalidFixtureError,
     check_fixture,
     load_fixture,

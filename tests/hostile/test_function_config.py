@@ -14,12 +14,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from durable import Context, Durable
-from durable._config import KNOWN_OPTIONS, parse_function_config
+from durable._define.config import KNOWN_OPTIONS, parse_function_config
 from durable._errors import ConfigError, CronError, ExpressionError
 from tests.support.hostile import HOSTILE, identifiers, json_values, wrong_types
 
 FUNCTION_ID = "hostile-fn"
-#: SPEC's function id, written out independently of durable._config.
+#: SPEC's function id, written out independently of durable._define.config.
 VALID_ID = r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from durable._store import RunRecord, RunStatus
+from durable._stores.base import RunRecord, RunStatus
 from tests.support.live import LiveServer
 
 REASON = "function not loaded: /srv/app/gone.py:3: SyntaxError: invalid syntax"

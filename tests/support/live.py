@@ -29,10 +29,10 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
-from durable._clock import RealClock
-from durable._inprocess import InProcessExecutor
-from durable._orchestrator import Orchestrator
-from durable._store_sqlite import SQLiteStore
+from durable._engine.inprocess import InProcessExecutor
+from durable._orchestration.clock import RealClock
+from durable._orchestration.orchestrator import Orchestrator
+from durable._stores.sqlite import SQLiteStore
 from durable.devserver.api import create_app
 from durable.devserver.context import ServerContext
 from durable.devserver.registry import FunctionInfo, Registry

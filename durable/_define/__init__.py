@@ -1,0 +1,2 @@
+"""Definition: ``Durable``, ``@app.function`` and what they record (config, triggers,
+expressions, durations, backoff, events). No I/O at import."""

@@ -1,0 +1,146 @@
+"""The journal: when writes become durable, and who hears of them.
+
+One :class:`Journal` sits between the orchestration and its :class:`~durable._stores.base.Store`.
+It buffers log lines until the next commit, shares one commit among the passes in flight
+(group commit), makes a block of writes all-or-nothing (:meth:`Journal.atomic`), rolls back
+and tells the passes that shared a commit when the database refuses it, and tells listeners
+(the SSE stream, the headless log) of changes, holding back what an atomic block changed
+until that block is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .._errors import StoreError
+from .._stores.base import LogRecord, Store
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class Journal:
+    """Commits, rollbacks and change notifications over one store."""
+
+    def __init__(self, store: Store, passes_in_flight: Callable[[], int]) -> None:
+        self.store = store
+        self._passes_in_flight = passes_in_flight
+        self.listeners: list[Listener] = []
+        #: the last database fault, until a write works again (``/health`` reports it)
+        self.store_problem: StoreError | None = None
+        self._logs: list[LogRecord] = []
+        self._commit_waiters: asyncio.Future[None] | None = None
+        #: effects on memory (notifications, cancels of passes in flight) held back until the
+        #: enclosing :meth:`atomic` block commits; None outside one
+        self._deferred: list[Callable[[], object]] | None = None
+
+    # -- listeners ----------------------------------------------------------------------
+
+    def notify(self, kind: str, payload: dict[str, Any]) -> None:
+        """Tell every listener of a change (once committed, inside an atomic block)."""
+        if self._deferred is None:
+            self._notify_now(kind, payload)
+        else:
+            self._deferred.append(lambda: self._notify_now(kind, payload))
+
+    def _notify_now(self, kind: str, payload: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener(kind, payload)
+
+    def after_commit(self, effect: Callable[[], object]) -> None:
+        """Apply an in-memory effect now, or when the enclosing :meth:`atomic` block commits."""
+        if self._deferred is not None:
+            self._deferred.append(effect)
+        else:
+            effect()
+
+    # -- commits ------------------------------------------------------------------------
+
+    def buffer_log(self, line: LogRecord) -> None:
+        """Keep a log line until the next commit."""
+        self._logs.append(line)
+
+    def flush(self) -> None:
+        """Write buffered log lines and commit: everything so far is durable.
+
+        On a :class:`StoreError` everything since the last commit is rolled back, and the
+        passes waiting for a shared commit hear of it (their checkpoints were not saved).
+        """
+        lines, self._logs = self._logs, []
+        try:
+            if lines:
+                self.store.add_logs(lines)
+            wrote = self.store.commit()
+        except StoreError as exc:
+            self._logs[:0] = lines  # only shown, never data: written with a later commit
+            self.store_failed(exc)
+            raise
+        if wrote and self.store_problem is not None:
+            self.store_problem = None
+
+    def store_failed(self, error: StoreError) -> None:
+        """A write or commit was refused: roll back, and fail the commits that shared it.
+
+        Once per error: its later handlers (the passes that shared the commit) find it done.
+        """
+        self.store_problem = error
+        if getattr(error, "_rolled_back", False):
+            return
+        error._rolled_back = True  # type: ignore[attr-defined]
+        with contextlib.suppress(StoreError):
+            self.store.rollback()
+        waiters, self._commit_waiters = self._commit_waiters, None
+        if waiters is not None and not waiters.done():
+            waiters.set_exception(error)
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """All or nothing: the writes inside commit together, or roll back together.
+
+        What the writes do to memory (listeners told, passes in flight stopped) happens only
+        once they are committed. Blocks nest: an inner one is part of the outer one. The block
+        must not ``await``: no other pass may write into its transaction meanwhile.
+        """
+        if self._deferred is not None:
+            yield
+            return
+        self.flush()  # commit what others wrote first: a rollback must discard only ours
+        self._deferred = []
+        try:
+            yield
+            self.flush()
+        except BaseException as exc:
+            self._deferred = None
+            if isinstance(exc, StoreError):
+                self.store_problem = exc
+            with contextlib.suppress(StoreError):
+                self.store.rollback()
+            raise
+        effects, self._deferred = self._deferred, None
+        for effect in effects:
+            effect()
+
+    async def commit(self) -> None:
+        """Commit now; with several passes in flight, share one commit among them."""
+        if self._passes_in_flight() <= 1:
+            self.flush()
+            return
+        if self._commit_waiters is None:
+            self._commit_waiters = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(self._group_commit)
+        await asyncio.shield(self._commit_waiters)
+
+    def _group_commit(self) -> None:
+        waiters, self._commit_waiters = self._commit_waiters, None
+        try:
+            self.flush()
+        except BaseException as exc:
+            if waiters is not None and not waiters.done():
+                waiters.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        if waiters is not None:
+            waiters.set_result(None)

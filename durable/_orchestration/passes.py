@@ -1,0 +1,203 @@
+"""One pass of a run: build its history, hand it to the executor, apply what comes back.
+
+:class:`Passes` are where a run meets the executor (in process, or a worker process). A pass
+ends in one of: completed, failed, errored (the handler body is retried after its backoff),
+or suspended (sleeping, waiting, or due again at once when something it waits on resolved
+during the pass).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from .._define.backoff import DEFAULT_BACKOFF, Backoff
+from .._define.config import FunctionConfig
+from .._engine.protocol import (
+    ExecutionRequest,
+    ExecutionResult,
+    Executor,
+    PassCrashed,
+    PassInterrupted,
+)
+from .._errors import StoreError, UnknownFunctionError
+from .._serialization import dumps, encoded_size
+from .._stores.base import RunRecord, RunStatus, StepStatus, Store
+from .clock import Clock
+from .functions import FunctionRegistry
+from .history import build_history
+from .in_flight import InFlight
+from .journal import Journal
+from .parking import FunctionNotLoaded, Parking
+from .run_host import RunHost
+from .runs import Runs
+
+
+class Passes:
+    """Runs the passes of runs and applies their results."""
+
+    def __init__(
+        self,
+        *,
+        runs: Runs,
+        journal: Journal,
+        store: Store,
+        clock: Clock,
+        executor: Executor,
+        functions: FunctionRegistry,
+        parking: Parking,
+        in_flight: InFlight,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.runs = runs
+        self.journal = journal
+        self.store = store
+        self.clock = clock
+        self.executor = executor
+        self.functions = functions
+        self.parking = parking
+        self.in_flight = in_flight
+        self.backoff = backoff
+        self.rng = rng or random.Random()
+
+    async def execute(self, run: RunRecord) -> None:
+        """Run one pass of ``run`` and apply its result.
+
+        If the database refuses a write of the pass (locked, full), the pass is abandoned:
+        what it wrote since its last commit is rolled back and the :class:`StoreError` is
+        raised again; the scheduler runs it again from that commit once writes work
+        (:meth:`Scheduler.strand`).
+        """
+        try:
+            await self._execute(run)
+        except StoreError as exc:
+            self.journal.store_failed(exc)
+            self.in_flight.rerun.discard(run.run_id)
+            raise
+
+    async def _execute(self, run: RunRecord) -> None:
+        config = self.functions.get(run.function_id)
+        if config is None:  # not loaded: held back if its code failed to load, else failed
+            if not self.parking.park(run):
+                self.runs.fail(run, UnknownFunctionError(run.function_id).to_dict())
+            self.journal.flush()
+            return
+        now = self.clock.now()
+        run.status, run.ready_at = RunStatus.RUNNING, None
+        if run.started_at is None:
+            run.started_at = now
+            run.deadline_at, run.deadline_reason = None, None
+            if config.finish_timeout is not None:
+                run.deadline_at = now + config.finish_timeout.total_seconds()
+                run.deadline_reason = "timeouts.finish: the run did not finish in time"
+
+        self.runs.save_run(run)
+        steps, memo = build_history(self.store, run, self.clock.now())
+        state_bytes = encoded_size(dumps(run.event)) + sum(
+            encoded_size(s.output) for s in steps.values() if s.output is not None
+        )
+        request = ExecutionRequest(
+            run_id=run.run_id,
+            function_id=run.function_id,
+            event=run.event,
+            events=tuple(run.events),
+            steps=memo,
+            attempt=run.attempt,
+            state_bytes=state_bytes,
+            step_count=len(steps),
+            mocks=self.runs.mocks_for(run.run_id),
+        )
+        host = RunHost(
+            run,
+            config,
+            steps,
+            runs=self.runs,
+            journal=self.journal,
+            store=self.store,
+            clock=self.clock,
+            functions=self.functions,
+            in_flight=self.in_flight,
+            backoff=self.backoff,
+            rng=self.rng,
+        )
+        held: str | None = None
+        try:
+            result = await self.executor.execute(request, host)
+        except FunctionNotLoaded as exc:  # nothing ran: wait for the code to load
+            held, result = str(exc), ExecutionResult("suspended")
+        except PassInterrupted:
+            result = ExecutionResult("suspended", reenter=True)
+        except StoreError:
+            raise
+        except PassCrashed as exc:  # this run's step (or handler) ended the process
+            if host.crashed(str(exc), name=exc.name, keys=exc.step_keys):
+                result = ExecutionResult("suspended")
+            else:
+                result = ExecutionResult("errored", error={"name": exc.name, "message": str(exc)})
+        except Exception as exc:  # a worker crash: the steps in flight failed an attempt
+            if host.crashed(str(exc)):
+                result = ExecutionResult("suspended")
+            else:
+                result = ExecutionResult(
+                    "errored", error={"name": type(exc).__name__, "message": str(exc)}
+                )
+        if host.store_error is not None:  # the handler was stopped: nothing to apply
+            raise host.store_error
+        latest = self.store.get_run(run.run_id)
+        if latest is None or latest.status.terminal:
+            self.in_flight.ended(run.run_id)
+            self.journal.flush()
+            return
+        if held is not None:
+            self.in_flight.rerun.discard(run.run_id)
+            self.parking.hold(run, held)
+        else:
+            self._apply(run, config, result)
+        self.journal.flush()
+
+    def _apply(self, run: RunRecord, config: FunctionConfig, result: ExecutionResult) -> None:
+        if result.status != "suspended":
+            self.in_flight.rerun.discard(run.run_id)
+        if result.status == "completed":
+            self.runs.complete(run, result.output)
+        elif result.status == "failed":
+            self.runs.fail(run, dict(result.error or {}))
+        elif result.status == "errored":
+            self._body_error(run, config, dict(result.error or {}))
+        elif result.status == "suspended":
+            self._suspend(run, reenter=result.reenter)
+
+    def _body_error(self, run: RunRecord, config: FunctionConfig, error: dict[str, Any]) -> None:
+        run.attempt += 1
+        if run.attempt > config.retries:
+            self.runs.fail(run, error)
+            return
+        now = self.clock.now()
+        retry_at = error.get("retry_at")
+        if not isinstance(retry_at, (int, float)):
+            backoff = self.backoff or config.backoff or DEFAULT_BACKOFF
+            retry_at = now + backoff.delay(run.attempt, self.rng).total_seconds()
+        run.error, run.ready_at, run.status = error, retry_at, RunStatus.RUNNING
+        self.runs.save_run(run)
+
+    def _suspend(self, run: RunRecord, *, reenter: bool) -> None:
+        pending = [
+            s
+            for s in self.store.get_steps(run.run_id)
+            if s.status not in (StepStatus.COMPLETED, StepStatus.FAILED)
+        ]
+        wakes = [s.wake_at for s in pending if s.wake_at is not None]
+        statuses = {s.status for s in pending}
+        if reenter or run.run_id in self.in_flight.rerun or not pending:
+            self.in_flight.rerun.discard(run.run_id)
+            run.ready_at, run.status = self.clock.now(), RunStatus.RUNNING
+        else:
+            run.ready_at = min(wakes) if wakes else None
+            if statuses & {StepStatus.WAITING, StepStatus.INVOKING}:
+                run.status = RunStatus.WAITING
+            elif StepStatus.SLEEPING in statuses:
+                run.status = RunStatus.SLEEPING
+            else:
+                run.status = RunStatus.RUNNING
+        self.runs.save_run(run)

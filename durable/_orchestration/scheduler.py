@@ -1,0 +1,254 @@
+"""Scheduling: which passes start when. Due runs, concurrency slots, cron ticks, deadlines.
+
+The :class:`Scheduler` picks due runs (oldest due first, skipping those whose concurrency
+keys are full), fires due cron ticks (at most once per tick, a missed stretch of ticks
+once), cancels runs past their ``timeouts`` deadline, and drives the loops: :meth:`settle`
+for virtual time, and :meth:`run_forever` for the real clock. A pass itself is a callable
+it is given (:meth:`Passes.execute` in the engine); a pass
+that raises :class:`StoreError` is stranded and goes again once the database takes writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from .._define.triggers import CronTrigger
+from .._errors import StoreError
+from .._stores.base import EventRecord, RunRecord, RunStatus, Store
+from .clock import Clock
+from .flow import Slots, cron_event
+from .functions import FunctionRegistry
+from .in_flight import InFlight
+from .journal import Journal
+from .runs import Runs
+
+logger = logging.getLogger("durable.scheduler")
+
+#: Back-off between scheduler rounds while the database refuses writes (first, then doubling).
+RETRY_FIRST, RETRY_MAX = 0.1, 5.0
+
+
+def next_tick(trigger: CronTrigger, after: float) -> float:
+    """The epoch second of the first tick of ``trigger`` strictly after ``after``."""
+    return trigger.schedule.next_after(datetime.fromtimestamp(after, UTC)).timestamp()
+
+
+class Scheduler:
+    """Starts passes: ``execute(run)`` runs one pass of a due run."""
+
+    def __init__(
+        self,
+        *,
+        runs: Runs,
+        journal: Journal,
+        store: Store,
+        clock: Clock,
+        functions: FunctionRegistry,
+        in_flight: InFlight,
+        execute: Callable[[RunRecord], Awaitable[None]],
+        max_parallel: int,
+    ) -> None:
+        self.runs = runs
+        self.journal = journal
+        self.store = store
+        self.clock = clock
+        self.functions = functions
+        self.in_flight = in_flight
+        self.execute = execute
+        self.max_parallel = max_parallel
+        self.wakeup = in_flight.wakeup  #: set whenever new work may be due
+        self._slots = Slots()
+        self._held_slots: dict[str, list[str]] = {}
+        self._cron_next: dict[tuple[str, str], float] = {}
+        #: runs whose pass was abandoned because the database refused its writes: made ready
+        #: again (from their last commit) once writes work
+        self.stranded: set[str] = set()
+        self._retry_delay = 0.0
+        self._retry_at = 0.0
+
+    def schedule_crons(self) -> None:
+        """Load (or first compute) the next tick of every cron trigger."""
+        store, now = self.store, self.clock.now()
+        self._cron_next = {}
+        for config in self.functions.all():
+            for trigger in config.cron_triggers:
+                next_at = store.get_cron(config.id, trigger.cron)
+                if next_at is None:
+                    next_at = next_tick(trigger, now)
+                    store.set_cron(config.id, trigger.cron, next_at)
+                self._cron_next[(config.id, trigger.cron)] = next_at
+        self.journal.flush()
+
+    def recover(self) -> int:
+        """After a restart: make runs that were mid-pass ready again. Returns their number."""
+        store, now, count = self.store, self.clock.now(), 0
+        for run in store.unfinished_runs():
+            if run.ready_at is None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+                run.ready_at = now
+                store.update_run(run)
+                count += 1
+        self.journal.flush()
+        return count
+
+    def _start_due(self) -> int:
+        """Start a pass for every due run not already in flight. Returns how many started."""
+        room = self.max_parallel - len(self.in_flight.tasks)
+        if room <= 0:
+            return 0
+        started = 0
+        due = self.store.ready_runs(self.clock.now(), room + len(self.in_flight.tasks) + 1000)
+        for run in due:
+            if run.run_id in self.in_flight.tasks or started >= room:
+                continue
+            config = self.functions.get(run.function_id)
+            if config is not None and config.concurrency:
+                if not self._slots.try_acquire(config, run.concurrency_keys):
+                    continue
+                self._held_slots[run.run_id] = run.concurrency_keys
+            task = asyncio.ensure_future(self._pass(run))
+            self.in_flight.tasks[run.run_id] = task
+            task.add_done_callback(functools.partial(self._pass_done, run.run_id))
+            started += 1
+        return started
+
+    async def _pass(self, run: RunRecord) -> None:
+        try:
+            await self.execute(run)
+        except StoreError:  # rolled back by the pass: go again once writes work
+            self.strand(run.run_id)
+
+    def _pass_done(self, run_id: str, _task: object = None) -> None:
+        self.in_flight.tasks.pop(run_id, None)
+        if run_id not in self.stranded:
+            self._retry_delay = 0.0  # a pass went through: the database takes writes
+        self._slots.release(self._held_slots.pop(run_id, []))
+        self.wakeup.set()
+
+    def tick(self) -> int:
+        """Expire deadlines, fire due cron ticks, start due passes. Returns passes started.
+
+        Raises :class:`StoreError` (having changed nothing) if the database refuses the writes.
+        """
+        now = self.clock.now()
+        fired: dict[tuple[str, str], float] = {}
+        with self.journal.atomic():
+            self._resume_stranded(now)
+            for run in self.store.expired_deadlines(now):
+                self.runs.cancel(run.run_id, run.deadline_reason or "timed out", commit=False)
+            for (function_id, cron), next_at in self._cron_next.items():
+                if next_at <= now:
+                    fired[(function_id, cron)] = self._fire_cron(function_id, cron, next_at, now)
+        self._cron_next.update(fired)  # only once committed: a refused tick fires again
+        if now >= self._retry_at:
+            self.stranded &= set(self.in_flight.tasks)
+        return self._start_due()
+
+    def strand(self, run_id: str) -> None:
+        """A pass of ``run_id`` was abandoned (the database refused its writes): run it again
+        from its last commit after a back-off that grows while the database keeps refusing."""
+        self.stranded.add(run_id)
+        self._retry_delay = min(RETRY_MAX, max(RETRY_FIRST, self._retry_delay * 2))
+        self._retry_at = self.clock.now() + self._retry_delay
+
+    def _resume_stranded(self, now: float) -> None:
+        if now < self._retry_at:
+            return
+        for run_id in self.stranded - set(self.in_flight.tasks):
+            run = self.store.get_run(run_id)
+            if run is not None and not run.status.terminal:
+                run.ready_at = now
+                self.store.update_run(run)
+
+    def _fire_cron(self, function_id: str, cron: str, tick: float, now: float) -> float:
+        config = self.functions.require(function_id)
+        trigger = next(t for t in config.cron_triggers if t.cron == cron)
+        event = cron_event(function_id, trigger, tick)
+        if self.store.get_event(event["id"]) is None:  # never twice for one tick
+            record = EventRecord(
+                id=event["id"],
+                name=event["name"],
+                data=event["data"],
+                ts=event["ts"],
+                received_at=now,
+            )
+            run = self.runs.create_run(config, event, trigger="cron")
+            assert isinstance(run, RunRecord)
+            record.run_ids.append(run.run_id)
+            self.store.insert_event(record)
+        next_at = next_tick(trigger, max(now, tick))  # missed ticks fire once, not per tick
+        self.store.set_cron(function_id, cron, next_at)
+        return next_at
+
+    def next_wake_at(self) -> float | None:
+        """When something next falls due: a run, a deadline or a cron tick."""
+        times = [
+            t for t in (self.store.next_ready_at(), self.store.next_deadline_at()) if t is not None
+        ]
+        times.extend(self._cron_next.values())
+        if self.stranded:
+            times.append(self._retry_at)
+        return min(times) if times else None
+
+    async def settle(self) -> None:
+        """Run every pass that is due now, and those they make due, until nothing is."""
+        while True:
+            self.tick()
+            if not self.in_flight.tasks:
+                if self._has_startable():
+                    continue
+                return
+            done, _ = await asyncio.wait(
+                list(self.in_flight.tasks.values()), return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                task.result()
+
+    async def run_forever(self) -> None:
+        """The real-clock loop: start due passes, then sleep until the next one is due.
+
+        While the database refuses writes (locked, full) it logs the problem once, retries
+        with a growing back-off, and logs again when writes work.
+        """
+        delay = 0.0
+        while True:
+            self.wakeup.clear()
+            try:
+                if self.journal.store_problem is not None:
+                    self.store.probe_write()
+                self.tick()
+            except Exception as exc:
+                delay = min(RETRY_MAX, max(RETRY_FIRST, delay * 2))
+                self._report(exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            if delay:
+                logger.warning("the database accepts writes again: scheduling resumed")
+                delay = 0.0
+            self.journal.store_problem = None
+            next_at = self.next_wake_at()
+            timeout = None if next_at is None else max(0.0, next_at - self.clock.now())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), timeout)
+
+    def _report(self, exc: Exception, delay: float) -> None:
+        if isinstance(exc, StoreError):
+            self.journal.store_problem = exc
+            if delay == RETRY_FIRST:  # once per outage, not once per retry
+                logger.error("scheduler: %s (retrying every %.1fs at most)", exc, RETRY_MAX)
+        else:  # a bug: say so loudly, but keep scheduling the other runs
+            logger.exception("scheduler: round failed; retrying in %.1fs", delay)
+
+    def _has_startable(self) -> bool:
+        for run in self.store.ready_runs(self.clock.now(), 1000):
+            config = self.functions.get(run.function_id)
+            if config is None or not config.concurrency:
+                return True
+            if self._slots.try_acquire(config, run.concurrency_keys):
+                self._slots.release(run.concurrency_keys)
+                return True
+        return False

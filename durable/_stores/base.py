@@ -1,0 +1,297 @@
+"""Storage records and the :class:`Store` protocol the orchestrator talks to.
+
+A store is synchronous and single-writer: the orchestrator calls it from one event loop and
+calls :meth:`Store.commit` at the points where durability is promised (a step result is
+committed before its handler goes on). Writes between commits may be batched by the backend.
+Two backends: :mod:`durable._stores.memory` (tests) and :mod:`durable._stores.sqlite` (default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class RunStatus(StrEnum):
+    """The public statuses of a run."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SLEEPING = "sleeping"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        """True for completed, failed and cancelled."""
+        return self in TERMINAL_STATUSES
+
+
+#: The statuses a run ends in. Members are strings too: ``"failed" in TERMINAL_STATUSES``.
+TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+class StepStatus(StrEnum):
+    """The stored statuses of a step."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ERRORED = "errored"  #: an attempt failed; the next one is due at ``wake_at``
+    SLEEPING = "sleeping"
+    WAITING = "waiting"
+    INVOKING = "invoking"
+    CANCELLED = "cancelled"  #: parked (or awaiting a retry) when its run ended: never resumed
+
+
+#: The step statuses that wait for something: closed as ``cancelled`` when their run ends.
+PARKED_STEP_STATUSES = frozenset(
+    {StepStatus.SLEEPING, StepStatus.WAITING, StepStatus.INVOKING, StepStatus.ERRORED}
+)
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """One run as stored. ``output`` is JSON text; times are epoch seconds."""
+
+    run_id: str
+    function_id: str
+    status: RunStatus
+    event: dict[str, Any]
+    created_at: float
+    events: list[dict[str, Any]] = field(default_factory=list)
+    output: str | None = None
+    error: dict[str, Any] | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    attempt: int = 0
+    ready_at: float | None = None
+    trigger: str = "event"
+    parent_run_id: str | None = None
+    parent_step_key: str | None = None
+    cancel_reason: str | None = None
+    cancel_event_id: str | None = None  #: the event that cancelled the run through cancel_on
+    idempotency_key: str | None = None
+    concurrency_keys: list[str] = field(default_factory=list)
+    deadline_at: float | None = None  #: ``timeouts.start`` / ``timeouts.finish`` expiry
+    deadline_reason: str | None = None
+
+
+@dataclass(slots=True)
+class StepRecord:
+    """One step of a run. ``attempts`` is a list of ``{started_at, ended_at, error}``."""
+
+    run_id: str
+    key: str
+    id: str
+    kind: str
+    status: StepStatus
+    position: int
+    output: str | None = None
+    error: dict[str, Any] | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    wake_at: float | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None
+    ended_at: float | None = None
+
+
+@dataclass(slots=True)
+class EventRecord:
+    """A received event and what it did (``run_ids`` it started, or why it was skipped)."""
+
+    id: str
+    name: str
+    data: dict[str, Any]
+    ts: int
+    received_at: float
+    user: dict[str, Any] | None = None
+    run_ids: list[str] = field(default_factory=list)
+    skipped: str | None = None
+
+    def to_event_dict(self) -> dict[str, Any]:
+        """The event as handlers and the wire see it."""
+        out: dict[str, Any] = {"name": self.name, "data": self.data, "id": self.id, "ts": self.ts}
+        if self.user is not None:
+            out["user"] = self.user
+        return out
+
+
+@dataclass(slots=True)
+class WaitRecord:
+    """A run's step waiting for an event named ``event_name``."""
+
+    run_id: str
+    step_key: str
+    event_name: str
+    condition: str | None
+    expires_at: float
+    since: float  #: events received at or after this time may match (no lost wake-up)
+    kind: str = "step"  #: ``step`` (wait_for_event) or ``cancel`` (a cancel_on rule)
+    match_field: str | None = None  #: ``data.orderId`` when the condition requires equality
+    match_value: str | None = None  #: the trigger's value of ``match_field`` (JSON text)
+
+
+@dataclass(slots=True)
+class LogRecord:
+    """One ``ctx.logger`` line stored with its run."""
+
+    run_id: str
+    ts: float
+    level: str
+    message: str
+    step_key: str | None = None
+
+
+class Store(Protocol):
+    """Persistence for runs, steps, events, waits and logs."""
+
+    def insert_run(self, run: RunRecord) -> None:
+        """Add a new run."""
+        ...
+
+    def update_run(self, run: RunRecord) -> None:
+        """Save the changing fields of ``run``.
+
+        Fixed at insert (not updated): ``function_id``, ``event``, ``events``,
+        ``created_at``, ``trigger``, ``parent_run_id``, ``parent_step_key``.
+        """
+        ...
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """One run, or None."""
+        ...
+
+    def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        function_id: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[RunRecord]:
+        """Runs newest first, optionally filtered, starting after the run id ``before``."""
+        ...
+
+    def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
+        """Non-terminal runs whose ``ready_at`` is due, oldest due first."""
+        ...
+
+    def next_ready_at(self) -> float | None:
+        """The earliest ``ready_at`` of a non-terminal run."""
+        ...
+
+    def unfinished_runs(self) -> list[RunRecord]:
+        """Every non-terminal run (for recovery after a restart)."""
+        ...
+
+    def upsert_step(self, step: StepRecord) -> None:
+        """Insert or replace a step (by run id and key)."""
+        ...
+
+    def get_steps(
+        self, run_id: str, *, statuses: Collection[StepStatus] | None = None
+    ) -> list[StepRecord]:
+        """The steps of a run in the order they were first reached (only those in
+        ``statuses``, if given)."""
+        ...
+
+    def insert_event(self, event: EventRecord) -> None:
+        """Add a received event (a duplicate id is stored too, marked ``skipped``)."""
+        ...
+
+    def update_event(self, event: EventRecord) -> None:
+        """Replace a stored event (its run ids or skip reason)."""
+        ...
+
+    def get_event(self, event_id: str) -> EventRecord | None:
+        """The first event received with this id, or None."""
+        ...
+
+    def list_events(self, *, name: str | None = None, limit: int = 50) -> list[EventRecord]:
+        """Recent events, newest first."""
+        ...
+
+    def events_since(self, name: str, since: float) -> list[EventRecord]:
+        """Events named ``name`` received at or after ``since``, oldest first."""
+        ...
+
+    def add_wait(self, wait: WaitRecord) -> None:
+        """Register a waiting step."""
+        ...
+
+    def remove_wait(self, run_id: str, step_key: str) -> None:
+        """Forget a waiting step (matched, timed out or cancelled)."""
+        ...
+
+    def waits_for(
+        self, event_name: str, matches: Mapping[str, str] | None = None
+    ) -> list[WaitRecord]:
+        """The waits on events named ``event_name``, oldest first.
+
+        With ``matches`` (field -> value), only waits without a match field or whose field
+        has that value: the index that keeps many waiting runs from slowing each event.
+        """
+        ...
+
+    def wait_match_fields(self, event_name: str) -> list[str]:
+        """The distinct match fields of the waits on ``event_name``."""
+        ...
+
+    def remove_waits(self, run_id: str) -> None:
+        """Forget every wait and cancel rule of a run (it ended)."""
+        ...
+
+    def claim_idempotency(
+        self, function_id: str, key: str, run_id: str, *, now: float, window: float
+    ) -> str | None:
+        """Claim ``key`` for ``run_id``; if a claim younger than ``window`` exists, its run id."""
+        ...
+
+    def get_cron(self, function_id: str, cron: str) -> float | None:
+        """When the next tick of this cron trigger is due, if scheduled."""
+        ...
+
+    def set_cron(self, function_id: str, cron: str, next_at: float) -> None:
+        """Record when the next tick of this cron trigger is due."""
+        ...
+
+    def expired_deadlines(self, now: float) -> list[RunRecord]:
+        """Non-terminal runs whose ``deadline_at`` has passed."""
+        ...
+
+    def next_deadline_at(self) -> float | None:
+        """The earliest ``deadline_at`` of a non-terminal run."""
+        ...
+
+    def add_logs(self, lines: list[LogRecord]) -> None:
+        """Append log lines."""
+        ...
+
+    def get_logs(self, run_id: str) -> list[LogRecord]:
+        """The log lines of a run, in order."""
+        ...
+
+    def commit(self) -> bool:
+        """Make every write so far durable. True if there was something to commit.
+
+        Raises :class:`~durable._errors.StoreError` if the database refused the commit; the
+        caller then rolls back.
+        """
+        ...
+
+    def rollback(self) -> None:
+        """Discard every write since the last commit (after a :class:`StoreError`)."""
+        ...
+
+    def probe_write(self) -> None:
+        """Check that a write would succeed now (commits what is pending); raise
+        :class:`~durable._errors.StoreError` if not."""
+        ...
+
+    def close(self) -> None:
+        """Commit and release resources."""
+        ...

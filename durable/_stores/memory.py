@@ -1,0 +1,194 @@
+"""An in-memory :class:`~durable._stores.base.Store`, for tests and ``durable.testing``."""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+
+from .base import EventRecord, LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
+
+
+class MemoryStore:
+    """Dictionaries behind the Store protocol. Records are copied in and out, like a database."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, RunRecord] = {}
+        self._steps: dict[str, dict[str, StepRecord]] = defaultdict(dict)
+        self._events: list[EventRecord] = []
+        self._events_by_id: dict[str, EventRecord] = {}
+        self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
+        self._crons: dict[tuple[str, str], float] = {}
+        self._waits: dict[str, dict[tuple[str, str], WaitRecord]] = defaultdict(dict)
+        self._logs: dict[str, list[LogRecord]] = defaultdict(list)
+
+    def insert_run(self, run: RunRecord) -> None:
+        if run.run_id in self._runs:
+            raise KeyError(f"run {run.run_id!r} already exists")
+        self._runs[run.run_id] = copy.deepcopy(run)
+
+    def update_run(self, run: RunRecord) -> None:
+        self._runs[run.run_id] = copy.deepcopy(run)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        run = self._runs.get(run_id)
+        return copy.deepcopy(run) if run is not None else None
+
+    def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        function_id: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[RunRecord]:
+        runs = sorted(self._runs.values(), key=lambda r: (r.created_at, r.run_id), reverse=True)
+        if before is not None:
+            if before not in self._runs:
+                return []
+            anchor = self._runs[before]
+            runs = [
+                r for r in runs if (r.created_at, r.run_id) < (anchor.created_at, anchor.run_id)
+            ]
+        picked = [
+            r
+            for r in runs
+            if (status is None or r.status == status)
+            and (function_id is None or r.function_id == function_id)
+        ]
+        return [copy.deepcopy(r) for r in picked[:limit]]
+
+    def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
+        due = [
+            r
+            for r in self._runs.values()
+            if r.ready_at is not None and r.ready_at <= now and not r.status.terminal
+        ]
+        due.sort(key=lambda r: (r.ready_at or 0.0, r.created_at))
+        return [copy.deepcopy(r) for r in due[:limit]]
+
+    def next_ready_at(self) -> float | None:
+        times = [
+            r.ready_at
+            for r in self._runs.values()
+            if r.ready_at is not None and not r.status.terminal
+        ]
+        return min(times) if times else None
+
+    def unfinished_runs(self) -> list[RunRecord]:
+        return [copy.deepcopy(r) for r in self._runs.values() if not r.status.terminal]
+
+    def upsert_step(self, step: StepRecord) -> None:
+        self._steps[step.run_id][step.key] = copy.deepcopy(step)
+
+    def get_steps(
+        self, run_id: str, *, statuses: Collection[StepStatus] | None = None
+    ) -> list[StepRecord]:
+        steps = sorted(self._steps.get(run_id, {}).values(), key=lambda s: s.position)
+        return [copy.deepcopy(s) for s in steps if statuses is None or s.status in statuses]
+
+    def insert_event(self, event: EventRecord) -> None:
+        record = copy.deepcopy(event)
+        self._events.append(record)
+        self._events_by_id.setdefault(record.id, record)
+
+    def update_event(self, event: EventRecord) -> None:
+        for i in range(len(self._events) - 1, -1, -1):
+            if self._events[i].id == event.id:
+                self._events[i].run_ids = list(event.run_ids)
+                self._events[i].skipped = event.skipped
+                return
+
+    def get_event(self, event_id: str) -> EventRecord | None:
+        event = self._events_by_id.get(event_id)
+        return copy.deepcopy(event) if event is not None else None
+
+    def list_events(self, *, name: str | None = None, limit: int = 50) -> list[EventRecord]:
+        events = [e for e in reversed(self._events) if name is None or e.name == name]
+        return [copy.deepcopy(e) for e in events[:limit]]
+
+    def events_since(self, name: str, since: float) -> list[EventRecord]:
+        return [
+            copy.deepcopy(e)
+            for e in self._events
+            if e.name == name and e.received_at >= since and e.skipped is None
+        ]
+
+    def add_wait(self, wait: WaitRecord) -> None:
+        self.remove_wait(wait.run_id, wait.step_key)
+        self._waits[wait.event_name][(wait.run_id, wait.step_key)] = copy.deepcopy(wait)
+
+    def remove_wait(self, run_id: str, step_key: str) -> None:
+        for waits in self._waits.values():
+            waits.pop((run_id, step_key), None)
+
+    def waits_for(
+        self, event_name: str, matches: Mapping[str, str] | None = None
+    ) -> list[WaitRecord]:
+        waits = sorted(self._waits.get(event_name, {}).values(), key=lambda w: w.since)
+        if matches is not None:
+            waits = [
+                w
+                for w in waits
+                if w.match_field is None or matches.get(w.match_field) == w.match_value
+            ]
+        return [copy.deepcopy(w) for w in waits]
+
+    def wait_match_fields(self, event_name: str) -> list[str]:
+        fields = {w.match_field for w in self._waits.get(event_name, {}).values()}
+        return sorted(f for f in fields if f is not None)
+
+    def remove_waits(self, run_id: str) -> None:
+        for waits in self._waits.values():
+            for key in [k for k in waits if k[0] == run_id]:
+                del waits[key]
+
+    def claim_idempotency(
+        self, function_id: str, key: str, run_id: str, *, now: float, window: float
+    ) -> str | None:
+        claim = self._idempotency.get((function_id, key))
+        if claim is not None and now - claim[1] < window:
+            return claim[0]
+        self._idempotency[(function_id, key)] = (run_id, now)
+        return None
+
+    def get_cron(self, function_id: str, cron: str) -> float | None:
+        return self._crons.get((function_id, cron))
+
+    def set_cron(self, function_id: str, cron: str, next_at: float) -> None:
+        self._crons[(function_id, cron)] = next_at
+
+    def expired_deadlines(self, now: float) -> list[RunRecord]:
+        return [
+            copy.deepcopy(r)
+            for r in self._runs.values()
+            if r.deadline_at is not None and r.deadline_at <= now and not r.status.terminal
+        ]
+
+    def next_deadline_at(self) -> float | None:
+        times = [
+            r.deadline_at
+            for r in self._runs.values()
+            if r.deadline_at is not None and not r.status.terminal
+        ]
+        return min(times) if times else None
+
+    def add_logs(self, lines: list[LogRecord]) -> None:
+        for line in lines:
+            self._logs[line.run_id].append(copy.deepcopy(line))
+
+    def get_logs(self, run_id: str) -> list[LogRecord]:
+        return [copy.deepcopy(line) for line in self._logs.get(run_id, [])]
+
+    def commit(self) -> bool:
+        """Nothing to do: every write is already visible (and never refused)."""
+        return True
+
+    def rollback(self) -> None:
+        """Nothing to undo: the memory store never refuses a write, so no caller rolls back."""
+
+    def probe_write(self) -> None:
+        """A write always succeeds here."""
+
+    def close(self) -> None:
+        """Nothing to release."""

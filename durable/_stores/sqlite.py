@@ -1,0 +1,515 @@
+"""The SQLite :class:`~durable._stores.base.Store`: WAL, one writer, explicit (batchable) commits.
+
+Durability: with the default ``synchronous=NORMAL`` in WAL mode, a committed transaction
+survives a crash (``kill -9``) of any process; after a power loss or OS crash the last
+transactions before it may be rolled back (never corrupted). ``fsync=True`` sets
+``synchronous=FULL``: every commit is synced to disk and survives power loss too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+from .._errors import StoreError
+from .base import (
+    EventRecord,
+    LogRecord,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+    WaitRecord,
+)
+from .sqlite_connection import BUSY_TIMEOUT_MS, ServerLock, connect
+from .sqlite_schema import AFTER_MIGRATION, MIGRATIONS, SCHEMA_VERSION, statements
+
+_RUN_COLUMNS = (
+    "run_id, function_id, status, created_at, started_at, ended_at, ready_at, attempt, trigger, "
+    "parent_run_id, parent_step_key, cancel_reason, idempotency_key, concurrency_keys, output, "
+    "error, event, events, deadline_at, deadline_reason, cancel_event_id"
+)
+_STEP_COLUMNS = (
+    "run_id, key, id, kind, status, position, output, error, attempts, wake_at, detail, "
+    "started_at, ended_at"
+)
+_EVENT_COLUMNS = "id, name, data, ts, user_data, received_at, run_ids, skipped"
+#: ``TERMINAL_STATUSES`` in SQL, written as the ``runs_unfinished`` index's condition is, so
+#: that queries ``WHERE status NOT IN`` it can use that partial index.
+_TERMINAL = "('completed', 'failed', 'cancelled')"
+
+
+class SchemaError(RuntimeError):
+    """The database was written by a newer version of durable."""
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class SQLiteStore:
+    """The Store protocol on one SQLite file (``":memory:"`` for a throwaway database)."""
+
+    def __init__(self, path: str | Path, *, fsync: bool = False, exclusive: bool = False) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock: ServerLock | None = None
+        self._db = connect(self.path)
+        try:
+            if exclusive and self.path != ":memory:":
+                self._lock = ServerLock.acquire(self.path)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+            self._db.execute("PRAGMA foreign_keys=OFF")
+            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._check_integrity()
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    # -- schema -------------------------------------------------------------------------
+
+    def _check_integrity(self) -> None:
+        """Refuse a damaged file at open, before anything is written into it."""
+        rows = self._db.fetchall("PRAGMA quick_check")
+        problems = [str(row[0]) for row in rows if row[0] != "ok"]
+        if problems:
+            shown = "; ".join(problems[:3]) + (
+                f" (+{len(problems) - 3} more)" * (len(problems) > 3)
+            )
+            raise StoreError(
+                f"the database {self.path} is damaged (integrity check: {shown}); restore it "
+                "from a backup or use another --db",
+                reason="database_damaged",
+                path=self.path,
+            )
+
+    def _migrate(self) -> None:
+        if self._check_version() == SCHEMA_VERSION:
+            return
+        # One migrating process at a time: take the write lock first, then read the version
+        # again (another `durable dev` on the same file may have migrated it meanwhile).
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for number in range(self._check_version(), SCHEMA_VERSION):
+                for statement in statements(MIGRATIONS[number]):
+                    self._db.execute(statement)
+                if number + 1 in AFTER_MIGRATION:
+                    AFTER_MIGRATION[number + 1](self._db)
+                self._db.execute(f"PRAGMA user_version={number + 1}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _check_version(self) -> int:
+        version = int(self._db.fetchone("PRAGMA user_version")[0])
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"{self.path} has schema version {version}; this durable knows up to "
+                f"{SCHEMA_VERSION}: upgrade durable or use another --db"
+            )
+        return version
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        return int(self._db.fetchone("PRAGMA user_version")[0])
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def insert_run(self, run: RunRecord) -> None:
+        self._db.execute(
+            f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 21)})", _run_row(run)
+        )
+
+    def update_run(self, run: RunRecord) -> None:
+        self._db.execute(
+            "UPDATE runs SET status=?, started_at=?, ended_at=?, ready_at=?, attempt=?, "
+            "cancel_reason=?, idempotency_key=?, concurrency_keys=?, output=?, error=?, "
+            "deadline_at=?, deadline_reason=?, cancel_event_id=? WHERE run_id=?",
+            (
+                run.status.value,
+                run.started_at,
+                run.ended_at,
+                run.ready_at,
+                run.attempt,
+                run.cancel_reason,
+                run.idempotency_key,
+                _dump(run.concurrency_keys),
+                run.output,
+                _dump(run.error),
+                run.deadline_at,
+                run.deadline_reason,
+                run.cancel_event_id,
+                run.run_id,
+            ),
+        )
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        row = self._db.fetchone(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id=?", (run_id,))
+        return _run_from(row) if row else None
+
+    def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        function_id: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[RunRecord]:
+        where, params = [], []
+        if status is not None:
+            where.append("status=?")
+            params.append(status)
+        if function_id is not None:
+            where.append("function_id=?")
+            params.append(function_id)
+        if before is not None:
+            where.append(
+                "(created_at, run_id) < (SELECT created_at, run_id FROM runs WHERE run_id=?)"
+            )
+            params.append(before)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._db.fetchall(
+            f"SELECT {_RUN_COLUMNS} FROM runs {clause} "
+            "ORDER BY created_at DESC, run_id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [_run_from(row) for row in rows]
+
+    def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
+        rows = self._db.fetchall(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE ready_at IS NOT NULL AND ready_at <= ? "
+            f"AND status NOT IN {_TERMINAL} ORDER BY ready_at, created_at LIMIT ?",
+            (now, limit),
+        )
+        return [_run_from(row) for row in rows]
+
+    def next_ready_at(self) -> float | None:
+        row = self._db.fetchone(
+            f"SELECT MIN(ready_at) FROM runs WHERE ready_at IS NOT NULL "
+            f"AND status NOT IN {_TERMINAL}"
+        )
+        return float(row[0]) if row and row[0] is not None else None
+
+    def unfinished_runs(self) -> list[RunRecord]:
+        rows = self._db.fetchall(f"SELECT {_RUN_COLUMNS} FROM runs WHERE status NOT IN {_TERMINAL}")
+        return [_run_from(row) for row in rows]
+
+    # -- steps --------------------------------------------------------------------------
+
+    def upsert_step(self, step: StepRecord) -> None:
+        self._db.execute(
+            f"INSERT OR REPLACE INTO steps ({_STEP_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+            (
+                step.run_id,
+                step.key,
+                step.id,
+                step.kind,
+                step.status.value,
+                step.position,
+                step.output,
+                _dump(step.error),
+                _dump(step.attempts),
+                step.wake_at,
+                _dump(step.detail),
+                step.started_at,
+                step.ended_at,
+            ),
+        )
+
+    def get_steps(
+        self, run_id: str, *, statuses: Collection[StepStatus] | None = None
+    ) -> list[StepRecord]:
+        where, params = "run_id=?", [run_id]
+        if statuses is not None:
+            where += f" AND status IN ({', '.join('?' * len(statuses))})"
+            params += [status.value for status in statuses]
+        rows = self._db.fetchall(
+            f"SELECT {_STEP_COLUMNS} FROM steps WHERE {where} ORDER BY position", params
+        )
+        return [
+            StepRecord(
+                run_id=row[0],
+                key=row[1],
+                id=row[2],
+                kind=row[3],
+                status=StepStatus(row[4]),
+                position=row[5],
+                output=row[6],
+                error=_load(row[7]),
+                attempts=_load(row[8]),
+                wake_at=row[9],
+                detail=_load(row[10]),
+                started_at=row[11],
+                ended_at=row[12],
+            )
+            for row in rows
+        ]
+
+    # -- events -------------------------------------------------------------------------
+
+    def insert_event(self, event: EventRecord) -> None:
+        self._db.execute(
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            _event_row(event),
+        )
+
+    def update_event(self, event: EventRecord) -> None:
+        self._db.execute(
+            "UPDATE events SET run_ids=?, skipped=? "
+            "WHERE seq=(SELECT MAX(seq) FROM events WHERE id=?)",
+            (_dump(event.run_ids), event.skipped, event.id),
+        )
+
+    def get_event(self, event_id: str) -> EventRecord | None:
+        row = self._db.fetchone(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE id=? ORDER BY seq LIMIT 1", (event_id,)
+        )
+        return _event_from(row) if row else None
+
+    def list_events(self, *, name: str | None = None, limit: int = 50) -> list[EventRecord]:
+        if name is None:
+            rows = self._db.fetchall(
+                f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?", (limit,)
+            )
+        else:
+            rows = self._db.fetchall(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE name=? ORDER BY seq DESC LIMIT ?",
+                (name, limit),
+            )
+        return [_event_from(row) for row in rows]
+
+    def events_since(self, name: str, since: float) -> list[EventRecord]:
+        rows = self._db.fetchall(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE name=? AND received_at>=? "
+            "AND skipped IS NULL ORDER BY seq",
+            (name, since),
+        )
+        return [_event_from(row) for row in rows]
+
+    # -- waits and logs -----------------------------------------------------------------
+
+    def add_wait(self, wait: WaitRecord) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO waits (run_id, step_key, event_name, condition, expires_at, "
+            "since, kind, match_field, match_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                wait.run_id,
+                wait.step_key,
+                wait.event_name,
+                wait.condition,
+                wait.expires_at,
+                wait.since,
+                wait.kind,
+                wait.match_field,
+                wait.match_value,
+            ),
+        )
+
+    def remove_wait(self, run_id: str, step_key: str) -> None:
+        self._db.execute("DELETE FROM waits WHERE run_id=? AND step_key=?", (run_id, step_key))
+
+    def waits_for(
+        self, event_name: str, matches: Mapping[str, str] | None = None
+    ) -> list[WaitRecord]:
+        sql = (
+            "SELECT run_id, step_key, event_name, condition, expires_at, since, kind, "
+            "match_field, match_value FROM waits WHERE event_name=?"
+        )
+        params: list[Any] = [event_name]
+        if matches is not None:
+            clauses = ["match_field IS NULL"]
+            for field, value in matches.items():
+                clauses.append("(match_field=? AND match_value=?)")
+                params += [field, value]
+            sql += f" AND ({' OR '.join(clauses)})"
+        rows = self._db.fetchall(sql + " ORDER BY since", params)
+        return [WaitRecord(*row) for row in rows]
+
+    def wait_match_fields(self, event_name: str) -> list[str]:
+        rows = self._db.fetchall(
+            "SELECT DISTINCT match_field FROM waits WHERE event_name=? "
+            "AND match_field IS NOT NULL ORDER BY match_field",
+            (event_name,),
+        )
+        return [str(row[0]) for row in rows]
+
+    def remove_waits(self, run_id: str) -> None:
+        self._db.execute("DELETE FROM waits WHERE run_id=?", (run_id,))
+
+    def claim_idempotency(
+        self, function_id: str, key: str, run_id: str, *, now: float, window: float
+    ) -> str | None:
+        row = self._db.fetchone(
+            "SELECT run_id, claimed_at FROM idempotency WHERE function_id=? AND key=?",
+            (function_id, key),
+        )
+        if row is not None and now - row[1] < window:
+            return str(row[0])
+        self._db.execute(
+            "INSERT OR REPLACE INTO idempotency (function_id, key, run_id, claimed_at) "
+            "VALUES (?, ?, ?, ?)",
+            (function_id, key, run_id, now),
+        )
+        return None
+
+    def get_cron(self, function_id: str, cron: str) -> float | None:
+        row = self._db.fetchone(
+            "SELECT next_at FROM crons WHERE function_id=? AND cron=?", (function_id, cron)
+        )
+        return float(row[0]) if row else None
+
+    def set_cron(self, function_id: str, cron: str, next_at: float) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO crons (function_id, cron, next_at) VALUES (?, ?, ?)",
+            (function_id, cron, next_at),
+        )
+
+    def expired_deadlines(self, now: float) -> list[RunRecord]:
+        rows = self._db.fetchall(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE deadline_at IS NOT NULL AND deadline_at <= ? "
+            f"AND status NOT IN {_TERMINAL}",
+            (now,),
+        )
+        return [_run_from(row) for row in rows]
+
+    def next_deadline_at(self) -> float | None:
+        row = self._db.fetchone(
+            f"SELECT MIN(deadline_at) FROM runs WHERE deadline_at IS NOT NULL "
+            f"AND status NOT IN {_TERMINAL}"
+        )
+        return float(row[0]) if row and row[0] is not None else None
+
+    def add_logs(self, lines: list[LogRecord]) -> None:
+        self._db.executemany(
+            "INSERT INTO logs (run_id, ts, level, message, step_key) VALUES (?, ?, ?, ?, ?)",
+            [(x.run_id, x.ts, x.level, x.message, x.step_key) for x in lines],
+        )
+
+    def get_logs(self, run_id: str) -> list[LogRecord]:
+        rows = self._db.fetchall(
+            "SELECT run_id, ts, level, message, step_key FROM logs WHERE run_id=? ORDER BY seq",
+            (run_id,),
+        )
+        return [LogRecord(*row) for row in rows]
+
+    # -- transactions -------------------------------------------------------------------
+
+    def commit(self) -> bool:
+        wrote = self._db.in_transaction
+        self._db.commit()
+        return wrote
+
+    def rollback(self) -> None:
+        self._db.rollback()
+
+    def probe_write(self) -> None:
+        if self._db.in_transaction:
+            self._db.commit()
+            return
+        # Takes the write lock and appends a page to the WAL: fails while locked or full.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute(f"PRAGMA user_version={self.schema_version}")
+            self._db.commit()
+        except BaseException:
+            self._db.rollback()
+            raise
+
+    def close(self) -> None:
+        try:
+            self._db.commit()
+            self._db.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+
+def _run_row(run: RunRecord) -> tuple[Any, ...]:
+    return (
+        run.run_id,
+        run.function_id,
+        run.status.value,
+        run.created_at,
+        run.started_at,
+        run.ended_at,
+        run.ready_at,
+        run.attempt,
+        run.trigger,
+        run.parent_run_id,
+        run.parent_step_key,
+        run.cancel_reason,
+        run.idempotency_key,
+        _dump(run.concurrency_keys),
+        run.output,
+        _dump(run.error),
+        _dump(run.event),
+        _dump(run.events),
+        run.deadline_at,
+        run.deadline_reason,
+        run.cancel_event_id,
+    )
+
+
+def _run_from(row: tuple[Any, ...]) -> RunRecord:
+    return RunRecord(
+        run_id=row[0],
+        function_id=row[1],
+        status=RunStatus(row[2]),
+        created_at=row[3],
+        started_at=row[4],
+        ended_at=row[5],
+        ready_at=row[6],
+        attempt=row[7],
+        trigger=row[8],
+        parent_run_id=row[9],
+        parent_step_key=row[10],
+        cancel_reason=row[11],
+        idempotency_key=row[12],
+        concurrency_keys=_load(row[13]),
+        output=row[14],
+        error=_load(row[15]),
+        event=_load(row[16]),
+        events=_load(row[17]),
+        deadline_at=row[18],
+        deadline_reason=row[19],
+        cancel_event_id=row[20],
+    )
+
+
+def _event_row(event: EventRecord) -> tuple[Any, ...]:
+    return (
+        event.id,
+        event.name,
+        _dump(event.data),
+        event.ts,
+        _dump(event.user),
+        event.received_at,
+        _dump(event.run_ids),
+        event.skipped,
+    )
+
+
+def _event_from(row: tuple[Any, ...]) -> EventRecord:
+    return EventRecord(
+        id=row[0],
+        name=row[1],
+        data=_load(row[2]),
+        ts=row[3],
+        user=_load(row[4]),
+        received_at=row[5],
+        run_ids=_load(row[6]),
+        skipped=row[7],
+    )
