@@ -14,7 +14,7 @@ from .._errors import ConfigError, ExpressionError
 from .._ids import derived_id
 from .._serialization import dumps
 from .._text import is_text
-from .execution import current_step
+from .current import current_step
 from .protocol import (
     InvokeRequest,
     SendEventRequest,

@@ -15,7 +15,6 @@ lets ``asyncio.gather`` of sleeps and waits register all of them in the same pas
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -38,6 +37,7 @@ from .._serialization import dumps, encoded_size, loads
 from .._stored_errors import error_dict
 from .._text import is_text, shown_text, trim_text
 from .bodies import TimedOut, call_body
+from .current import current_step
 from .protocol import (
     Checkpoint,
     ExecutionHost,
@@ -58,10 +58,6 @@ if TYPE_CHECKING:
     from .._define.app import DurableFunction
     from .typed_codecs import Codec
 
-#: ``(step key, attempt)`` of the step body running in the current task, if any.
-current_step: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(
-    "durable_current_step", default=None
-)
 
 #: How many loop iterations must pass with nothing active before a pass is declared parked.
 _QUIET_ROUNDS = 4

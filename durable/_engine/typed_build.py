@@ -15,7 +15,6 @@ from collections import abc
 from collections.abc import Mapping
 from typing import Any
 
-from .typed import Mismatch, Unresolved, UnsupportedType
 from .typed_codecs import (
     ANY_KIND,
     ARRAY,
@@ -39,6 +38,7 @@ from .typed_codecs import (
     leaf_codec,
     type_name,
 )
+from .typed_errors import Mismatch, Unresolved, UnsupportedType
 
 
 class DataclassCodec(Codec):

@@ -25,7 +25,7 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .typed import Mismatch
+from .typed_errors import Mismatch
 
 NULL, BOOL, NUMBER, STRING, ARRAY, OBJECT = "null", "bool", "number", "string", "array", "object"
 ANY_KIND = frozenset({NULL, BOOL, NUMBER, STRING, ARRAY, OBJECT})
