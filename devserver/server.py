@@ -21,6 +21,7 @@ from typing import Any
 
 from durable._define.backoff import fixed_backoff
 from durable._errors import ConfigError
+from durable._ids import new_id
 from durable._orchestration.clock import RealClock
 from durable._orchestration.orchestrator import Orchestrator
 from durable._stores.sqlite import SQLiteStore
@@ -67,12 +68,18 @@ class DevServer:
         self.log = log or HeadlessLog()
         self.clock = RealClock()
         self.registry = Registry()
-        # exclusive: a second server on this file is refused (its scheduler would run the
-        # same steps as ours)
-        self.store = SQLiteStore(options.db, fsync=options.fsync, exclusive=True)
+        self.store = SQLiteStore(options.db, fsync=options.fsync)
+        self.server_id = new_id(int(self.clock.now() * 1000))
+        try:  # a second server on this file is refused: its scheduler would run our steps
+            self.store.register_server(self.server_id, self.clock.now())
+        except BaseException:
+            self.store.close()
+            raise
         self.executor = WorkerExecutor(self._spawn)
         backoff = fixed_backoff(options.retry_interval) if options.retry_interval else None
-        self.orchestrator = Orchestrator(self.store, self.clock, self.executor, [], backoff=backoff)
+        self.orchestrator = Orchestrator(
+            self.store, self.clock, self.executor, [], backoff=backoff, server_id=self.server_id
+        )
         self.orchestrator.parking.reason_of = self._not_loaded
         self.context = ServerContext(
             store=self.store,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
+from .._stores.base import Lease
+
 
 class InFlight:
     """The runs with a pass in flight, what happened to them meanwhile, and the wake-up."""
@@ -20,6 +22,8 @@ class InFlight:
         self.rerun: set[str] = set()
         #: runs cancelled while a pass of theirs was in flight: no step starts any more
         self.cancelled: set[str] = set()
+        #: the lease each pass in flight holds on its run (its fencing epoch)
+        self.leases: dict[str, Lease] = {}
         #: set whenever new work may be due
         self.wakeup = asyncio.Event()
 

@@ -53,8 +53,10 @@ class Orchestrator:
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
         max_parallel: int = 1000,
+        server_id: str = "local",
     ) -> None:
         self.store = store
+        self.server_id = server_id  #: whose leases this orchestrator's passes hold
         self.clock = clock
         self.executor = executor
         self.registry = FunctionRegistry()
@@ -84,6 +86,7 @@ class Orchestrator:
             in_flight=self.in_flight,
             execute=self.passes.execute,
             max_parallel=max_parallel,
+            server_id=server_id,
         )
         self.set_functions(functions)
 

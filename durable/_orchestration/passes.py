@@ -8,6 +8,7 @@ during the pass).
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any
 
@@ -31,6 +32,8 @@ from .journal import Journal
 from .parking import FunctionNotLoaded, Parking
 from .run_host import RunHost
 from .runs import Runs
+
+logger = logging.getLogger("durable.passes")
 
 
 class Passes:
@@ -108,10 +111,12 @@ class Passes:
             step_count=len(steps),
             mocks=self.runs.mocks_for(run.run_id),
         )
+        lease = self.in_flight.leases.get(run.run_id)
         host = RunHost(
             run,
             config,
             steps,
+            lease=lease,
             runs=self.runs,
             journal=self.journal,
             store=self.store,
@@ -144,6 +149,16 @@ class Passes:
                 )
         if host.store_error is not None:  # the handler was stopped: nothing to apply
             raise host.store_error
+        if lease is not None and not self.store.holds_lease(lease):
+            # reaped: another server owns the run now and goes on from its last commit
+            logger.warning(
+                "run %s: lease %d lost during the pass (its server was reaped): "
+                "nothing more of this pass is written",
+                run.run_id,
+                lease.epoch,
+            )
+            self.in_flight.rerun.discard(run.run_id)
+            return
         latest = self.store.get_run(run.run_id)
         if latest is None or latest.status.terminal:
             self.in_flight.ended(run.run_id)

@@ -30,7 +30,7 @@ from .._engine.protocol import (
 )
 from .._errors import StoreError, UnknownFunctionError
 from .._serialization import dumps
-from .._stores.base import LogRecord, RunRecord, StepRecord, StepStatus, Store
+from .._stores.base import Lease, LogRecord, RunRecord, StepRecord, StepStatus, Store
 from .._text import clean_error, shown_text
 from .clock import Clock
 from .functions import FunctionRegistry
@@ -57,7 +57,9 @@ class RunHost:
         in_flight: InFlight,
         backoff: Backoff | None,
         rng: random.Random,
+        lease: Lease | None = None,
     ) -> None:
+        self.lease = lease  #: this pass's claim on the run: checked before every checkpoint
         self.runs = runs
         self.journal = journal
         self.store = store
@@ -124,6 +126,8 @@ class RunHost:
         self.in_flight.pop(message.key, None)
         if self.is_cancelled() or self.store_error is not None:
             return STOP
+        if self.lease is not None and not self.store.holds_lease(self.lease):
+            return STOP  # reaped: the run's new owner redoes this step from the last commit
         try:
             reply = self._apply(message)
             await self.journal.commit()

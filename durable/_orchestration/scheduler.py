@@ -52,6 +52,7 @@ class Scheduler:
         in_flight: InFlight,
         execute: Callable[[RunRecord], Awaitable[None]],
         max_parallel: int,
+        server_id: str = "local",
     ) -> None:
         self.runs = runs
         self.journal = journal
@@ -61,6 +62,7 @@ class Scheduler:
         self.in_flight = in_flight
         self.execute = execute
         self.max_parallel = max_parallel
+        self.server_id = server_id  #: claims runs in the store under this name
         self.wakeup = in_flight.wakeup  #: set whenever new work may be due
         self._slots = Slots()
         self._held_slots: dict[str, list[str]] = {}
@@ -110,6 +112,11 @@ class Scheduler:
                 if not self._slots.try_acquire(config, run.concurrency_keys):
                     continue
                 self._held_slots[run.run_id] = run.concurrency_keys
+            lease = self.store.claim_run(run.run_id, self.server_id)
+            if lease is None:  # another server holds it for a pass
+                self._slots.release(self._held_slots.pop(run.run_id, []))
+                continue
+            self.in_flight.leases[run.run_id] = lease
             task = asyncio.ensure_future(self._pass(run))
             self.in_flight.tasks[run.run_id] = task
             task.add_done_callback(functools.partial(self._pass_done, run.run_id))
@@ -124,6 +131,10 @@ class Scheduler:
 
     def _pass_done(self, run_id: str, _task: object = None) -> None:
         self.in_flight.tasks.pop(run_id, None)
+        lease = self.in_flight.leases.pop(run_id, None)
+        if lease is not None:
+            with contextlib.suppress(StoreError):  # a lease left behind is this server's own
+                self.store.release_run(lease)
         if run_id not in self.stranded:
             self._retry_delay = 0.0  # a pass went through: the database takes writes
         self._slots.release(self._held_slots.pop(run_id, []))

@@ -99,6 +99,20 @@ class StepRecord:
     ended_at: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """One server's claim on a run for one pass; ``epoch`` is its fencing token.
+
+    Every claim of a run bumps its epoch, so a pass whose server was reaped (and whose run was
+    claimed again elsewhere) holds a stale lease: :meth:`Store.holds_lease` says so, and the
+    pass stops before writing anything more.
+    """
+
+    run_id: str
+    server_id: str
+    epoch: int
+
+
 @dataclass(slots=True)
 class EventRecord:
     """A received event and what it did (``run_ids`` it started, or why it was skipped)."""
@@ -174,6 +188,31 @@ class Store(Protocol):
         before: str | None = None,
     ) -> list[RunRecord]:
         """Runs newest first, optionally filtered, starting after the run id ``before``."""
+        ...
+
+    def register_server(self, server_id: str, now: float) -> None:
+        """Record ``server_id`` as a live server of this store. A store that one server at a
+        time may use (SQLite) refuses a second with :class:`~durable._errors.StoreError`
+        (``database_in_use``) and hands back the runs its dead predecessors held."""
+        ...
+
+    def reap_server(self, server_id: str, now: float) -> int:
+        """``server_id`` is dead: forget it and make the runs it held due again (``now``).
+        Returns how many runs were handed back; their leases are stale from then on."""
+        ...
+
+    def claim_run(self, run_id: str, server_id: str) -> Lease | None:
+        """Take ``run_id`` for one pass of ``server_id`` (a new epoch), or None if another
+        server holds it."""
+        ...
+
+    def holds_lease(self, lease: Lease) -> bool:
+        """Whether ``lease`` is still the run's current claim (its server was not reaped and
+        nobody claimed the run since)."""
+        ...
+
+    def release_run(self, lease: Lease) -> None:
+        """The pass of ``lease`` ended: the run is free to be claimed (if the lease is current)."""
         ...
 
     def ready_runs(self, now: float, limit: int) -> list[RunRecord]:

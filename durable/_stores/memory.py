@@ -6,13 +6,16 @@ import copy
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 
-from .base import EventRecord, LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
+from .base import EventRecord, Lease, LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
 
 
 class MemoryStore:
     """Dictionaries behind the Store protocol. Records are copied in and out, like a database."""
 
     def __init__(self) -> None:
+        self._servers: dict[str, float] = {}  #: live servers, with when they registered
+        self._owners: dict[str, tuple[str, int]] = {}  #: run id -> (server id, epoch)
+        self._epochs: dict[str, int] = {}  #: run id -> its last epoch
         self._runs: dict[str, RunRecord] = {}
         self._steps: dict[str, dict[str, StepRecord]] = defaultdict(dict)
         self._events: list[EventRecord] = []
@@ -57,6 +60,38 @@ class MemoryStore:
             and (function_id is None or r.function_id == function_id)
         ]
         return [copy.deepcopy(r) for r in picked[:limit]]
+
+    def register_server(self, server_id: str, now: float) -> None:
+        self._servers[server_id] = now
+
+    def reap_server(self, server_id: str, now: float) -> int:
+        self._servers.pop(server_id, None)
+        handed_back = 0
+        for run_id, (owner, _epoch) in list(self._owners.items()):
+            if owner != server_id:
+                continue
+            del self._owners[run_id]
+            run = self._runs.get(run_id)
+            if run is not None and not run.status.terminal:
+                run.ready_at = now
+                handed_back += 1
+        return handed_back
+
+    def claim_run(self, run_id: str, server_id: str) -> Lease | None:
+        owner = self._owners.get(run_id)
+        if owner is not None and owner[0] != server_id:
+            return None
+        epoch = self._epochs.get(run_id, 0) + 1
+        self._epochs[run_id] = epoch
+        self._owners[run_id] = (server_id, epoch)
+        return Lease(run_id, server_id, epoch)
+
+    def holds_lease(self, lease: Lease) -> bool:
+        return self._owners.get(lease.run_id) == (lease.server_id, lease.epoch)
+
+    def release_run(self, lease: Lease) -> None:
+        if self.holds_lease(lease):
+            del self._owners[lease.run_id]
 
     def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
         due = [

@@ -9,6 +9,7 @@ transactions before it may be rolled back (never corrupted). ``fsync=True`` sets
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from .._errors import StoreError
 from .base import (
     EventRecord,
+    Lease,
     LogRecord,
     RunRecord,
     RunStatus,
@@ -56,15 +58,13 @@ def _load(text: str | None) -> Any:
 class SQLiteStore:
     """The Store protocol on one SQLite file (``":memory:"`` for a throwaway database)."""
 
-    def __init__(self, path: str | Path, *, fsync: bool = False, exclusive: bool = False) -> None:
+    def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock: ServerLock | None = None
         self._db = connect(self.path)
         try:
-            if exclusive and self.path != ":memory:":
-                self._lock = ServerLock.acquire(self.path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
             self._db.execute("PRAGMA foreign_keys=OFF")
@@ -73,8 +73,6 @@ class SQLiteStore:
             self._migrate()
         except BaseException:
             self._db.close()
-            if self._lock is not None:
-                self._lock.release()
             raise
 
     # -- schema -------------------------------------------------------------------------
@@ -187,6 +185,53 @@ class SQLiteStore:
             (*params, limit),
         )
         return [_run_from(row) for row in rows]
+
+    # -- ownership (one server at a time: the server lock is its registration) -------------
+
+    def register_server(self, server_id: str, now: float) -> None:
+        if self._lock is None and self.path != ":memory:":
+            self._lock = ServerLock.acquire(self.path)  # StoreError if another server has it
+        # Holding the lock, every other server of this file is dead: hand back their runs.
+        self._db.execute(
+            "UPDATE runs SET owner=NULL WHERE owner IS NOT NULL AND owner != ?", (server_id,)
+        )
+        self._db.execute("DELETE FROM servers WHERE server_id != ?", (server_id,))
+        self._db.execute(
+            "INSERT OR REPLACE INTO servers (server_id, pid, started_at, heartbeat_at) "
+            "VALUES (?, ?, ?, ?)",
+            (server_id, os.getpid(), now, now),
+        )
+        self._db.commit()
+
+    def reap_server(self, server_id: str, now: float) -> int:
+        self._db.execute("DELETE FROM servers WHERE server_id=?", (server_id,))
+        handed_back = self._db.execute(
+            f"UPDATE runs SET owner=NULL, ready_at=? WHERE owner=? AND status NOT IN {_TERMINAL}",
+            (now, server_id),
+        ).rowcount
+        self._db.execute("UPDATE runs SET owner=NULL WHERE owner=?", (server_id,))
+        return int(handed_back)
+
+    def claim_run(self, run_id: str, server_id: str) -> Lease | None:
+        rows = self._db.fetchall(
+            "UPDATE runs SET owner=?, epoch=epoch+1 WHERE run_id=? AND (owner IS NULL OR owner=?) "
+            "RETURNING epoch",
+            (server_id, run_id, server_id),
+        )
+        return Lease(run_id, server_id, int(rows[0][0])) if rows else None
+
+    def holds_lease(self, lease: Lease) -> bool:
+        row = self._db.fetchone(
+            "SELECT 1 FROM runs WHERE run_id=? AND owner=? AND epoch=?",
+            (lease.run_id, lease.server_id, lease.epoch),
+        )
+        return row is not None
+
+    def release_run(self, lease: Lease) -> None:
+        self._db.execute(
+            "UPDATE runs SET owner=NULL WHERE run_id=? AND owner=? AND epoch=?",
+            (lease.run_id, lease.server_id, lease.epoch),
+        )
 
     def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
         rows = self._db.fetchall(

@@ -117,6 +117,19 @@ MIGRATIONS: tuple[str, ...] = (
         AND run_id IN (SELECT run_id FROM runs
                        WHERE status IN ('completed', 'failed', 'cancelled'));
     """,
+    # 4: ownership in the store: the server holding a run for a pass, and the fencing epoch
+    # that every claim bumps; the servers using the database.
+    """
+    ALTER TABLE runs ADD COLUMN owner TEXT;
+    ALTER TABLE runs ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX runs_owner ON runs (owner) WHERE owner IS NOT NULL;
+    CREATE TABLE servers (
+        server_id TEXT PRIMARY KEY,
+        pid INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL
+    );
+    """,
 )
 
 #: What version 1 wrote as a cancel_on run's reason: ``cancel_on: event NAME (ID)``.

@@ -31,6 +31,7 @@ APP = textwrap.dedent(
 
 HEAVY = [
     "asyncio",
+    "durable._engine.context",
     "durable._engine.execution",
     "durable._orchestration.orchestrator",
     "durable._stores.sqlite",
@@ -56,7 +57,7 @@ def test_importing_durable_its_cli_or_the_launcher_does_not_load_the_engine() ->
     assert imported_after("import durable.cli.main") == []
     assert imported_after("import durable.devserver.launch") == []
     assert imported_after("from durable import StepError") == []
-    assert "durable._engine.execution" in imported_after("from durable import Context")
+    assert "durable._engine.context" in imported_after("from durable import Context")
 
 
 def test_the_first_worker_is_spawned_before_the_server_exists_and_adopted(

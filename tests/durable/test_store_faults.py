@@ -111,14 +111,21 @@ async def test_a_damaged_database_is_refused_at_open(tmp_path: Path) -> None:
     assert str(db) in str(caught.value)
 
 
+def registered(db: Path, server_id: str) -> SQLiteStore:
+    store = SQLiteStore(db)
+    store.register_server(server_id, START)
+    return store
+
+
 def test_a_second_server_on_the_same_file_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "dev.db"
-    first = SQLiteStore(db, exclusive=True)
+    first = registered(db, "first")
+    second = SQLiteStore(db)  # readers (tests, tools) may open it: they are not servers
     with pytest.raises(StoreError, match=f"in use by another durable server \\(pid {os.getpid()}"):
-        SQLiteStore(db, exclusive=True)
-    SQLiteStore(db).close()  # readers (tests, tools) are not servers
+        second.register_server("second", START)
+    second.close()
     first.close()
-    SQLiteStore(db, exclusive=True).close()  # released on close
+    registered(db, "third").close()  # released on close
 
 
 def test_a_killed_server_leaves_no_lock_behind(tmp_path: Path) -> None:
@@ -128,19 +135,21 @@ def test_a_killed_server_leaves_no_lock_behind(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "import sys, time; from durable._stores.sqlite import SQLiteStore; "
-            f"s = SQLiteStore({str(db)!r}, exclusive=True); print('ready', flush=True); "
-            "time.sleep(60)",
+            f"s = SQLiteStore({str(db)!r}); s.register_server('holder', 0.0); "
+            "print('ready', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+        store = SQLiteStore(db)
         with pytest.raises(StoreError, match=f"pid {holder.pid}"):
-            SQLiteStore(db, exclusive=True)
+            store.register_server("second", START)
+        store.close()
     finally:
         holder.kill()  # SIGKILL: no clean-up runs in the holder
         holder.wait()
         assert holder.stdout is not None
         holder.stdout.close()
-    SQLiteStore(db, exclusive=True).close()
+    registered(db, "after").close()
