@@ -63,6 +63,10 @@ class SQLiteStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock: ServerLock | None = None
+        #: the leases this store granted (run id -> (server, epoch)). One server writes a
+        #: SQLite file (its lock says so), so every claim, release and reap goes through this
+        #: object, and a checkpoint's lease check needs no query.
+        self._leases: dict[str, tuple[str, int]] = {}
         self._db = connect(self.path)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -196,6 +200,7 @@ class SQLiteStore:
             "UPDATE runs SET owner=NULL WHERE owner IS NOT NULL AND owner != ?", (server_id,)
         )
         self._db.execute("DELETE FROM servers WHERE server_id != ?", (server_id,))
+        self._leases = {run: held for run, held in self._leases.items() if held[0] == server_id}
         self._db.execute(
             "INSERT OR REPLACE INTO servers (server_id, pid, started_at, heartbeat_at) "
             "VALUES (?, ?, ?, ?)",
@@ -210,6 +215,7 @@ class SQLiteStore:
             (now, server_id),
         ).rowcount
         self._db.execute("UPDATE runs SET owner=NULL WHERE owner=?", (server_id,))
+        self._leases = {run: held for run, held in self._leases.items() if held[0] != server_id}
         return int(handed_back)
 
     def claim_run(self, run_id: str, server_id: str) -> Lease | None:
@@ -218,16 +224,17 @@ class SQLiteStore:
             "RETURNING epoch",
             (server_id, run_id, server_id),
         )
-        return Lease(run_id, server_id, int(rows[0][0])) if rows else None
+        if not rows:
+            return None
+        self._leases[run_id] = (server_id, int(rows[0][0]))
+        return Lease(run_id, server_id, int(rows[0][0]))
 
     def holds_lease(self, lease: Lease) -> bool:
-        row = self._db.fetchone(
-            "SELECT 1 FROM runs WHERE run_id=? AND owner=? AND epoch=?",
-            (lease.run_id, lease.server_id, lease.epoch),
-        )
-        return row is not None
+        return self._leases.get(lease.run_id) == (lease.server_id, lease.epoch)
 
     def release_run(self, lease: Lease) -> None:
+        if self._leases.get(lease.run_id) == (lease.server_id, lease.epoch):
+            del self._leases[lease.run_id]
         self._db.execute(
             "UPDATE runs SET owner=NULL WHERE run_id=? AND owner=? AND epoch=?",
             (lease.run_id, lease.server_id, lease.epoch),
