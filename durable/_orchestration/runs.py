@@ -132,8 +132,7 @@ class Runs:
                 user=event.user,
             )
             records.append(record)
-            previous = self.store.get_event(event.id)
-            if previous is not None and now - previous.received_at < EVENT_DEDUP_WINDOW_SECONDS:
+            if not self.store.claim_event_id(event.id, now=now, window=EVENT_DEDUP_WINDOW_SECONDS):
                 record.skipped = f"duplicate: event id {event.id!r} was already received"
                 self.store.insert_event(record)
                 self._notify_event(record)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from .._define.triggers import CronTrigger
 from .._errors import StoreError
+from .._limits import EVENT_DEDUP_WINDOW_SECONDS
 from .._stores.base import EventRecord, RunRecord, RunStatus, Store
 from .clock import Clock
 from .flow import Slots, cron_event
@@ -178,8 +179,13 @@ class Scheduler:
     def _fire_cron(self, function_id: str, cron: str, tick: float, now: float) -> float:
         config = self.functions.require(function_id)
         trigger = next(t for t in config.cron_triggers if t.cron == cron)
+        next_at = next_tick(trigger, max(now, tick))  # missed ticks fire once, not per tick
+        if not self.store.advance_cron(function_id, cron, tick, next_at):
+            # another scheduler fired this tick and moved the schedule on: follow it
+            return self.store.get_cron(function_id, cron) or next_at
         event = cron_event(function_id, trigger, tick)
-        if self.store.get_event(event["id"]) is None:  # never twice for one tick
+        # the tick's event id is derived from the tick: claimed once, whoever fires it
+        if self.store.claim_event_id(event["id"], now=now, window=EVENT_DEDUP_WINDOW_SECONDS):
             record = EventRecord(
                 id=event["id"],
                 name=event["name"],
@@ -191,8 +197,6 @@ class Scheduler:
             assert isinstance(run, RunRecord)
             record.run_ids.append(run.run_id)
             self.store.insert_event(record)
-        next_at = next_tick(trigger, max(now, tick))  # missed ticks fire once, not per tick
-        self.store.set_cron(function_id, cron, next_at)
         return next_at
 
     def next_wake_at(self) -> float | None:

@@ -287,7 +287,19 @@ class Store(Protocol):
     def claim_idempotency(
         self, function_id: str, key: str, run_id: str, *, now: float, window: float
     ) -> str | None:
-        """Claim ``key`` for ``run_id``; if a claim younger than ``window`` exists, its run id."""
+        """Claim ``key`` for ``run_id``; if a claim younger than ``window`` exists, its run id.
+
+        One atomic write: of two claimers of one key, exactly one wins."""
+        ...
+
+    def claim_event_id(self, event_id: str, *, now: float, window: float) -> bool:
+        """Claim an event id: True for the first event with this id within ``window`` (it is
+        processed), False for a duplicate. One atomic write: of two ingesters, one wins."""
+        ...
+
+    def advance_cron(self, function_id: str, cron: str, expected: float, next_at: float) -> bool:
+        """Move a cron trigger's next tick from ``expected`` to ``next_at`` (compare-and-set):
+        False if it is not at ``expected`` any more (that tick was fired elsewhere)."""
         ...
 
     def get_cron(self, function_id: str, cron: str) -> float | None:

@@ -13,6 +13,7 @@ class MemoryStore:
     """Dictionaries behind the Store protocol. Records are copied in and out, like a database."""
 
     def __init__(self) -> None:
+        self._event_claims: dict[str, float] = {}  #: event id -> when it was claimed
         self._servers: dict[str, float] = {}  #: live servers, with when they registered
         self._owners: dict[str, tuple[str, int]] = {}  #: run id -> (server id, epoch)
         self._epochs: dict[str, int] = {}  #: run id -> its last epoch
@@ -186,6 +187,19 @@ class MemoryStore:
             return claim[0]
         self._idempotency[(function_id, key)] = (run_id, now)
         return None
+
+    def claim_event_id(self, event_id: str, *, now: float, window: float) -> bool:
+        claimed_at = self._event_claims.get(event_id)
+        if claimed_at is not None and now - claimed_at < window:
+            return False
+        self._event_claims[event_id] = now
+        return True
+
+    def advance_cron(self, function_id: str, cron: str, expected: float, next_at: float) -> bool:
+        if self._crons.get((function_id, cron)) != expected:
+            return False
+        self._crons[(function_id, cron)] = next_at
+        return True
 
     def get_cron(self, function_id: str, cron: str) -> float | None:
         return self._crons.get((function_id, cron))

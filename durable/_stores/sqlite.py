@@ -404,18 +404,33 @@ class SQLiteStore:
     def claim_idempotency(
         self, function_id: str, key: str, run_id: str, *, now: float, window: float
     ) -> str | None:
+        won = self._db.fetchall(
+            "INSERT INTO idempotency (function_id, key, run_id, claimed_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (function_id, key) DO UPDATE SET run_id=excluded.run_id, "
+            "claimed_at=excluded.claimed_at WHERE idempotency.claimed_at <= ? RETURNING run_id",
+            (function_id, key, run_id, now, now - window),
+        )
+        if won:
+            return None
         row = self._db.fetchone(
-            "SELECT run_id, claimed_at FROM idempotency WHERE function_id=? AND key=?",
-            (function_id, key),
+            "SELECT run_id FROM idempotency WHERE function_id=? AND key=?", (function_id, key)
         )
-        if row is not None and now - row[1] < window:
-            return str(row[0])
-        self._db.execute(
-            "INSERT OR REPLACE INTO idempotency (function_id, key, run_id, claimed_at) "
-            "VALUES (?, ?, ?, ?)",
-            (function_id, key, run_id, now),
+        return str(row[0])
+
+    def claim_event_id(self, event_id: str, *, now: float, window: float) -> bool:
+        won = self._db.fetchall(
+            "INSERT INTO event_ids (id, claimed_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE "
+            "SET claimed_at=excluded.claimed_at WHERE event_ids.claimed_at <= ? RETURNING 1",
+            (event_id, now, now - window),
         )
-        return None
+        return bool(won)
+
+    def advance_cron(self, function_id: str, cron: str, expected: float, next_at: float) -> bool:
+        moved = self._db.execute(
+            "UPDATE crons SET next_at=? WHERE function_id=? AND cron=? AND next_at=?",
+            (next_at, function_id, cron, expected),
+        ).rowcount
+        return bool(moved == 1)
 
     def get_cron(self, function_id: str, cron: str) -> float | None:
         row = self._db.fetchone(

@@ -130,6 +130,18 @@ MIGRATIONS: tuple[str, ...] = (
         heartbeat_at REAL NOT NULL
     );
     """,
+    # 5: event-id dedup as one atomic claim (not a look-up, then an insert); the ids seen so
+    # far are claimed as of their latest processed event.
+    """
+    CREATE TABLE event_ids (
+        id TEXT PRIMARY KEY,
+        claimed_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO event_ids (id, claimed_at)
+        SELECT id, MAX(received_at) FROM events
+        WHERE skipped IS NULL OR skipped NOT LIKE 'duplicate:%'
+        GROUP BY id;
+    """,
 )
 
 #: What version 1 wrote as a cancel_on run's reason: ``cancel_on: event NAME (ID)``.
