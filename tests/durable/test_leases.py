@@ -7,8 +7,6 @@ and its pass stops, while the run's new owner goes on from the last commit and c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,20 +16,8 @@ from durable._engine.inprocess import InProcessExecutor, collect_functions
 from durable._orchestration.clock import VirtualClock
 from durable._orchestration.orchestrator import Orchestrator
 from durable._stores.base import Lease, RunStatus, Store
-from durable._stores.memory import MemoryStore
-from durable._stores.sqlite import SQLiteStore
 
 START = 1_000_000.0
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    sqlite = SQLiteStore(tmp_path / "dev.db")
-    yield sqlite
-    sqlite.close()
 
 
 def queued_run(engine: Orchestrator, function_id: str) -> str:

@@ -6,7 +6,6 @@ import math
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ from durable._stores.base import (
     Store,
     WaitRecord,
 )
-from durable._stores.memory import MemoryStore
 from durable._stores.sqlite import (
     _TERMINAL,
     MIGRATIONS,
@@ -34,13 +32,6 @@ from durable._stores.sqlite import (
 
 TERMINAL = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SLEEPING, RunStatus.WAITING)
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    backend: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "d.db")
-    yield backend
-    backend.close()
 
 
 def make_run(run_id: str, created_at: float = 1.0, **fields: Any) -> RunRecord:

@@ -7,28 +7,14 @@ connections to one SQLite file, where a look-up followed by an insert would let 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from durable._limits import EVENT_DEDUP_WINDOW_SECONDS
 from durable._stores.base import EventRecord, Store
-from durable._stores.memory import MemoryStore
 from durable._stores.sqlite import SQLiteStore
 
 NOW = 1_000_000.0
 DAY = 86_400.0
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    sqlite = SQLiteStore(tmp_path / "dev.db")
-    yield sqlite
-    sqlite.close()
 
 
 def test_an_event_id_is_claimed_once_within_its_window(store: Store) -> None:
