@@ -10,7 +10,9 @@ server's own. Importing this package is cheap: each name loads its module on fir
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from durable._lazy import Home, lazy_names
 
 if TYPE_CHECKING:
     from .apps import LoadAppsError, load_apps
@@ -48,7 +50,7 @@ __all__ = [
 ]
 
 #: Where each public name lives: its module, or its module and its name there.
-_HOMES: dict[str, str | tuple[str, str]] = {
+_HOMES: dict[str, Home] = {
     "LoadAppsError": ".apps",
     "load_apps": ".apps",
     "LogNotWritableError": ".child",
@@ -67,16 +69,5 @@ _HOMES: dict[str, str | tuple[str, str]] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'durable.devserver' has no attribute {name!r}")
-    from importlib import import_module
-
-    module, attribute = home if isinstance(home, tuple) else (home, name)
-    # Not cached here: the name follows its module (a test may patch ``launch.run``).
-    return getattr(import_module(module, __name__), attribute)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# Not cached here: a name follows its module (a test may patch ``launch.run``).
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, __all__, globals(), cache=False)

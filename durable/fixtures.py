@@ -15,7 +15,9 @@ engine).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_names
 
 if TYPE_CHECKING:
     from ._replay.fixture_schema import (
@@ -52,15 +54,5 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'durable.fixtures' has no attribute {name!r}")
-    from importlib import import_module
-
-    # Not cached here: the name follows its home module (a test may patch it there).
-    return getattr(import_module(home, __package__), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# Not cached here: a name follows its home module (a test may patch it there).
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, __all__, globals(), cache=False)
