@@ -352,8 +352,9 @@ class StoreError(DurableError):
     """The database refused a read or a write: locked, full, damaged, in use, unreachable.
 
     ``reason`` (also the ``code``) is one of ``database_locked``, ``database_full``,
-    ``database_damaged``, ``database_in_use`` or ``database_error``; ``path`` names the
-    database. A write that raised this changed nothing: the backend rolled it back.
+    ``database_damaged``, ``database_in_use``, ``database_unreachable`` (PostgreSQL: the
+    server cannot be reached or dropped the connection) or ``database_error``; ``path`` names
+    the database (a PostgreSQL URL without its password). A write that raised this changed nothing: the backend rolled it back.
     """
 
     def __init__(self, message: str, *, reason: str = "database_error", path: str | None = None):
@@ -365,4 +366,9 @@ class StoreError(DurableError):
     @property
     def transient(self) -> bool:
         """True when the same write may work later (a lock released, space freed)."""
-        return self.reason in ("database_locked", "database_full", "database_error")
+        return self.reason in (
+            "database_locked",
+            "database_full",
+            "database_error",
+            "database_unreachable",
+        )

@@ -3,15 +3,17 @@
 A store is synchronous and single-writer: the orchestrator calls it from one event loop and
 calls :meth:`Store.commit` at the points where durability is promised (a step result is
 committed before its handler goes on). Writes between commits may be batched by the backend.
-Two backends: :mod:`durable._stores.memory` (tests) and :mod:`durable._stores.sqlite` (default).
+Backends: :mod:`durable._stores.memory` (tests), :mod:`durable._stores.sqlite` (default) and
+:mod:`durable._stores.postgres` (many servers on one database); :func:`durable._stores.open.
+open_store` picks one from ``--db``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class RunStatus(StrEnum):
@@ -345,4 +347,35 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Commit and release resources."""
+        ...
+
+    # -- liveness: heartbeats and reaping (every backend) ---------------------------------
+
+    def heartbeat(self, server_id: str, now: float) -> bool:
+        """``server_id`` is alive (at ``now``; PostgreSQL uses the database's clock). False if
+        it was reaped meanwhile: that server must stop starting passes, stop its passes (their
+        leases are stale) and exit by itself."""
+        ...
+
+    def reap_dead(self, now: float, dead_after: float) -> int:
+        """Forget the servers whose last heartbeat is older than ``dead_after`` seconds and, in
+        the same transaction, hand their runs back (no owner, due at ``now``). Returns how many
+        unfinished runs were handed back."""
+        ...
+
+
+@runtime_checkable
+class WorkSignals(Protocol):
+    """A store shared by many servers that tells them when another made work due.
+
+    Optional: a store without it (memory, SQLite: one server) needs nothing; the scheduler
+    of a store with it listens, and also polls at least every second in case a signal is lost.
+    """
+
+    def listen_for_work(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` (from any thread) whenever another server made work due."""
+        ...
+
+    def stop_listening(self) -> None:
+        """Stop calling the ``wake`` given to :meth:`listen_for_work`."""
         ...

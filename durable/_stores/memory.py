@@ -14,7 +14,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._event_claims: dict[str, float] = {}  #: event id -> when it was claimed
-        self._servers: dict[str, float] = {}  #: live servers, with when they registered
+        self._servers: dict[str, float] = {}  #: live servers, with their last heartbeat
         self._owners: dict[str, tuple[str, int]] = {}  #: run id -> (server id, epoch)
         self._epochs: dict[str, int] = {}  #: run id -> its last epoch
         self._runs: dict[str, RunRecord] = {}
@@ -241,3 +241,15 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    # -- liveness -----------------------------------------------------------------------
+
+    def heartbeat(self, server_id: str, now: float) -> bool:
+        if server_id not in self._servers:
+            return False
+        self._servers[server_id] = now
+        return True
+
+    def reap_dead(self, now: float, dead_after: float) -> int:
+        dead = [server for server, seen in self._servers.items() if seen < now - dead_after]
+        return sum(self.reap_server(server, now) for server in dead)

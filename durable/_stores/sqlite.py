@@ -503,6 +503,22 @@ class SQLiteStore:
             if self._lock is not None:
                 self._lock.release()
 
+    # -- liveness (one server per file: its lock says it is alive; the row says since when) --
+
+    def heartbeat(self, server_id: str, now: float) -> bool:
+        return bool(
+            self._db.execute(
+                "UPDATE servers SET heartbeat_at=? WHERE server_id=?", (now, server_id)
+            ).rowcount
+            == 1
+        )
+
+    def reap_dead(self, now: float, dead_after: float) -> int:
+        dead = self._db.fetchall(
+            "SELECT server_id FROM servers WHERE heartbeat_at < ?", (now - dead_after,)
+        )
+        return sum(self.reap_server(str(row[0]), now) for row in dead)
+
 
 def _run_row(run: RunRecord) -> tuple[Any, ...]:
     return (

@@ -32,6 +32,7 @@ def test_a_claim_is_one_servers_with_a_new_epoch_each_time(store: Store) -> None
         return None
 
     engine = orchestrator(store, app, "a", VirtualClock(START))
+    store.register_server("b", START)  # only a live server claims
     run_id = queued_run(engine, "f")
     first = store.claim_run(run_id, "a")
     assert first == Lease(run_id, "a", 1) and store.holds_lease(first)
@@ -45,10 +46,12 @@ def test_a_claim_is_one_servers_with_a_new_epoch_each_time(store: Store) -> None
     assert store.holds_lease(second)
     store.release_run(second)
     assert not store.holds_lease(second)
-    assert store.claim_run(run_id, "a") == Lease(run_id, "a", 3)
+    assert store.claim_run(run_id, "b") == Lease(run_id, "b", 3)  # each claim a new epoch
 
 
 def orchestrator(store: Store, app: Durable, server_id: str, clock: VirtualClock) -> Orchestrator:
+    """An orchestrator of a live server ``server_id`` (registered in ``store``)."""
+    store.register_server(server_id, clock.now())
     functions = collect_functions([app])
     return Orchestrator(
         store,

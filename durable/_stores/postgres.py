@@ -1,0 +1,554 @@
+"""The PostgreSQL :class:`~durable._stores.base.Store`: many servers on one database.
+
+Same semantics as SQLite: writes accumulate in an implicit transaction until :meth:`commit`.
+Ownership is in the database: a claim bumps the run's ``epoch`` (the fencing token) and is
+taken only if the run is not held by a live server and the claimer's own server row exists;
+:meth:`PostgresStore.holds_lease` locks the run's row inside the open transaction, so a reaper
+cannot hand the run to another server between the check and the commit. Heartbeats use the
+database clock, on a connection of their own. Commits that made work due wake the other
+servers with a coalesced ``NOTIFY`` (:mod:`.postgres_signals`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from .base import (
+    EventRecord,
+    Lease,
+    LogRecord,
+    RunRecord,
+    StepRecord,
+    StepStatus,
+    WaitRecord,
+)
+from .postgres_connection import redact, require_psycopg
+from .postgres_rows import (
+    EVENT_COLUMNS,
+    RUN_COLUMNS,
+    STEP_COLUMNS,
+    TERMINAL,
+    event_from,
+    json_value,
+    run_from,
+    run_row,
+)
+from .postgres_schema import MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION
+from .postgres_session import Session
+from .postgres_signals import Listener
+from .sqlite import SchemaError
+
+#: A run another live server holds is not this server's to start (``%(me)s``: this server).
+_NOT_HELD = (
+    "(owner IS NULL OR owner = %(me)s OR NOT EXISTS "
+    "(SELECT 1 FROM servers WHERE servers.server_id = runs.owner))"
+)
+
+
+class PostgresStore:
+    """The Store protocol on a PostgreSQL database (``postgresql://user@host:port/name``)."""
+
+    def __init__(self, url: str) -> None:
+        require_psycopg()
+        self.url = url
+        self.where = redact(url)
+        self._server_id = ""  #: the server this store serves (set by register_server)
+        self._db = Session(url, lambda: self._server_id)
+        self._listener: Listener | None = None
+        try:
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    # -- schema -------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        exists = self._db.one("SELECT to_regclass('durable_schema') IS NOT NULL")
+        if exists and exists[0] and self._check_version() == SCHEMA_VERSION:
+            self._db.conn.commit()
+            return
+        # One migrating server at a time: the advisory lock, then the version read again
+        # (another server may have migrated while this one waited).
+        try:
+            self._db.exec("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            self._db.exec("CREATE TABLE IF NOT EXISTS durable_schema (version integer NOT NULL)")
+            current = self._check_version()
+            for number in range(current, SCHEMA_VERSION):
+                self._db.exec(MIGRATIONS[number])
+            if current < SCHEMA_VERSION:
+                self._db.exec("DELETE FROM durable_schema")
+                self._db.exec("INSERT INTO durable_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
+            self._db.conn.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._db.conn.rollback()
+            raise
+
+    def _check_version(self) -> int:
+        row = self._db.one("SELECT max(version) FROM durable_schema")
+        version = int(row[0]) if row and row[0] is not None else 0
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"the PostgreSQL database {self.where} has schema version {version}; this "
+                f"durable knows up to {SCHEMA_VERSION}: upgrade durable or use another --db"
+            )
+        return version
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        row = self._db.one("SELECT max(version) FROM durable_schema")
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def insert_run(self, run: RunRecord) -> None:
+        self._db.write(
+            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join(['%s'] * 21)})", run_row(run)
+        )
+        if run.ready_at is not None:
+            self._db.announce = True
+
+    def update_run(self, run: RunRecord) -> None:
+        self._db.write(
+            "UPDATE runs SET status=%s, started_at=%s, ended_at=%s, ready_at=%s, attempt=%s, "
+            "cancel_reason=%s, idempotency_key=%s, concurrency_keys=%s, output=%s, error=%s, "
+            "deadline_at=%s, deadline_reason=%s, cancel_event_id=%s WHERE run_id=%s",
+            (
+                run.status.value,
+                run.started_at,
+                run.ended_at,
+                run.ready_at,
+                run.attempt,
+                run.cancel_reason,
+                run.idempotency_key,
+                json_value(run.concurrency_keys),
+                run.output,
+                json_value(run.error),
+                run.deadline_at,
+                run.deadline_reason,
+                run.cancel_event_id,
+                run.run_id,
+            ),
+        )
+        if run.ready_at is not None and not run.status.terminal:
+            self._db.announce = True
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        row = self._db.one(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id=%s", (run_id,))
+        return run_from(row) if row else None
+
+    def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        function_id: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[RunRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            where.append("status=%s")
+            params.append(status)
+        if function_id is not None:
+            where.append("function_id=%s")
+            params.append(function_id)
+        if before is not None:
+            where.append(
+                "(created_at, run_id) < (SELECT created_at, run_id FROM runs WHERE run_id=%s)"
+            )
+            params.append(before)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._db.all(
+            f"SELECT {RUN_COLUMNS} FROM runs {clause} "
+            "ORDER BY created_at DESC, run_id DESC LIMIT %s",
+            (*params, limit),
+        )
+        return [run_from(row) for row in rows]
+
+    # -- ownership: many servers, fenced by epochs ----------------------------------------
+
+    def register_server(self, server_id: str, now: float) -> None:
+        self._server_id = server_id
+        self._db.write(
+            "INSERT INTO servers (server_id, pid, host, started_at) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (server_id) DO UPDATE SET heartbeat_at=clock_timestamp()",
+            (server_id, os.getpid(), socket.gethostname(), now),
+        )
+        self._db.commit()
+
+    def reap_server(self, server_id: str, now: float) -> int:
+        self._db.write("DELETE FROM servers WHERE server_id=%s", (server_id,))
+        rows = self._db.all(
+            "UPDATE runs SET owner=NULL, "
+            f"ready_at=CASE WHEN status IN {TERMINAL} THEN ready_at ELSE %s END "
+            f"WHERE owner=%s RETURNING status NOT IN {TERMINAL}",
+            (now, server_id),
+        )
+        handed_back = sum(1 for (unfinished,) in rows if unfinished)
+        if handed_back:
+            self._db.announce = True
+        return handed_back
+
+    def claim_run(self, run_id: str, server_id: str) -> Lease | None:
+        # A run whose row another transaction holds is being changed right now: not
+        # claimable this round (SKIP LOCKED: the event loop never waits on another server).
+        row = self._db.one(
+            "UPDATE runs SET owner=%(me)s, epoch=epoch+1 WHERE run_id=("
+            "SELECT run_id FROM runs WHERE run_id=%(run)s AND " + _NOT_HELD + " AND EXISTS "
+            "(SELECT 1 FROM servers WHERE server_id=%(me)s) FOR UPDATE SKIP LOCKED) "
+            "RETURNING epoch",
+            {"me": server_id, "run": run_id},
+        )
+        self._db.dirty = True
+        return Lease(run_id, server_id, int(row[0])) if row else None
+
+    def holds_lease(self, lease: Lease) -> bool:
+        # Locks the run's row until the commit that follows: a reaper (or a claimer) waits
+        # for it, so nothing hands the run over between this check and that commit.
+        row = self._db.one(
+            "SELECT 1 FROM runs WHERE run_id=%s AND owner=%s AND epoch=%s AND EXISTS "
+            "(SELECT 1 FROM servers WHERE server_id=%s) FOR UPDATE",
+            (lease.run_id, lease.server_id, lease.epoch, lease.server_id),
+        )
+        return row is not None
+
+    def release_run(self, lease: Lease) -> None:
+        row = self._db.one(
+            "UPDATE runs SET owner=NULL WHERE run_id=%s AND owner=%s AND epoch=%s "
+            f"RETURNING ready_at IS NOT NULL AND status NOT IN {TERMINAL}",
+            (lease.run_id, lease.server_id, lease.epoch),
+        )
+        self._db.dirty = True
+        if row is not None and row[0]:  # due again: another server may start it now
+            self._db.announce = True
+
+    def heartbeat(self, server_id: str, now: float) -> bool:
+        def beat(conn: Any) -> bool:
+            row = conn.execute(
+                "UPDATE servers SET heartbeat_at=clock_timestamp() WHERE server_id=%s RETURNING 1",
+                (server_id,),
+            ).fetchone()
+            return row is not None
+
+        return bool(self._db.side(beat))
+
+    def reap_dead(self, now: float, dead_after: float) -> int:
+        def reap(conn: Any) -> int:
+            conn.execute(
+                "DELETE FROM servers WHERE server_id IN (SELECT server_id FROM servers "
+                "WHERE heartbeat_at < clock_timestamp() - make_interval(secs => %s) "
+                "FOR UPDATE SKIP LOCKED)",
+                (dead_after,),
+            )
+            # Every run held by a server without a row is handed back: the ones just reaped,
+            # and any a reaped server claimed while being reaped. Rows busy in another
+            # transaction are left for the next round.
+            rows = conn.execute(
+                "UPDATE runs SET owner=NULL, "
+                f"ready_at=CASE WHEN status IN {TERMINAL} THEN ready_at ELSE %s END "
+                "WHERE run_id IN (SELECT run_id FROM runs WHERE owner IS NOT NULL AND NOT EXISTS "
+                "(SELECT 1 FROM servers WHERE servers.server_id=runs.owner) "
+                f"FOR UPDATE SKIP LOCKED) RETURNING status NOT IN {TERMINAL}",
+                (now,),
+            ).fetchall()
+            return sum(1 for (unfinished,) in rows if unfinished)
+
+        handed_back = int(self._db.side(reap))
+        if handed_back:
+            self._db.announcer.announce()
+        return handed_back
+
+    def listen_for_work(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` (from another thread) when another server announces due work."""
+        if self._listener is None:
+            self._listener = Listener(self.url, lambda: self._server_id, wake)
+
+    def stop_listening(self) -> None:
+        """Stop the listener started by :meth:`listen_for_work`."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
+        rows = self._db.all(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE ready_at IS NOT NULL AND ready_at <= %(now)s "
+            f"AND status NOT IN {TERMINAL} AND {_NOT_HELD} "
+            "ORDER BY ready_at, created_at LIMIT %(limit)s",
+            {"now": now, "limit": limit, "me": self._server_id},
+        )
+        return [run_from(row) for row in rows]
+
+    def next_ready_at(self) -> float | None:
+        row = self._db.one(
+            f"SELECT ready_at FROM runs WHERE ready_at IS NOT NULL AND status NOT IN {TERMINAL} "
+            f"AND {_NOT_HELD} ORDER BY ready_at, created_at LIMIT 1",
+            {"me": self._server_id},
+        )
+        return float(row[0]) if row and row[0] is not None else None
+
+    def unfinished_runs(self) -> list[RunRecord]:
+        rows = self._db.all(f"SELECT {RUN_COLUMNS} FROM runs WHERE status NOT IN {TERMINAL}")
+        return [run_from(row) for row in rows]
+
+    # -- steps --------------------------------------------------------------------------
+
+    def upsert_step(self, step: StepRecord) -> None:
+        self._db.write(
+            f"INSERT INTO steps ({STEP_COLUMNS}) VALUES ({', '.join(['%s'] * 13)}) "
+            "ON CONFLICT (run_id, key) DO UPDATE SET id=excluded.id, kind=excluded.kind, "
+            "status=excluded.status, position=excluded.position, output=excluded.output, "
+            "error=excluded.error, attempts=excluded.attempts, wake_at=excluded.wake_at, "
+            "detail=excluded.detail, started_at=excluded.started_at, ended_at=excluded.ended_at",
+            (
+                step.run_id,
+                step.key,
+                step.id,
+                step.kind,
+                step.status.value,
+                step.position,
+                step.output,
+                json_value(step.error),
+                json_value(step.attempts),
+                step.wake_at,
+                json_value(step.detail),
+                step.started_at,
+                step.ended_at,
+            ),
+        )
+
+    def get_steps(
+        self, run_id: str, *, statuses: Collection[StepStatus] | None = None
+    ) -> list[StepRecord]:
+        sql = f"SELECT {STEP_COLUMNS} FROM steps WHERE run_id=%s"
+        params: list[Any] = [run_id]
+        if statuses is not None:
+            sql += " AND status = ANY(%s)"
+            params.append([status.value for status in statuses])
+        rows = self._db.all(sql + " ORDER BY position", params)
+        return [
+            StepRecord(
+                run_id=row[0],
+                key=row[1],
+                id=row[2],
+                kind=row[3],
+                status=StepStatus(row[4]),
+                position=row[5],
+                output=row[6],
+                error=row[7],
+                attempts=row[8],
+                wake_at=row[9],
+                detail=row[10],
+                started_at=row[11],
+                ended_at=row[12],
+            )
+            for row in rows
+        ]
+
+    # -- events -------------------------------------------------------------------------
+
+    def insert_event(self, event: EventRecord) -> None:
+        self._db.write(
+            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                event.id,
+                event.name,
+                json_value(event.data),
+                event.ts,
+                json_value(event.user),
+                event.received_at,
+                json_value(event.run_ids),
+                event.skipped,
+            ),
+        )
+        if event.skipped is None:  # a wait elsewhere may match it
+            self._db.announce = True
+
+    def update_event(self, event: EventRecord) -> None:
+        self._db.write(
+            "UPDATE events SET run_ids=%s, skipped=%s "
+            "WHERE seq=(SELECT max(seq) FROM events WHERE id=%s)",
+            (json_value(event.run_ids), event.skipped, event.id),
+        )
+
+    def get_event(self, event_id: str) -> EventRecord | None:
+        row = self._db.one(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE id=%s ORDER BY seq LIMIT 1", (event_id,)
+        )
+        return event_from(row) if row else None
+
+    def list_events(self, *, name: str | None = None, limit: int = 50) -> list[EventRecord]:
+        if name is None:
+            rows = self._db.all(
+                f"SELECT {EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT %s", (limit,)
+            )
+        else:
+            rows = self._db.all(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE name=%s ORDER BY seq DESC LIMIT %s",
+                (name, limit),
+            )
+        return [event_from(row) for row in rows]
+
+    def events_since(self, name: str, since: float) -> list[EventRecord]:
+        rows = self._db.all(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE name=%s AND received_at>=%s "
+            "AND skipped IS NULL ORDER BY seq",
+            (name, since),
+        )
+        return [event_from(row) for row in rows]
+
+    # -- waits and logs -----------------------------------------------------------------
+
+    def add_wait(self, wait: WaitRecord) -> None:
+        self._db.write(
+            "INSERT INTO waits (run_id, step_key, event_name, condition, expires_at, since, "
+            "kind, match_field, match_value) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (run_id, step_key) DO UPDATE SET event_name=excluded.event_name, "
+            "condition=excluded.condition, expires_at=excluded.expires_at, "
+            "since=excluded.since, kind=excluded.kind, match_field=excluded.match_field, "
+            "match_value=excluded.match_value",
+            (
+                wait.run_id,
+                wait.step_key,
+                wait.event_name,
+                wait.condition,
+                wait.expires_at,
+                wait.since,
+                wait.kind,
+                wait.match_field,
+                wait.match_value,
+            ),
+        )
+
+    def remove_wait(self, run_id: str, step_key: str) -> None:
+        self._db.write("DELETE FROM waits WHERE run_id=%s AND step_key=%s", (run_id, step_key))
+
+    def waits_for(
+        self, event_name: str, matches: Mapping[str, str] | None = None
+    ) -> list[WaitRecord]:
+        sql = (
+            "SELECT run_id, step_key, event_name, condition, expires_at, since, kind, "
+            "match_field, match_value FROM waits WHERE event_name=%s"
+        )
+        params: list[Any] = [event_name]
+        if matches is not None:
+            clauses = ["match_field IS NULL"]
+            for field, value in matches.items():
+                clauses.append("(match_field=%s AND match_value=%s)")
+                params += [field, value]
+            sql += f" AND ({' OR '.join(clauses)})"
+        rows = self._db.all(sql + " ORDER BY since, run_id, step_key", params)
+        return [WaitRecord(*row) for row in rows]
+
+    def wait_match_fields(self, event_name: str) -> list[str]:
+        rows = self._db.all(
+            "SELECT DISTINCT match_field FROM waits WHERE event_name=%s "
+            "AND match_field IS NOT NULL ORDER BY match_field",
+            (event_name,),
+        )
+        return [str(row[0]) for row in rows]
+
+    def remove_waits(self, run_id: str) -> None:
+        self._db.write("DELETE FROM waits WHERE run_id=%s", (run_id,))
+
+    def claim_idempotency(
+        self, function_id: str, key: str, run_id: str, *, now: float, window: float
+    ) -> str | None:
+        won = self._db.all(
+            "INSERT INTO idempotency AS i (function_id, key, run_id, claimed_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (function_id, key) DO UPDATE SET "
+            "run_id=excluded.run_id, claimed_at=excluded.claimed_at WHERE i.claimed_at <= %s "
+            "RETURNING run_id",
+            (function_id, key, run_id, now, now - window),
+        )
+        self._db.dirty = True
+        if won:
+            return None
+        row = self._db.one(
+            "SELECT run_id FROM idempotency WHERE function_id=%s AND key=%s", (function_id, key)
+        )
+        return str(row[0]) if row else None
+
+    def claim_event_id(self, event_id: str, *, now: float, window: float) -> bool:
+        won = self._db.all(
+            "INSERT INTO event_ids AS e (id, claimed_at) VALUES (%s, %s) ON CONFLICT (id) "
+            "DO UPDATE SET claimed_at=excluded.claimed_at WHERE e.claimed_at <= %s RETURNING 1",
+            (event_id, now, now - window),
+        )
+        self._db.dirty = True
+        return bool(won)
+
+    def advance_cron(self, function_id: str, cron: str, expected: float, next_at: float) -> bool:
+        moved = self._db.write(
+            "UPDATE crons SET next_at=%s WHERE function_id=%s AND cron=%s AND next_at=%s",
+            (next_at, function_id, cron, expected),
+        ).rowcount
+        return bool(moved == 1)
+
+    def get_cron(self, function_id: str, cron: str) -> float | None:
+        row = self._db.one(
+            "SELECT next_at FROM crons WHERE function_id=%s AND cron=%s", (function_id, cron)
+        )
+        return float(row[0]) if row else None
+
+    def set_cron(self, function_id: str, cron: str, next_at: float) -> None:
+        self._db.write(
+            "INSERT INTO crons (function_id, cron, next_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (function_id, cron) DO UPDATE SET next_at=excluded.next_at",
+            (function_id, cron, next_at),
+        )
+
+    def expired_deadlines(self, now: float) -> list[RunRecord]:
+        rows = self._db.all(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE deadline_at IS NOT NULL "
+            f"AND deadline_at <= %s AND status NOT IN {TERMINAL}",
+            (now,),
+        )
+        return [run_from(row) for row in rows]
+
+    def next_deadline_at(self) -> float | None:
+        row = self._db.one(
+            "SELECT min(deadline_at) FROM runs WHERE deadline_at IS NOT NULL "
+            f"AND status NOT IN {TERMINAL}"
+        )
+        return float(row[0]) if row and row[0] is not None else None
+
+    def add_logs(self, lines: list[LogRecord]) -> None:
+        if lines:
+            self._db.write_many(
+                "INSERT INTO logs (run_id, ts, level, message, step_key) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                [(x.run_id, x.ts, x.level, x.message, x.step_key) for x in lines],
+            )
+
+    def get_logs(self, run_id: str) -> list[LogRecord]:
+        rows = self._db.all(
+            "SELECT run_id, ts, level, message, step_key FROM logs WHERE run_id=%s ORDER BY seq",
+            (run_id,),
+        )
+        return [LogRecord(*row) for row in rows]
+
+    # -- transactions -------------------------------------------------------------------
+
+    def commit(self) -> bool:
+        return self._db.commit()
+
+    def rollback(self) -> None:
+        self._db.rollback()
+
+    def probe_write(self) -> None:
+        if not self._db.dirty:
+            self._db.write("UPDATE durable_schema SET version=version")
+        self._db.commit()
+
+    def close(self) -> None:
+        try:
+            self._db.close()
+        finally:
+            self.stop_listening()

@@ -1,0 +1,136 @@
+"""The PostgreSQL store's connections: the implicit transaction, and a side connection.
+
+:class:`Session` runs the store's statements in one transaction that lasts until
+:meth:`Session.commit` (as SQLite's does), turns database faults into
+:class:`~durable._errors.StoreError`, never commits the rest of a transaction whose
+connection dropped, and runs heartbeats and reaping on a second connection, each in a short
+transaction of its own (the orchestration's open transaction is not theirs to commit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .._errors import StoreError
+from .postgres_connection import connect, redact, require_psycopg, store_error
+from .postgres_signals import Announcer
+
+
+class Session:
+    """One store's connections to ``url``."""
+
+    def __init__(self, url: str, sender: Callable[[], str]) -> None:
+        self.url = url
+        self.where = redact(url)
+        self.dirty = False  #: writes since the last commit
+        self.announce = False  #: the open transaction made work due: tell other servers
+        self.conn: Any = connect(url)
+        self._side: Any = None
+        self.announcer = Announcer(url, sender)
+
+    def fault(self, exc: Exception) -> Exception:
+        """The StoreError naming a database fault, or ``exc`` itself (a statement's bug)."""
+        return store_error(exc, self.url) or exc
+
+    def _lost(self, when: str) -> StoreError:
+        return StoreError(
+            f"PostgreSQL at {self.where} closed the connection {when}; durable reconnects "
+            "and retries",
+            reason="database_unreachable",
+            path=self.where,
+        )
+
+    def exec(self, sql: str, params: Any = None) -> Any:
+        """Run ``sql`` in the open transaction; its cursor."""
+        psycopg = require_psycopg()
+        if self.conn.closed:  # dropped: its open transaction was lost with it
+            if self.dirty:  # never commit the rest of a transaction whose start was lost
+                raise self._lost("mid-transaction")
+            self.conn = connect(self.url)
+        try:
+            return self.conn.execute(sql, params)
+        except psycopg.Error as exc:
+            raise self.fault(exc) from exc
+
+    def write(self, sql: str, params: Any = None) -> Any:
+        """Run a writing statement; its cursor."""
+        self.dirty = True
+        return self.exec(sql, params)
+
+    def all(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """Every row of ``sql``."""
+        rows: list[tuple[Any, ...]] = self.exec(sql, params).fetchall()
+        return rows
+
+    def one(self, sql: str, params: Any = None) -> tuple[Any, ...] | None:
+        """The first row of ``sql``, or None."""
+        row: tuple[Any, ...] | None = self.exec(sql, params).fetchone()
+        return row
+
+    def write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run a writing statement once per row of parameters."""
+        psycopg = require_psycopg()
+        self.exec("SELECT 1")  # reconnects (or refuses) as any statement would
+        self.dirty = True
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(sql, rows)
+        except psycopg.Error as exc:
+            raise self.fault(exc) from exc
+
+    def side(self, body: Callable[[Any], Any]) -> Any:
+        """``body(connection)`` in a transaction of the side connection, committed at once."""
+        psycopg = require_psycopg()
+        if self._side is None or self._side.closed:
+            self._side = connect(self.url)
+        try:
+            result = body(self._side)
+            self._side.commit()
+        except psycopg.Error as exc:
+            with contextlib.suppress(psycopg.Error):
+                self._side.rollback()
+            raise self.fault(exc) from exc
+        return result
+
+    def commit(self) -> bool:
+        """Commit the open transaction; True if it wrote anything."""
+        psycopg = require_psycopg()
+        wrote, announce = self.dirty, self.announce
+        self.dirty = self.announce = False
+        if self.conn.closed:
+            if wrote:
+                raise self._lost("before the commit")
+            return False
+        try:
+            self.conn.commit()
+        except psycopg.Error as exc:
+            raise self.fault(exc) from exc
+        if announce:
+            self.announcer.announce()
+        return wrote
+
+    def rollback(self) -> None:
+        """Discard the open transaction (nothing to do if the connection dropped)."""
+        psycopg = require_psycopg()
+        self.dirty = self.announce = False
+        if self.conn.closed:
+            return
+        try:
+            self.conn.rollback()
+        except psycopg.Error as exc:
+            if not self.conn.closed:
+                raise self.fault(exc) from exc
+
+    def close(self) -> None:
+        """Commit what is pending and close both connections."""
+        try:
+            if not self.conn.closed:
+                self.commit()
+        finally:
+            self.announcer.close()
+            for conn in (self.conn, self._side):
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()

@@ -1,0 +1,102 @@
+"""A throwaway PostgreSQL database for the tests: created per session, emptied per test.
+
+``DURABLE_TEST_PG`` names the server to use (default ``postgresql://postgres@127.0.0.1:5432/
+postgres``, whose user may create databases). The session creates ``durable_test_<random>``
+there and drops it at the end. Without a reachable PostgreSQL the tests that need it skip
+with one line saying how to run them; with ``CI=true`` that is a failure instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from durable._stores.postgres_schema import TABLES
+
+ENV = "DURABLE_TEST_PG"
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def server_url() -> str:
+    """The PostgreSQL server the tests use (an existing database on it, to connect to)."""
+    return os.environ.get(ENV) or DEFAULT_URL
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` naming the database ``name`` instead."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def unavailable(url: str) -> str | None:
+    """Why PostgreSQL at ``url`` cannot be used (psycopg missing, unreachable), or None."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[test]')"
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+def require_postgres() -> str:
+    """The server URL, or skip (fail with ``CI=true``) saying how to enable these tests."""
+    url = server_url()
+    problem = unavailable(url)
+    if problem is not None:
+        message = f"PostgreSQL unavailable ({problem}): set {ENV}=URL to run"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return url
+
+
+@contextlib.contextmanager
+def temporary_database(url: str) -> Iterator[str]:
+    """Create ``durable_test_<random>`` on the server of ``url``; its URL; dropped after."""
+    import psycopg
+
+    name = f"durable_test_{secrets.token_hex(4)}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(url, name)
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def empty_tables(url: str) -> None:
+    """Delete every row of durable's tables in the database of ``url`` (if it has them)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        present = [
+            table
+            for table in TABLES
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() != (None,)
+        ]
+        if present:
+            conn.execute(f"TRUNCATE {', '.join(present)} RESTART IDENTITY")
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """The URL of this session's own PostgreSQL database (skips if there is none)."""
+    with temporary_database(require_postgres()) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """This session's database, emptied for this test."""
+    empty_tables(postgres_database)
+    return postgres_database
