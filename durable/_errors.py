@@ -354,7 +354,8 @@ class StoreError(DurableError):
     ``reason`` (also the ``code``) is one of ``database_locked``, ``database_full``,
     ``database_damaged``, ``database_in_use``, ``database_unreachable`` (PostgreSQL: the
     server cannot be reached or dropped the connection) or ``database_error``; ``path`` names
-    the database (a PostgreSQL URL without its password). A write that raised this changed nothing: the backend rolled it back.
+    the database (a PostgreSQL URL without its password). A write that raised this changed
+    nothing: the backend rolled it back.
     """
 
     def __init__(self, message: str, *, reason: str = "database_error", path: str | None = None):
