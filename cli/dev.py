@@ -29,7 +29,12 @@ def dev(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the HTTP API.")] = 8288,
     db: Annotated[
-        str, typer.Option(help="SQLite database file; ':memory:' keeps nothing.")
+        str,
+        typer.Option(
+            help="SQLite database file (':memory:' keeps nothing), or a PostgreSQL URL "
+            "(postgresql://user@host:5432/name; needs durable[postgres]; many servers may "
+            "share it)."
+        ),
     ] = ".durable/dev.db",
     no_tui: Annotated[bool, typer.Option("--no-tui", help="Plain log lines, no TUI.")] = False,
     retry_interval: Annotated[
@@ -55,6 +60,13 @@ def dev(
         float,
         typer.Option(help="Seconds a module may take to import before it is left out."),
     ] = 10.0,
+    dead_after: Annotated[
+        float,
+        typer.Option(
+            help="Seconds without a heartbeat after which a server counts as dead and its "
+            "runs go on elsewhere (servers sharing a PostgreSQL database)."
+        ),
+    ] = 10.0,
 ) -> None:
     """Run the dev server: discover functions, execute runs durably, serve the HTTP API."""
     from durable.devserver import DatabaseError, DevOptions, ListenError, run
@@ -73,6 +85,9 @@ def dev(
     if not import_timeout > 0:
         typer.echo(f"error: --import-timeout must be > 0 seconds, got {import_timeout}", err=True)
         raise typer.Exit(2)
+    if not dead_after > 0:
+        typer.echo(f"error: --dead-after must be > 0 seconds, got {dead_after}", err=True)
+        raise typer.Exit(2)
     if not (1 <= port <= 65535):
         typer.echo(f"error: --port must be 1-65535, got {port}", err=True)
         raise typer.Exit(2)
@@ -87,6 +102,7 @@ def dev(
         args += ["--no-reload"] if no_reload else []
         args += [arg for name in allowed for arg in ("--allow-host", name)]
         args += ["--import-timeout", str(import_timeout)] if import_timeout != 10.0 else []
+        args += ["--dead-after", str(dead_after)] if dead_after != 10.0 else []
         raise typer.Exit(_dev_with_tui(args, host, port, db, fixtures=fixtures))
     options = DevOptions(
         paths=list(paths or []),
@@ -98,6 +114,7 @@ def dev(
         reload=not no_reload,
         allow_hosts=allowed,
         import_timeout=import_timeout,
+        dead_after=dead_after,
     )
     try:
         run(options)

@@ -23,3 +23,6 @@ class DevOptions:
     allow_hosts: list[str] = field(default_factory=list)
     #: seconds a worker may take to import one module before that module is left out
     import_timeout: float = 10.0
+    #: seconds without a heartbeat after which a server is dead: its runs go on elsewhere
+    #: (``--dead-after``; it beats every quarter of this)
+    dead_after: float = 10.0

@@ -24,7 +24,7 @@ from durable._errors import ConfigError
 from durable._ids import new_id
 from durable._orchestration.clock import RealClock
 from durable._orchestration.orchestrator import Orchestrator
-from durable._stores.sqlite import SQLiteStore
+from durable._stores.open import open_store
 
 from .context import ServerContext
 from .discovery import DiscoveryError, discover, find_project_root
@@ -68,7 +68,7 @@ class DevServer:
         self.log = log or HeadlessLog()
         self.clock = RealClock()
         self.registry = Registry()
-        self.store = SQLiteStore(options.db, fsync=options.fsync)
+        self.store = open_store(options.db, fsync=options.fsync)
         self.server_id = new_id(int(self.clock.now() * 1000))
         try:  # a second server on this file is refused: its scheduler would run our steps
             self.store.register_server(self.server_id, self.clock.now())
@@ -78,7 +78,13 @@ class DevServer:
         self.executor = WorkerExecutor(self._spawn)
         backoff = fixed_backoff(options.retry_interval) if options.retry_interval else None
         self.orchestrator = Orchestrator(
-            self.store, self.clock, self.executor, [], backoff=backoff, server_id=self.server_id
+            self.store,
+            self.clock,
+            self.executor,
+            [],
+            backoff=backoff,
+            server_id=self.server_id,
+            dead_after=options.dead_after,
         )
         self.orchestrator.parking.reason_of = self._not_loaded
         self.context = ServerContext(
@@ -205,6 +211,7 @@ class DevServer:
             asyncio.ensure_future(self.orchestrator.run_forever()),
             asyncio.ensure_future(http.serve(sockets=self.sockets)),
         ]
+        tasks[0].add_done_callback(lambda _: self.stop())  # reaped: this server stops
         if self.options.reload:
             watched = self.options.paths or [self.root]
             tasks.append(asyncio.ensure_future(watch(watched, self._on_change)))

@@ -54,6 +54,7 @@ class Orchestrator:
         rng: random.Random | None = None,
         max_parallel: int = 1000,
         server_id: str = "local",
+        dead_after: float | None = None,
     ) -> None:
         self.store = store
         self.server_id = server_id  #: whose leases this orchestrator's passes hold
@@ -87,6 +88,7 @@ class Orchestrator:
             execute=self.passes.execute,
             max_parallel=max_parallel,
             server_id=server_id,
+            dead_after=dead_after,
         )
         self.set_functions(functions)
 
@@ -200,5 +202,6 @@ class Orchestrator:
         await self.scheduler.settle()
 
     async def run_forever(self) -> None:
-        """The real-clock scheduler loop."""
+        """The real-clock scheduler loop (with ``dead_after``: heartbeats too; it returns once
+        this server was reaped)."""
         await self.scheduler.run_forever()

@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 from .._define.triggers import CronTrigger
 from .._errors import StoreError
 from .._limits import EVENT_DEDUP_WINDOW_SECONDS
-from .._stores.base import EventRecord, RunRecord, RunStatus, Store
+from .._stores.base import EventRecord, RunRecord, RunStatus, Store, WorkSignals
 from .clock import Clock
 from .flow import Slots, cron_event
 from .functions import FunctionRegistry
+from .heartbeat import Heartbeat
 from .in_flight import InFlight
 from .journal import Journal
 from .runs import Runs
@@ -32,6 +33,9 @@ logger = logging.getLogger("durable.scheduler")
 
 #: Back-off between scheduler rounds while the database refuses writes (first, then doubling).
 RETRY_FIRST, RETRY_MAX = 0.1, 5.0
+#: On a store many servers share, the longest sleep between rounds: another server's work
+#: is announced (:class:`WorkSignals`), and this poll covers a lost announcement.
+POLL_SECONDS = 1.0
 
 
 def next_tick(trigger: CronTrigger, after: float) -> float:
@@ -54,6 +58,7 @@ class Scheduler:
         execute: Callable[[RunRecord], Awaitable[None]],
         max_parallel: int,
         server_id: str = "local",
+        dead_after: float | None = None,
     ) -> None:
         self.runs = runs
         self.journal = journal
@@ -64,6 +69,9 @@ class Scheduler:
         self.execute = execute
         self.max_parallel = max_parallel
         self.server_id = server_id  #: claims runs in the store under this name
+        #: a registered server beats every dead_after/4 s in run_forever (None: no heartbeat)
+        self.dead_after = dead_after
+        self.reaped = False  #: this server was reaped: it starts nothing more
         self.wakeup = in_flight.wakeup  #: set whenever new work may be due
         self._slots = Slots()
         self._held_slots: dict[str, list[str]] = {}
@@ -101,7 +109,7 @@ class Scheduler:
     def _start_due(self) -> int:
         """Start a pass for every due run not already in flight. Returns how many started."""
         room = self.max_parallel - len(self.in_flight.tasks)
-        if room <= 0:
+        if room <= 0 or self.reaped:
             return 0
         started = 0
         due = self.store.ready_runs(self.clock.now(), room + len(self.in_flight.tasks) + 1000)
@@ -227,10 +235,37 @@ class Scheduler:
         """The real-clock loop: start due passes, then sleep until the next one is due.
 
         While the database refuses writes (locked, full) it logs the problem once, retries
-        with a growing back-off, and logs again when writes work.
+        with a growing back-off, and logs again when writes work. With ``dead_after`` it
+        heartbeats too, and returns once this server was reaped (its passes stopped).
         """
+        loop = asyncio.get_running_loop()
+        beating = None
+        if self.dead_after is not None:
+            heartbeat = Heartbeat(
+                store=self.store,
+                journal=self.journal,
+                clock=self.clock,
+                server_id=self.server_id,
+                dead_after=self.dead_after,
+                on_reaped=self._stop_reaped,
+            )
+            beating = asyncio.ensure_future(heartbeat.run())
+        shared = isinstance(self.store, WorkSignals)
+        if isinstance(self.store, WorkSignals):
+            self.store.listen_for_work(functools.partial(self._wake_from, loop))
+        try:
+            await self._rounds(POLL_SECONDS if shared else None)
+        finally:
+            if isinstance(self.store, WorkSignals):
+                self.store.stop_listening()
+            if beating is not None:
+                beating.cancel()
+                await asyncio.gather(beating, return_exceptions=True)
+        await self._stop_passes()
+
+    async def _rounds(self, poll: float | None) -> None:
         delay = 0.0
-        while True:
+        while not self.reaped:
             self.wakeup.clear()
             try:
                 if self.journal.store_problem is not None:
@@ -247,8 +282,28 @@ class Scheduler:
             self.journal.store_problem = None
             next_at = self.next_wake_at()
             timeout = None if next_at is None else max(0.0, next_at - self.clock.now())
+            if poll is not None:
+                timeout = poll if timeout is None else min(timeout, poll)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout)
+
+    def _wake_from(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Another server made work due (called from the store's listening thread)."""
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self.wakeup.set)
+
+    def _stop_reaped(self) -> None:
+        self.reaped = True
+        self.wakeup.set()
+
+    async def _stop_passes(self) -> None:
+        """Reaped: cancel the passes in flight (their leases are stale: they write nothing)."""
+        if not self.reaped:
+            return
+        tasks = list(self.in_flight.tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _report(self, exc: Exception, delay: float) -> None:
         if isinstance(exc, StoreError):

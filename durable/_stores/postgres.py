@@ -17,6 +17,7 @@ import socket
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from .._errors import StoreError
 from .base import (
     EventRecord,
     Lease,
@@ -84,9 +85,15 @@ class PostgresStore:
                 self._db.exec("DELETE FROM durable_schema")
                 self._db.exec("INSERT INTO durable_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
             self._db.conn.commit()
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(Exception):
                 self._db.conn.rollback()
+            if isinstance(exc, require_psycopg().Error):  # not a fault: a refusal (rights...)
+                raise StoreError(
+                    f"cannot set up durable's tables in the PostgreSQL database {self.where}: "
+                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}",
+                    path=self.where,
+                ) from exc
             raise
 
     def _check_version(self) -> int:
