@@ -56,8 +56,9 @@ class Session:
 
     def write(self, sql: str, params: Any = None) -> Any:
         """Run a writing statement; its cursor."""
+        cursor = self.exec(sql, params)
         self.dirty = True
-        return self.exec(sql, params)
+        return cursor
 
     def all(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Every row of ``sql``."""
@@ -73,12 +74,12 @@ class Session:
         """Run a writing statement once per row of parameters."""
         psycopg = require_psycopg()
         self.exec("SELECT 1")  # reconnects (or refuses) as any statement would
-        self.dirty = True
         try:
             with self.conn.cursor() as cursor:
                 cursor.executemany(sql, rows)
         except psycopg.Error as exc:
             raise self.fault(exc) from exc
+        self.dirty = True
 
     def side(self, body: Callable[[Any], Any]) -> Any:
         """``body(connection)`` in a transaction of the side connection, committed at once."""

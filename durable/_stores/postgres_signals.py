@@ -72,9 +72,10 @@ class Announcer:
                     with contextlib.suppress(Exception):
                         conn.close()
                 conn = None
-                self._wanted.wait(RECONNECT_SECONDS)
+                self._closed.wait(RECONNECT_SECONDS)
+                self._wanted.set()  # try again: the work is still due
                 continue
-            self._wanted.wait(COALESCE_SECONDS)  # commits meanwhile share the next NOTIFY
+            self._closed.wait(COALESCE_SECONDS)  # commits meanwhile share the next NOTIFY
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()

@@ -1,0 +1,332 @@
+"""PostgreSQL only: races between servers (two stores, two connections), heartbeats and
+reaping on the database clock, wake-ups, migrations, and faults named in words.
+
+The store contract itself runs over PostgreSQL through the ``store`` fixture (``postgres``).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pytest
+
+from durable._errors import StoreError
+from durable._stores.base import RunRecord, RunStatus, StepRecord, StepStatus, WorkSignals
+from durable._stores.open import open_store
+from durable._stores.postgres import PostgresStore
+from durable._stores.sqlite import SchemaError, SQLiteStore
+from tests.support.postgres import temporary_database, with_database
+
+T = TypeVar("T")
+NOW = 1_000_000.0
+DAY = 86_400.0
+
+
+@pytest.fixture
+def pair(postgres_url: str) -> Iterator[tuple[PostgresStore, PostgresStore]]:
+    """Two servers' stores on one database (two connections), registered as a and b."""
+    first, second = PostgresStore(postgres_url), PostgresStore(postgres_url)
+    first.register_server("a", NOW)
+    second.register_server("b", NOW)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def ready_run(run_id: str) -> RunRecord:
+    return RunRecord(
+        run_id=run_id,
+        function_id="f",
+        status=RunStatus.QUEUED,
+        event={"name": "go", "data": {}},
+        created_at=NOW,
+        ready_at=NOW,
+    )
+
+
+def at_once(*calls: Callable[[], T]) -> list[T]:
+    """Run ``calls`` on threads released together; their results in order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], T]) -> T:
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def committed(store: PostgresStore, call: Callable[[], T]) -> Callable[[], T]:
+    def run() -> T:
+        result = call()
+        store.commit()
+        return result
+
+    return run
+
+
+# -- races: one winner --------------------------------------------------------------------
+
+
+def test_claims_of_two_servers_never_overlap(pair: tuple[PostgresStore, PostgresStore]) -> None:
+    first, second = pair
+    ids = [f"run-{n:02}" for n in range(40)]
+    for run_id in ids:
+        first.insert_run(ready_run(run_id))
+    first.commit()
+
+    def claim_all(store: PostgresStore, server: str) -> list[str]:
+        won = []
+        for run_id in ids:
+            if store.claim_run(run_id, server) is not None:
+                won.append(run_id)
+            store.commit()
+        return won
+
+    won_a, won_b = at_once(lambda: claim_all(first, "a"), lambda: claim_all(second, "b"))
+    assert not set(won_a) & set(won_b)
+    assert sorted(won_a + won_b) == ids  # a run held by nobody is claimed by someone
+
+
+def test_a_run_held_in_an_open_transaction_is_skipped_not_waited_for(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    first.insert_run(ready_run("r"))
+    first.commit()
+    lease = first.claim_run("r", "a")  # not committed yet: the row is locked
+    assert lease is not None
+    began = time.monotonic()
+    assert second.claim_run("r", "b") is None
+    assert time.monotonic() - began < 0.5  # SKIP LOCKED: no wait on the other server
+    second.commit()
+    first.commit()
+    assert second.claim_run("r", "b") is None  # committed: a live server holds it
+
+
+def test_two_ingesters_of_one_event_id_have_one_winner(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    for n in range(10):
+        won = at_once(
+            committed(first, lambda n=n: first.claim_event_id(f"e{n}", now=NOW, window=DAY)),
+            committed(second, lambda n=n: second.claim_event_id(f"e{n}", now=NOW, window=DAY)),
+        )
+        assert sorted(won) == [False, True]
+
+
+def claim_key(store: PostgresStore, key: str, run_id: str) -> Callable[[], str | None]:
+    return lambda: store.claim_idempotency("f", key, run_id, now=NOW, window=DAY)
+
+
+def test_two_claimers_of_one_idempotency_key_have_one_winner(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    for n in range(10):
+        key = f"cart-{n}"
+        got = at_once(
+            committed(first, claim_key(first, key, "ra")),
+            committed(second, claim_key(second, key, "rb")),
+        )
+        assert None in got and got.count(None) == 1
+        winner = "ra" if got[0] is None else "rb"
+        assert [g for g in got if g is not None] == [winner]
+
+
+def test_a_cron_tick_fires_once_across_servers(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    for n in range(10):
+        tick = NOW + n * 60
+        first.set_cron("f", "* * * * *", tick)
+        first.commit()
+        moved = at_once(
+            committed(first, lambda t=tick: first.advance_cron("f", "* * * * *", t, t + 60)),
+            committed(second, lambda t=tick: second.advance_cron("f", "* * * * *", t, t + 60)),
+        )
+        assert sorted(moved) == [False, True]
+
+
+# -- heartbeats and reaping --------------------------------------------------------------
+
+
+def reap_a(second: PostgresStore) -> int:
+    """b beats and reaps a, whose last beat is older than 0.2 s (the database's clock)."""
+    time.sleep(0.25)
+    assert second.heartbeat("b", NOW)
+    return second.reap_dead(NOW + 5, 0.2)
+
+
+def test_a_lease_lost_mid_step_is_no_longer_held_and_the_reaped_server_claims_nothing(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    first.insert_run(ready_run("r"))
+    lease = first.claim_run("r", "a")
+    first.commit()
+    assert lease is not None and first.holds_lease(lease)
+    first.commit()
+    assert reap_a(second) == 1  # a's step is still running, say
+    assert not first.holds_lease(lease)
+    assert not first.heartbeat("a", NOW)  # a hears it was reaped: it stops
+    run = second.get_run("r")
+    assert run is not None and run.ready_at == NOW + 5
+    taken = second.claim_run("r", "b")
+    second.commit()
+    assert taken is not None and taken.epoch == lease.epoch + 1
+    first.insert_run(ready_run("other"))
+    first.commit()
+    assert first.claim_run("other", "a") is None  # no server row: no claim
+    first.rollback()
+
+
+def test_a_reaper_cannot_slip_between_a_lease_check_and_its_commit(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    first.insert_run(ready_run("r"))
+    lease = first.claim_run("r", "a")
+    first.commit()
+    assert lease is not None
+    assert first.holds_lease(lease)  # the row is locked until a's commit
+    first.upsert_step(  # the checkpoint the check guards
+        StepRecord("r", "charge", "charge", "run", StepStatus.COMPLETED, 0, output='"ok"')
+    )
+    assert reap_a(second) == 0  # a is gone, but its run is mid-checkpoint: left for later
+    first.commit()
+    assert second.reap_dead(NOW + 6, 0.2) == 1  # the next round hands it back
+    assert not first.holds_lease(lease)
+    first.rollback()
+
+
+def test_a_live_servers_heartbeat_keeps_it_alive(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    first.insert_run(ready_run("r"))
+    assert first.claim_run("r", "a") is not None
+    first.commit()
+    time.sleep(0.25)
+    assert first.heartbeat("a", NOW) and second.heartbeat("b", NOW)
+    assert second.reap_dead(NOW, 0.2) == 0  # both beat within 0.2 s: nobody is reaped
+    assert first.heartbeat("a", NOW) and second.heartbeat("b", NOW)
+
+
+# -- wake-ups ------------------------------------------------------------------------------
+
+
+def test_work_made_due_on_one_server_wakes_the_other_with_coalesced_notifies(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    assert isinstance(first, WorkSignals)
+    assert not isinstance(SQLiteStore(":memory:"), WorkSignals)  # one server: needs nothing
+    woken = threading.Event()
+    first.listen_for_work(woken.set)
+    time.sleep(0.3)  # listening
+    woken.clear()
+    for n in range(50):  # 50 commits that each made a run due, in a burst
+        second.insert_run(ready_run(f"r{n}"))
+        second.commit()
+    assert woken.wait(2)
+    time.sleep(0.1)
+    sent = second._db.announcer.sent
+    assert 1 <= sent < 50  # coalesced: never one per commit
+    first.stop_listening()
+
+
+# -- schema and faults --------------------------------------------------------------------
+
+
+def test_servers_starting_at_once_migrate_a_new_database_once(postgres_database: str) -> None:
+    with temporary_database(postgres_database) as url:
+        stores = at_once(*[lambda: PostgresStore(url) for _ in range(3)])
+        try:
+            assert {store.schema_version for store in stores} == {1}
+        finally:
+            for store in stores:
+                store.close()
+
+
+def test_a_newer_schema_is_refused(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url)
+    store._db.write("UPDATE durable_schema SET version=99")
+    store.commit()
+    store.close()
+    try:
+        with pytest.raises(SchemaError, match=r"schema version 99.*upgrade durable"):
+            PostgresStore(postgres_url)
+    finally:
+        import psycopg
+
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute("UPDATE durable_schema SET version=1")
+
+
+def test_open_store_picks_the_backend_from_the_db_option(postgres_url: str, tmp_path: Any) -> None:
+    for url in (postgres_url, postgres_url.replace("postgresql://", "postgres://", 1)):
+        store = open_store(url)
+        assert isinstance(store, PostgresStore)
+        store.close()
+    sqlite = open_store(str(tmp_path / "d.db"))
+    assert isinstance(sqlite, SQLiteStore)
+    sqlite.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "words", "reason"),
+    [
+        (
+            "postgresql://postgres:s3cret@127.0.0.1:1/x",
+            "unreachable",
+            "database_unreachable",
+        ),
+        ("MISSING_DB", "does not exist", "database_error"),
+        ("postgresql://no_such_user_here:s3cret@127.0.0.1:5432/postgres", "", "database_error"),
+    ],
+)
+def test_connection_faults_are_named_without_the_password(
+    url: str, words: str, reason: str, postgres_url: str
+) -> None:
+    if url == "MISSING_DB":
+        url = with_database(postgres_url, "durable_no_such_database")
+    with pytest.raises(StoreError) as info:
+        open_store(url)
+    assert info.value.reason == reason
+    assert words in str(info.value)
+    assert "s3cret" not in str(info.value)
+    assert info.value.path is not None and "s3cret" not in info.value.path
+
+
+def test_without_the_extra_a_postgres_url_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    with pytest.raises(StoreError, match=r"pip install 'durable\[postgres\]'"):
+        open_store("postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def test_a_dropped_connection_refuses_the_rest_of_its_transaction_then_reconnects(
+    postgres_url: str,
+) -> None:
+    store = PostgresStore(postgres_url)
+    try:
+        store.insert_run(ready_run("lost"))
+        store._db.conn.close()  # as a restarted PostgreSQL would
+        with pytest.raises(StoreError) as info:
+            store.insert_run(ready_run("after"))
+        assert info.value.reason == "database_unreachable" and info.value.transient
+        store.rollback()
+        store.insert_run(ready_run("again"))
+        store.commit()
+        assert store.get_run("lost") is None and store.get_run("again") is not None
+    finally:
+        store.close()
