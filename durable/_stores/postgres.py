@@ -301,7 +301,11 @@ class PostgresStore:
         return float(row[0]) if row and row[0] is not None else None
 
     def unfinished_runs(self) -> list[RunRecord]:
-        rows = self._db.all(f"SELECT {RUN_COLUMNS} FROM runs WHERE status NOT IN {TERMINAL}")
+        # Runs another live server holds are its own to finish: not this server's to recover.
+        rows = self._db.all(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE status NOT IN {TERMINAL} AND {_NOT_HELD}",
+            {"me": self._server_id},
+        )
         return [run_from(row) for row in rows]
 
     # -- steps --------------------------------------------------------------------------

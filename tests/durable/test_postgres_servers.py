@@ -2,11 +2,14 @@
 
 One server runs a multi-step function to completion; two servers share the work, each run
 executed once; after ``kill -9`` of one server's process group, its runs finish on the other
-within ``--dead-after`` plus a heartbeat. Step bodies append ``run step pid`` to a ledger.
+within ``--dead-after`` plus a heartbeat; a server paused (SIGSTOP) past ``--dead-after`` is
+reaped, and stops by itself when it wakes. Step bodies append ``run step pid`` to a ledger.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import textwrap
 import time
 from collections import Counter
@@ -54,6 +57,15 @@ def server(root: Path, ledger: Path, url: str) -> DevProcess:
         reload=False,
         extra_args=["--db", url, "--dead-after", str(DEAD_AFTER)],
     )
+
+
+def live_servers(url: str) -> int:
+    """How many servers are registered in the database of ``url``."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM servers").fetchone()
+    return int(row[0]) if row else 0
 
 
 def ledger_lines(ledger: Path) -> list[tuple[str, str, str]]:
@@ -129,3 +141,29 @@ def test_a_killed_servers_runs_finish_on_the_other_within_dead_after(
     finally:
         output = survivor.stop()
     assert "reaped dead servers" in output, output
+
+
+def test_a_paused_server_is_reaped_and_stops_by_itself_when_it_wakes(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    ledger = tmp_path / "ledger.txt"
+    paused = server(tmp_path / "a", ledger, postgres_url).start()
+    other = server(tmp_path / "b", ledger, postgres_url).start()
+    try:
+        for n in range(3):
+            paused.send({"name": "chain/go", "data": {"n": n, "pause": 0.3}})
+        wait_for(lambda: ledger_lines(ledger), 20, "a first step body")
+        assert paused.process is not None
+        os.killpg(paused.process.pid, signal.SIGSTOP)  # past --dead-after: reaped
+        runs = wait_for(lambda: other.finished("chain", 3), 30, "the 3 runs to finish")
+        assert {run["status"] for run in runs} == {"completed"}
+        assert all(run["output"] == ["one", "two", "three"] for run in runs)
+        wait_for(lambda: live_servers(postgres_url) == 1, 10, "the paused server's reaping")
+        os.killpg(paused.process.pid, signal.SIGCONT)
+        assert paused.process.wait(timeout=10) is not None  # it exits by itself
+        assert "was reaped" in paused.output(), paused.output()
+        finished = {run["run_id"]: run["status"] for run in other.runs(function="chain")}
+        assert set(finished.values()) == {"completed"}  # its late writes changed nothing
+    finally:
+        paused.kill()
+        other.stop()
