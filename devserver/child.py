@@ -36,8 +36,10 @@ def wants_tui(no_tui: bool, stdout_is_terminal: bool) -> bool:
 
 
 def log_path(db: str) -> Path:
-    """Where the child's log goes: ``dev.log`` beside the database (``.durable/`` for memory)."""
-    folder = Path(".durable") if db == ":memory:" else Path(db).parent
+    """Where the child's log goes: ``dev.log`` beside the database (``.durable/`` for memory
+    and PostgreSQL)."""
+    elsewhere = db == ":memory:" or db.startswith(("postgresql://", "postgres://"))
+    folder = Path(".durable") if elsewhere else Path(db).parent
     return folder / "dev.log"
 
 

@@ -330,3 +330,10 @@ def test_a_dropped_connection_refuses_the_rest_of_its_transaction_then_reconnect
         assert store.get_run("lost") is None and store.get_run("again") is not None
     finally:
         store.close()
+
+
+def test_under_the_inspector_a_postgresql_servers_log_goes_to_dot_durable() -> None:
+    from durable.devserver.child import log_path
+
+    assert str(log_path("postgresql://u:pw@db.internal:5432/app")) == ".durable/dev.log"
+    assert str(log_path("data/dev.db")) == "data/dev.log"
