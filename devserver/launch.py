@@ -34,6 +34,7 @@ def run(options: DevOptions) -> None:
     import sqlite3
 
     from durable._errors import StoreError
+    from durable._stores.postgres_connection import redact
     from durable._stores.sqlite import SchemaError
 
     from .server import DevServer
@@ -45,7 +46,8 @@ def run(options: DevOptions) -> None:
             launched.discard()
         for sock in sockets:
             sock.close()
-        raise DatabaseError(f"cannot open the database {options.db}: {exc}") from None
+        shown = redact(options.db)  # a PostgreSQL URL's password is never shown
+        raise DatabaseError(f"cannot open the database {shown}: {exc}") from None
     asyncio.run(server.serve())
 
 

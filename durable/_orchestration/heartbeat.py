@@ -3,9 +3,9 @@
 Every ``dead_after / 4`` seconds the server beats (:meth:`Store.heartbeat`) and reaps the
 servers that have not beaten for ``dead_after`` (:meth:`Store.reap_dead`: their runs are due
 again, for any live server to claim). If its own beat finds it was reaped (it was paused, or
-cut off from the database, past ``dead_after``), or it cannot beat for most of ``dead_after``,
-it stops: ``on_reaped`` is called once and the loop ends. Its passes in flight can write
-nothing more anyway: their leases are stale.
+cut off from the database, past ``dead_after``), or (on a store other servers share) it cannot
+beat for most of ``dead_after``, it stops: ``on_reaped`` is called once and the loop ends.
+Its passes in flight can write nothing more anyway: their leases are stale.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class Heartbeat:
         server_id: str,
         dead_after: float,
         on_reaped: Callable[[], None],
+        self_fence: bool = True,
     ) -> None:
         if not dead_after > 0:
             raise ValueError(f"dead_after must be > 0 seconds, got {dead_after}")
@@ -51,6 +52,9 @@ class Heartbeat:
         self.dead_after = dead_after
         self.interval = dead_after / BEATS_PER_DEAD_AFTER
         self.on_reaped = on_reaped
+        #: stop when unable to beat for most of dead_after (others are about to take this
+        #: server's runs); False for a store no other server uses (SQLite, memory)
+        self.self_fence = self_fence
         self.reaped_others = 0  #: runs handed back from dead servers by this one
 
     def beat(self) -> bool:
@@ -69,16 +73,19 @@ class Heartbeat:
     async def run(self) -> None:
         """Beat until this server is reaped (then call ``on_reaped`` and return)."""
         last_beat = time.monotonic()
+        failing = False
         while True:
             try:
                 alive = self.beat()
             except StoreError as exc:
                 silent = time.monotonic() - last_beat
-                alive = silent < self.dead_after * SELF_FENCE_SHARE
-                logger.warning("heartbeat failed (%.1fs without one): %s", silent, exc)
+                alive = not self.self_fence or silent < self.dead_after * SELF_FENCE_SHARE
+                if not failing:  # once per outage, not once per beat
+                    logger.warning("heartbeat failed: %s (retrying)", exc)
+                failing = True
             else:
                 if alive:
-                    last_beat = time.monotonic()
+                    last_beat, failing = time.monotonic(), False
             if not alive:
                 logger.error(
                     "server %s was reaped (no heartbeat for %gs): its runs go on elsewhere; "

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from .._define.triggers import CronTrigger
 from .._errors import StoreError
 from .._limits import EVENT_DEDUP_WINDOW_SECONDS
-from .._stores.base import EventRecord, RunRecord, RunStatus, Store, WorkSignals
+from .._stores.base import EventRecord, RunRecord, RunStatus, SharedStore, Store
 from .clock import Clock
 from .flow import Slots, cron_event
 from .functions import FunctionRegistry
@@ -34,7 +34,7 @@ logger = logging.getLogger("durable.scheduler")
 #: Back-off between scheduler rounds while the database refuses writes (first, then doubling).
 RETRY_FIRST, RETRY_MAX = 0.1, 5.0
 #: On a store many servers share, the longest sleep between rounds: another server's work
-#: is announced (:class:`WorkSignals`), and this poll covers a lost announcement.
+#: is announced (:class:`SharedStore`), and this poll covers a lost announcement.
 POLL_SECONDS = 1.0
 
 
@@ -239,6 +239,7 @@ class Scheduler:
         heartbeats too, and returns once this server was reaped (its passes stopped).
         """
         loop = asyncio.get_running_loop()
+        shared = isinstance(self.store, SharedStore)
         beating = None
         if self.dead_after is not None:
             heartbeat = Heartbeat(
@@ -248,15 +249,15 @@ class Scheduler:
                 server_id=self.server_id,
                 dead_after=self.dead_after,
                 on_reaped=self._stop_reaped,
+                self_fence=shared,
             )
             beating = asyncio.ensure_future(heartbeat.run())
-        shared = isinstance(self.store, WorkSignals)
-        if isinstance(self.store, WorkSignals):
+        if isinstance(self.store, SharedStore):
             self.store.listen_for_work(functools.partial(self._wake_from, loop))
         try:
             await self._rounds(POLL_SECONDS if shared else None)
         finally:
-            if isinstance(self.store, WorkSignals):
+            if isinstance(self.store, SharedStore):
                 self.store.stop_listening()
             if beating is not None:
                 beating.cancel()

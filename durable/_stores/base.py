@@ -365,11 +365,13 @@ class Store(Protocol):
 
 
 @runtime_checkable
-class WorkSignals(Protocol):
-    """A store shared by many servers that tells them when another made work due.
+class SharedStore(Protocol):
+    """A store many servers share (PostgreSQL), which tells them when another made work due.
 
-    Optional: a store without it (memory, SQLite: one server) needs nothing; the scheduler
-    of a store with it listens, and also polls at least every second in case a signal is lost.
+    Optional: a store without it (memory; SQLite, one server at a time) needs nothing. The
+    scheduler of a shared store listens, and polls at least every second in case a signal is
+    lost; its heartbeat stops a server that cannot beat for most of ``dead_after`` (the
+    others are about to take its runs), which a store of one server never does.
     """
 
     def listen_for_work(self, wake: Callable[[], None]) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from durable import Durable
 from durable._engine.inprocess import InProcessExecutor, collect_functions
+from durable._errors import StoreError
 from durable._orchestration.clock import RealClock
 from durable._orchestration.heartbeat import Heartbeat
 from durable._orchestration.journal import Journal
@@ -129,3 +130,34 @@ async def test_a_reaped_servers_scheduler_stops_its_passes_and_returns() -> None
     store.reap_server("a", clock.now())
     await asyncio.wait_for(scheduling, 2)  # it stopped by itself
     assert engine.scheduler.reaped and not engine.in_flight.tasks
+
+
+class Unreachable(MemoryStore):
+    """A store whose database cannot be reached for heartbeats."""
+
+    def heartbeat(self, server_id: str, now: float) -> bool:
+        raise StoreError("the database is unreachable", reason="database_unreachable")
+
+
+@pytest.mark.parametrize("self_fence", [True, False])
+async def test_a_server_that_cannot_beat_stops_only_if_others_could_take_its_runs(
+    self_fence: bool,
+) -> None:
+    store = Unreachable()
+    reaped: list[str] = []
+    heartbeat = Heartbeat(
+        store=store,
+        journal=Journal(store, lambda: 0),
+        clock=RealClock(),
+        server_id="a",
+        dead_after=DEAD_AFTER,
+        on_reaped=lambda: reaped.append("a"),
+        self_fence=self_fence,
+    )
+    loop = asyncio.ensure_future(heartbeat.run())
+    await asyncio.sleep(DEAD_AFTER * 1.5)
+    # shared (PostgreSQL): silent for most of dead_after, it stops before being reaped;
+    # alone (SQLite): nobody else would run its runs, it keeps going (and retrying)
+    assert reaped == (["a"] if self_fence else [])
+    assert loop.done() is self_fence
+    loop.cancel()

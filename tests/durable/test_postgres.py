@@ -6,20 +6,24 @@ The store contract itself runs over PostgreSQL through the ``store`` fixture (``
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from durable._errors import StoreError
-from durable._stores.base import RunRecord, RunStatus, StepRecord, StepStatus, WorkSignals
+from durable._stores.base import RunRecord, RunStatus, SharedStore, StepRecord, StepStatus
 from durable._stores.open import open_store
 from durable._stores.postgres import PostgresStore
+from durable._stores.postgres_connection import redact
 from durable._stores.sqlite import SchemaError, SQLiteStore
+from tests.support.harness import free_port
 from tests.support.postgres import temporary_database, with_database
 
 T = TypeVar("T")
@@ -227,8 +231,8 @@ def test_work_made_due_on_one_server_wakes_the_other_with_coalesced_notifies(
     pair: tuple[PostgresStore, PostgresStore],
 ) -> None:
     first, second = pair
-    assert isinstance(first, WorkSignals)
-    assert not isinstance(SQLiteStore(":memory:"), WorkSignals)  # one server: needs nothing
+    assert isinstance(first, SharedStore)
+    assert not isinstance(SQLiteStore(":memory:"), SharedStore)  # one server: needs nothing
     woken = threading.Event()
     first.listen_for_work(woken.set)
     time.sleep(0.3)  # listening
@@ -337,3 +341,30 @@ def test_under_the_inspector_a_postgresql_servers_log_goes_to_dot_durable() -> N
 
     assert str(log_path("postgresql://u:pw@db.internal:5432/app")) == ".durable/dev.log"
     assert str(log_path("data/dev.db")) == "data/dev.log"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app:s3cret@db:5432/x", "postgresql://app:***@db:5432/x"),
+        (
+            "postgres://app@db/x?password=s3cret&sslmode=require",
+            "postgres://app@db/x?password=***&sslmode=require",
+        ),
+        ("postgresql://db/x", "postgresql://db/x"),
+    ],
+)
+def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
+    assert redact(url) == shown
+
+
+def test_durable_dev_on_an_unreachable_postgresql_exits_2_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("from durable import Durable\napp = Durable(id='x')\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "durable.cli.main", "dev", "app.py", "--no-tui", "--port",
+         str(free_port()), "--db", "postgresql://postgres:s3cret@127.0.0.1:1/x"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "unreachable" in done.stderr and "Traceback" not in done.stderr
+    assert "s3cret" not in done.stderr + done.stdout
