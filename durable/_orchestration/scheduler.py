@@ -130,7 +130,17 @@ class Scheduler:
             self.in_flight.tasks[run.run_id] = task
             task.add_done_callback(functools.partial(self._pass_done, run.run_id))
             started += 1
+        if started and isinstance(self.store, SharedStore):
+            # Commit the claims, and what the passes write before their first step, as soon
+            # as those writes are made (the passes' first steps run right after this round):
+            # an open transaction would hold those runs' rows for that step's duration, and
+            # another server cancelling or waking one of them would wait on it.
+            asyncio.get_running_loop().call_soon(self._commit_started)
         return started
+
+    def _commit_started(self) -> None:
+        with contextlib.suppress(StoreError):  # rolled back and reported by the journal
+            self.journal.flush()
 
     async def _pass(self, run: RunRecord) -> None:
         try:

@@ -6,6 +6,7 @@ The store contract itself runs over PostgreSQL through the ``store`` fixture (``
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -17,7 +18,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from durable import Durable
+from durable._engine.inprocess import InProcessExecutor, collect_functions
 from durable._errors import StoreError
+from durable._orchestration.clock import VirtualClock
+from durable._orchestration.orchestrator import Orchestrator
 from durable._stores.base import RunRecord, RunStatus, SharedStore, StepRecord, StepStatus
 from durable._stores.open import open_store
 from durable._stores.postgres import PostgresStore
@@ -368,3 +373,41 @@ def test_durable_dev_on_an_unreachable_postgresql_exits_2_naming_it(tmp_path: Pa
     assert done.returncode == 2, done.stderr
     assert "unreachable" in done.stderr and "Traceback" not in done.stderr
     assert "s3cret" not in done.stderr + done.stdout
+
+
+async def test_a_run_in_its_first_step_on_one_server_can_be_cancelled_from_another(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    app = Durable(id="t")
+    started, release = asyncio.Event(), asyncio.Event()
+
+    @app.function(id="slow", triggers=[{"event": "go"}])
+    async def slow(ctx: Any) -> None:
+        async def body() -> None:
+            started.set()
+            await release.wait()
+
+        await ctx.step.run("body", body)
+
+    def engine(store: PostgresStore, server_id: str) -> Orchestrator:
+        functions = collect_functions([app])
+        return Orchestrator(
+            store,
+            VirtualClock(NOW),
+            InProcessExecutor(functions, lambda: NOW),
+            [fn.config for fn in functions.values()],
+            server_id=server_id,
+        )
+
+    first, second = engine(pair[0], "a"), engine(pair[1], "b")
+    run_id = first.start_run("slow", {"name": "go", "data": {}}).run_id
+    first.flush()
+    first.tick()  # a claims the run; its step starts and hangs
+    await asyncio.wait_for(started.wait(), 5)
+    began = time.monotonic()
+    assert second.cancel(run_id)  # b writes the run's row: a's claim is committed, not held
+    assert time.monotonic() - began < 1
+    release.set()
+    await first.settle()
+    run = pair[1].get_run(run_id)
+    assert run is not None and run.status is RunStatus.CANCELLED
