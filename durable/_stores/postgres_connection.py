@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 #: How long a statement waits for a row another connection holds before it is refused. The
 #: server calls the store on its event loop: a long wait there would stall every request.
 LOCK_TIMEOUT_MS = 2000
+#: A session idle inside a transaction this long is ended by PostgreSQL, releasing its row
+#: locks: a server paused mid-transaction (SIGSTOP, a VM frozen) holds up nobody's reaping of
+#: it for longer, and its commit fails when it wakes. A healthy server commits at least every
+#: heartbeat (a quarter of ``--dead-after``), far more often than this.
+IDLE_IN_TRANSACTION_MS = 5000
 #: Seconds to wait for the server when connecting.
 CONNECT_TIMEOUT = 5
 
@@ -57,7 +62,10 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
             autocommit=autocommit,
             connect_timeout=CONNECT_TIMEOUT,
             application_name="durable",
-            options=f"-c lock_timeout={LOCK_TIMEOUT_MS} -c TimeZone=UTC",
+            options=(
+                f"-c lock_timeout={LOCK_TIMEOUT_MS} -c TimeZone=UTC "
+                f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+            ),
         )
     except pg.Error as exc:
         raise connect_error(exc, url) from None

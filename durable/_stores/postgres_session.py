@@ -52,6 +52,14 @@ class Session:
         try:
             return self.conn.execute(sql, params)
         except psycopg.Error as exc:
+            if not (self.conn.closed and not self.dirty):
+                raise self.fault(exc) from exc
+        # The connection dropped (a restarted server, an idle session ended) while nothing
+        # was written in its transaction: nothing is lost, go on with a new one.
+        self.conn = connect(self.url)
+        try:
+            return self.conn.execute(sql, params)
+        except psycopg.Error as exc:
             raise self.fault(exc) from exc
 
     def write(self, sql: str, params: Any = None) -> Any:

@@ -411,3 +411,22 @@ async def test_a_run_in_its_first_step_on_one_server_can_be_cancelled_from_anoth
     await first.settle()
     run = pair[1].get_run(run_id)
     assert run is not None and run.status is RunStatus.CANCELLED
+
+
+def test_a_session_ended_by_the_server_while_idle_is_replaced_unnoticed(
+    postgres_url: str,
+) -> None:
+    store = PostgresStore(postgres_url)
+    try:
+        store.insert_run(ready_run("kept"))
+        store.commit()
+        assert store.get_run("kept") is not None  # a read: its transaction stays open
+        import psycopg
+
+        pid = store._db.conn.info.backend_pid
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        run = store.get_run("kept")  # nothing was written since the commit: just go on
+        assert run is not None and run.run_id == "kept"
+    finally:
+        store.close()
