@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import textwrap
 import time
 from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from tests.support.harness import DevProcess, wait_for
 
@@ -167,3 +171,13 @@ def test_a_paused_server_is_reaped_and_stops_by_itself_when_it_wakes(
     finally:
         paused.kill()
         other.stop()
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_dead_after_must_be_a_positive_number_of_seconds(tmp_path: Path, value: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "durable.cli.main", "dev", "--no-tui", "--dead-after", value],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"--dead-after must be > 0 seconds, got {float(value)}" in done.stderr
