@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -40,7 +41,7 @@ from .postgres_rows import (
 )
 from .postgres_schema import MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION
 from .postgres_session import Session
-from .postgres_signals import Listener
+from .postgres_signals import CHANNEL, Listener
 from .sqlite import SchemaError
 
 #: A run another live server holds is not this server's to start (``%(me)s``: this server).
@@ -559,7 +560,17 @@ class PostgresStore:
         self._db.commit()
 
     def close(self) -> None:
+        """Commit, leave (a registered server hands its runs back at once, rather than
+        after ``dead_after``), and close the connections."""
         try:
-            self._db.close()
+            if self._server_id and not self._db.conn.closed:
+                with contextlib.suppress(StoreError):
+                    self._db.commit()
+                    if self.reap_server(self._server_id, time.time()):
+                        self._db.exec("SELECT pg_notify(%s, %s)", (CHANNEL, self._server_id))
+                    self._db.commit()
         finally:
-            self.stop_listening()
+            try:
+                self._db.close()
+            finally:
+                self.stop_listening()

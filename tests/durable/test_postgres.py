@@ -430,3 +430,21 @@ def test_a_session_ended_by_the_server_while_idle_is_replaced_unnoticed(
         assert run is not None and run.run_id == "kept"
     finally:
         store.close()
+
+
+def test_a_server_closing_its_store_hands_its_runs_back_at_once(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    first.insert_run(ready_run("r"))
+    assert first.claim_run("r", "a") is not None
+    first.commit()
+    woken = threading.Event()
+    second.listen_for_work(woken.set)
+    time.sleep(0.3)  # listening
+    woken.clear()
+    first.close()  # a clean shutdown: no waiting for dead_after
+    assert woken.wait(2)  # b hears at once
+    assert [run.run_id for run in second.ready_runs(time.time() + 1, 10)] == ["r"]
+    assert second.claim_run("r", "b") is not None
+    second.commit()
