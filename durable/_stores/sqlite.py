@@ -26,12 +26,13 @@ from .base import (
     WaitRecord,
 )
 from .sqlite_connection import BUSY_TIMEOUT_MS, ServerLock, connect
+from .sqlite_flow import SQLiteFlowOps
 from .sqlite_schema import AFTER_MIGRATION, MIGRATIONS, SCHEMA_VERSION, statements
 
 _RUN_COLUMNS = (
     "run_id, function_id, status, created_at, started_at, ended_at, ready_at, attempt, trigger, "
     "parent_run_id, parent_step_key, cancel_reason, idempotency_key, concurrency_keys, output, "
-    "error, event, events, deadline_at, deadline_reason, cancel_event_id"
+    "error, event, events, deadline_at, deadline_reason, cancel_event_id, queued_reason, priority"
 )
 _STEP_COLUMNS = (
     "run_id, key, id, kind, status, position, output, error, attempts, wake_at, detail, "
@@ -55,7 +56,7 @@ def _load(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteFlowOps):
     """The Store protocol on one SQLite file (``":memory:"`` for a throwaway database)."""
 
     def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
@@ -132,14 +133,14 @@ class SQLiteStore:
 
     def insert_run(self, run: RunRecord) -> None:
         self._db.execute(
-            f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 21)})", _run_row(run)
+            f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 23)})", _run_row(run)
         )
 
     def update_run(self, run: RunRecord) -> None:
         self._db.execute(
             "UPDATE runs SET status=?, started_at=?, ended_at=?, ready_at=?, attempt=?, "
             "cancel_reason=?, idempotency_key=?, concurrency_keys=?, output=?, error=?, "
-            "deadline_at=?, deadline_reason=?, cancel_event_id=? WHERE run_id=?",
+            "deadline_at=?, deadline_reason=?, cancel_event_id=?, queued_reason=? WHERE run_id=?",
             (
                 run.status.value,
                 run.started_at,
@@ -154,6 +155,7 @@ class SQLiteStore:
                 run.deadline_at,
                 run.deadline_reason,
                 run.cancel_event_id,
+                run.queued_reason,
                 run.run_id,
             ),
         )
@@ -243,7 +245,7 @@ class SQLiteStore:
     def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
         rows = self._db.fetchall(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE ready_at IS NOT NULL AND ready_at <= ? "
-            f"AND status NOT IN {_TERMINAL} ORDER BY ready_at, created_at LIMIT ?",
+            f"AND status NOT IN {_TERMINAL} ORDER BY ready_at - priority, created_at LIMIT ?",
             (now, limit),
         )
         return [_run_from(row) for row in rows]
@@ -527,6 +529,8 @@ def _run_row(run: RunRecord) -> tuple[Any, ...]:
         run.deadline_at,
         run.deadline_reason,
         run.cancel_event_id,
+        run.queued_reason,
+        run.priority,
     )
 
 
@@ -553,6 +557,8 @@ def _run_from(row: tuple[Any, ...]) -> RunRecord:
         deadline_at=row[18],
         deadline_reason=row[19],
         cancel_event_id=row[20],
+        queued_reason=row[21],
+        priority=row[22],
     )
 
 
