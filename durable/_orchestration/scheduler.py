@@ -170,7 +170,9 @@ class Scheduler:
         if lease is not None:
             with contextlib.suppress(StoreError):  # a lease left behind is this server's own
                 self.store.release_run(lease)
-        if run_id not in self.stranded:
+        if run_id not in self.stranded:  # (a stranded run keeps its slots: it goes again)
+            with contextlib.suppress(StoreError):  # a pass gives them back as it commits its
+                self.store.release_slots(run_id)  # end; this covers one that did not
             self._retry_delay = 0.0  # a pass went through: the database takes writes
         self.wakeup.set()
 
