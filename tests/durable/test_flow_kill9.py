@@ -48,6 +48,8 @@ def test_debounce_and_slots_survive_kill_9_of_the_dev_server(tmp_path: Path) -> 
         assert len(runs) == 1 and runs[0]["queued_reason"] == "debounce"
         waiting = [r for r in first.runs(function="limited") if r["status"] == "queued"]
         assert [r["queued_reason"] for r in waiting] == ["concurrency"]
+        functions = {f["id"]: f for f in first.get("/api/functions")["functions"]}
+        assert functions["debounced"]["config"]["debounce"] == {"period": "4s"}
     finally:
         first.kill()
     assert not Path(f"{block}.1").exists()  # the limit held: run 1 never started

@@ -307,3 +307,29 @@ def test_bad_values_name_the_function_and_field(options: dict[str, Any], field: 
     with pytest.raises(ConfigError) as caught:
         app.function(id="fn-x", triggers=[{"event": "go"}], **options)
     assert caught.value.field == field and caught.value.function_id == "fn-x"
+
+
+def test_a_replay_fixture_carries_a_batch_as_events() -> None:
+    from durable._replay.replay import replay_fixture
+
+    app = Durable(id="t")
+
+    @app.function(
+        id="bulk", triggers=[{"event": "row"}], batch_events={"max_size": 5, "timeout": "5s"}
+    )
+    async def bulk(ctx):
+        ids = await ctx.step.run("ids", lambda: [e.data["id"] for e in ctx.events])
+        return {"first": ctx.event.data["id"], "count": len(ctx.events), "ids": ids}
+
+    fixture = {
+        "function": "bulk",
+        "events": [{"name": "row", "data": {"id": n}} for n in range(3)],
+        "steps": {"ids": {"kind": "run", "output": [0, 1, 2]}},
+        "expect": {
+            "status": "completed",
+            "output": {"first": 0, "count": 3, "ids": [0, 1, 2]},
+            "steps": ["ids"],
+        },
+    }
+    result = replay_fixture(fixture, app, name="batch.json")
+    assert result.ok, result
