@@ -106,13 +106,12 @@ class Scheduler:
             return 0
         started, now, held = 0, self.clock.now(), False
         due = self.store.ready_runs(now, room + len(self.in_flight.tasks) + 1000)
-        throttled: dict[str, float] = {}  #: throttle keys found full this round -> their wait
         for run in due:
             if run.run_id in self.in_flight.tasks or started >= room:
                 continue
             config = self.functions.get(run.function_id)
             if config is not None:
-                reason = self._hold_back(run, config, now, throttled)
+                reason = self._hold_back(run, config, now)
                 if reason is not None:
                     if reason != run.queued_reason or reason == "throttle":
                         run.queued_reason = reason
@@ -135,11 +134,9 @@ class Scheduler:
             self.journal.flush()
         return started
 
-    def _hold_back(
-        self, run: RunRecord, config: FunctionConfig, now: float, throttled: dict[str, float]
-    ) -> str | None:
+    def _hold_back(self, run: RunRecord, config: FunctionConfig, now: float) -> str | None:
         """Why ``run`` may not start a pass now (``concurrency``, ``throttle``), or None
-        having taken its concurrency slots and (first pass) its throttle admission."""
+        having taken its concurrency slots and (first pass) its throttle start."""
         if config.concurrency and not self.store.acquire_slots(
             run.run_id, concurrency_slots(config, run.concurrency_keys)
         ):
@@ -147,13 +144,13 @@ class Scheduler:
         rule = config.flow.throttle
         if rule is None or run.started_at is not None:
             return None
+        if run.queued_reason == "throttle":  # its reserved start has come
+            return None
         key = f"throttle#{config.id}#{flow_key(rule.key, run.event)}"
-        wait = throttled.get(key)
-        if wait is None:
-            wait = self.store.gcra_take(key, now, rule.interval, rule.tolerance)
+        wait = self.store.gcra_reserve(key, now, rule.interval, rule.tolerance)
         if wait <= 0:
             return None
-        throttled[key] = wait  # FIFO: every later run of this key waits as long
+        # the start is reserved (FIFO, one write per run): due then, with no second check
         self.store.release_slots(run.run_id)
         run.ready_at = now + wait
         return "throttle"

@@ -371,6 +371,12 @@ class Store(Protocol):
         on by ``interval``), else the seconds until one would be (nothing changed)."""
         ...
 
+    def gcra_reserve(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        """Reserve the next GCRA start on ``key`` (its arrival time always moves on by
+        ``interval``): the seconds from ``now`` until that start (0.0: at once). Callers
+        reserving in turn are spaced FIFO; none is refused."""
+        ...
+
     def debounce_push(
         self,
         function_id: str,

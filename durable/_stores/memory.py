@@ -276,6 +276,11 @@ class MemoryStore:
         self._gcra[key] = tat + interval
         return 0.0
 
+    def gcra_reserve(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        before = max(self._gcra.get(key, now), now)
+        self._gcra[key] = before + interval
+        return max(0.0, before - tolerance - now)
+
     def debounce_push(
         self,
         function_id: str,

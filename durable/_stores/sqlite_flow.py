@@ -71,6 +71,14 @@ class SQLiteFlowOps:
         row = self._db.fetchone("SELECT tat FROM flow_gcra WHERE key=?", (key,))
         return max(0.0, float(row[0]) - now - tolerance)
 
+    def gcra_reserve(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        row = self._db.fetchone(
+            "INSERT INTO flow_gcra (key, tat) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+            "SET tat=MAX(flow_gcra.tat, ?) + ? RETURNING tat",
+            (key, now + interval, now, interval),
+        )
+        return max(0.0, float(row[0]) - interval - tolerance - now)
+
     def debounce_push(
         self,
         function_id: str,

@@ -38,6 +38,13 @@ def test_gcra_admits_limit_plus_burst_then_one_per_interval(store: Store) -> Non
     assert store.gcra_take("other", 3.0, interval, tolerance) == 0.0
 
 
+def test_gcra_reservations_space_starts_fifo_and_refuse_none(store: Store) -> None:
+    # limit 2 per 6s, burst 1: three at once, then one every 3s, each reserved in turn
+    waits = [store.gcra_reserve("k", 0.0, 3.0, 6.0) for _ in range(6)]
+    assert waits == [0, 0, 0, 3, 6, 9]
+    assert store.gcra_reserve("k", 20.0, 3.0, 6.0) == 0.0  # the queue drained meanwhile
+
+
 def test_debounce_keeps_one_pending_run_and_caps_its_delay(store: Store) -> None:
     assert store.debounce_push("f", "k", "r1", now=0, period=10, timeout=25) == ("r1", 10)
     assert store.debounce_push("f", "k", "r2", now=8, period=10, timeout=25) == ("r1", 18)
