@@ -106,12 +106,13 @@ class Scheduler:
             return 0
         started, now, held = 0, self.clock.now(), False
         due = self.store.ready_runs(now, room + len(self.in_flight.tasks) + 1000)
+        full: set[str] = set()  #: concurrency keys found at their limit this round
         for run in due:
             if run.run_id in self.in_flight.tasks or started >= room:
                 continue
             config = self.functions.get(run.function_id)
             if config is not None:
-                reason = self._hold_back(run, config, now)
+                reason = self._hold_back(run, config, now, full)
                 if reason is not None:
                     if reason != run.queued_reason or reason == "throttle":
                         run.queued_reason = reason
@@ -134,13 +135,21 @@ class Scheduler:
             self.journal.flush()
         return started
 
-    def _hold_back(self, run: RunRecord, config: FunctionConfig, now: float) -> str | None:
+    def _hold_back(
+        self, run: RunRecord, config: FunctionConfig, now: float, full: set[str]
+    ) -> str | None:
         """Why ``run`` may not start a pass now (``concurrency``, ``throttle``), or None
         having taken its concurrency slots and (first pass) its throttle start."""
-        if config.concurrency and not self.store.acquire_slots(
-            run.run_id, concurrency_slots(config, run.concurrency_keys)
-        ):
-            return "concurrency"
+        if config.concurrency:
+            keys = run.concurrency_keys
+            # no slot freed since this round found the key full (a run that started before
+            # may hold its slot from a pass cut short by a crash: it asks the store)
+            if run.started_at is None and full.intersection(keys):
+                return "concurrency"
+            if not self.store.acquire_slots(run.run_id, concurrency_slots(config, keys)):
+                if len(keys) == 1:
+                    full.add(keys[0])
+                return "concurrency"
         rule = config.flow.throttle
         if rule is None or run.started_at is not None:
             return None

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -34,6 +37,21 @@ APP = textwrap.dedent(
 )
 
 
+def cli(server: DevProcess, *args: str) -> str:
+    """The output of a real ``durable`` command against ``server``."""
+    env = {**os.environ, "DURABLE_URL": server.url, "COLUMNS": "200", "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "durable.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_debounce_and_slots_survive_kill_9_of_the_dev_server(tmp_path: Path) -> None:
     (tmp_path / "flow_app.py").write_text(APP)
     block = tmp_path / "block"
@@ -50,6 +68,11 @@ def test_debounce_and_slots_survive_kill_9_of_the_dev_server(tmp_path: Path) -> 
         assert [r["queued_reason"] for r in waiting] == ["concurrency"]
         functions = {f["id"]: f for f in first.get("/api/functions")["functions"]}
         assert functions["debounced"]["config"]["debounce"] == {"period": "4s"}
+        listed = cli(first, "runs", "--function", "debounced")
+        assert "queued" in listed and "(debounce)" in listed
+        shown = cli(first, "run", runs[0]["run_id"])
+        assert "held back" in shown or "(debounce)" in shown
+        assert "debounce" in cli(first, "functions")
     finally:
         first.kill()
     assert not Path(f"{block}.1").exists()  # the limit held: run 1 never started
