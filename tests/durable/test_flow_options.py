@@ -4,6 +4,7 @@ batch_events, priority, singleton, on_failure and concurrency scope env."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -333,3 +334,30 @@ def test_a_replay_fixture_carries_a_batch_as_events() -> None:
     }
     result = replay_fixture(fixture, app, name="batch.json")
     assert result.ok, result
+
+
+async def test_throttled_runs_keep_their_reserved_starts_across_a_restart(tmp_path: Path) -> None:
+    from durable._stores.sqlite import SQLiteStore
+
+    starts: list[tuple[float, Any]] = []
+    ref: list[Any] = [None]
+    options = {"throttle": {"limit": 1, "period": "10s", "burst": 0}}
+    first = TestEngine(
+        starts_app(options, starts, ref), store=SQLiteStore(tmp_path / "d.db"), start=1000.0
+    )
+    ref[0] = first
+    await first.send([{"name": "go", "data": {"n": n}} for n in range(3)])
+    await first.settle()
+    assert [n for _, n in starts] == [0]
+    first.store.close()
+
+    second = TestEngine(
+        starts_app(options, starts, ref), store=SQLiteStore(tmp_path / "d.db"), start=1005.0
+    )
+    ref[0] = second
+    await second.settle()
+    assert [n for _, n in starts] == [0]  # run 1's start is reserved for 1010
+    await second.advance("5s")
+    await second.advance("10s")
+    assert [(round(at), n) for at, n in starts] == [(1000, 0), (1010, 1), (1020, 2)]
+    second.store.close()
