@@ -34,6 +34,9 @@ def admit(runs: Runs, config: FunctionConfig, run: RunRecord) -> RunRecord | str
     if flow.singleton is not None:
         key = flow_key(flow.singleton.key, event)
         holder = store.singleton_claim(config.id, key, run.run_id)
+        if holder is not None and not _pending(runs, holder, started_ok=True):
+            store.singleton_release(config.id, key, holder)  # a stale row: its run ended
+            holder = store.singleton_claim(config.id, key, run.run_id)
         if holder is not None:
             if flow.singleton.mode == "skip":
                 return SINGLETON
@@ -45,6 +48,11 @@ def admit(runs: Runs, config: FunctionConfig, run: RunRecord) -> RunRecord | str
         holder, due = store.debounce_push(
             config.id, key, run.run_id, now=now, period=rule_d.period, timeout=rule_d.timeout
         )
+        if holder != run.run_id and not _pending(runs, holder):
+            store.debounce_take(config.id, key, holder)  # a stale row: its run started
+            holder, due = store.debounce_push(
+                config.id, key, run.run_id, now=now, period=rule_d.period, timeout=rule_d.timeout
+            )
         if holder != run.run_id:
             return _replace_event(runs, holder, event, due)
         run.ready_at, run.queued_reason = due, "debounce"
@@ -54,12 +62,24 @@ def admit(runs: Runs, config: FunctionConfig, run: RunRecord) -> RunRecord | str
             return None  # fails the batch's `if`: runs alone, at once
         key = flow_key(rule_b.key, event)
         holder, size = store.batch_push(config.id, key, run.run_id, max_size=rule_b.max_size)
+        if holder != run.run_id and not _pending(runs, holder):
+            store.batch_close(config.id, key, holder)  # a stale row: its run started
+            holder, size = store.batch_push(config.id, key, run.run_id, max_size=rule_b.max_size)
         full = size >= rule_b.max_size
         if holder != run.run_id:
             return _join_batch(runs, holder, event, full)
         if not full:
             run.ready_at, run.queued_reason = now + rule_b.timeout, "batch"
     return None
+
+
+def _pending(runs: Runs, run_id: str, *, started_ok: bool = False) -> bool:
+    """Whether ``run_id`` still holds what a flow-control row says: not ended (and, unless
+    ``started_ok``, not started)."""
+    held = runs.store.get_run(run_id)
+    if held is None or held.status.terminal:
+        return False
+    return started_ok or held.started_at is None
 
 
 def _replace_event(runs: Runs, run_id: str, event: dict[str, Any], due: float) -> RunRecord:
