@@ -142,6 +142,11 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE skipped IS NULL OR skipped NOT LIKE 'duplicate:%'
         GROUP BY id;
     """,
+    # 6: a run made ready while a server holds it for a pass is flagged (when), and becomes
+    # due when that pass releases it: the wake-up is never lost, whichever server woke it.
+    """
+    ALTER TABLE runs ADD COLUMN rerun_at REAL;
+    """,
 )
 
 #: What version 1 wrote as a cancel_on run's reason: ``cancel_on: event NAME (ID)``.
