@@ -122,6 +122,9 @@ class Runs:
         """
         now = self.clock.now()
         records = []
+        # Lock order "event name, then run": a wait registered concurrently (another server)
+        # either sees these events or is seen by them, never neither.
+        self.store.lock_event_names(sorted({event.name for event in events}), exclusive=False)
         for event in events:
             record = EventRecord(
                 id=event.id,

@@ -8,7 +8,7 @@ Two backends: :mod:`durable._stores.memory` (tests) and :mod:`durable._stores.sq
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -272,6 +272,13 @@ class Store(Protocol):
 
     def events_since(self, name: str, since: float) -> list[EventRecord]:
         """Events named ``name`` received at or after ``since``, oldest first."""
+        ...
+
+    def lock_event_names(self, names: Sequence[str], *, exclusive: bool) -> None:
+        """Hold a lock per event name until the transaction ends: shared while ingesting
+        events of those names (``names`` sorted), exclusive while registering a wait (read
+        the events since, then add the wait). A store with one writer at a time (memory,
+        SQLite) needs nothing here; one shared by servers (PostgreSQL) must lock."""
         ...
 
     def add_wait(self, wait: WaitRecord) -> None:

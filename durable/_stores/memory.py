@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 from .base import EventRecord, Lease, LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
 
@@ -180,6 +180,9 @@ class MemoryStore:
             for e in self._events
             if e.name == name and e.received_at >= since and e.skipped is None
         ]
+
+    def lock_event_names(self, names: Sequence[str], *, exclusive: bool) -> None:
+        """Nothing to lock: one writer at a time."""
 
     def add_wait(self, wait: WaitRecord) -> None:
         self.remove_wait(wait.run_id, wait.step_key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -386,6 +386,9 @@ class SQLiteStore:
         return [_event_from(row) for row in rows]
 
     # -- waits and logs -----------------------------------------------------------------
+
+    def lock_event_names(self, names: Sequence[str], *, exclusive: bool) -> None:
+        """Nothing to lock: one writer at a time."""
 
     def add_wait(self, wait: WaitRecord) -> None:
         self._db.execute(
