@@ -142,8 +142,10 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE skipped IS NULL OR skipped NOT LIKE 'duplicate:%'
         GROUP BY id;
     """,
-    # 6: reserved for another branch's migration (the lead renumbers on merge).
+    # 6: a run made ready while a server holds it for a pass is flagged (when), and becomes
+    # due when that pass releases it: the wake-up is never lost, whichever server woke it.
     """
+    ALTER TABLE runs ADD COLUMN rerun_at REAL;
     """,
     # 7: flow control (SPEC 7) in the store: why a run is held back and its priority; the
     # concurrency slots each run holds; GCRA arrival times (throttle, rate_limit); the
