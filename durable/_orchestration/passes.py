@@ -82,6 +82,7 @@ class Passes:
     async def _execute(self, run: RunRecord) -> None:
         config = self.functions.get(run.function_id)
         if config is None:  # not loaded: held back if its code failed to load, else failed
+            self.store.release_slots(run.run_id)
             if not self.parking.park(run):
                 self.runs.fail(run, UnknownFunctionError(run.function_id).to_dict())
             self.journal.flush()
@@ -149,16 +150,20 @@ class Passes:
                 )
         if host.store_error is not None:  # the handler was stopped: nothing to apply
             raise host.store_error
-        if lease is not None and not self.store.holds_lease(lease):
-            # reaped: another server owns the run now and goes on from its last commit
+        cancelled_here = run.run_id in self.in_flight.cancelled
+        if lease is not None and not cancelled_here and not self.store.holds_lease(lease):
+            # reaped (another server owns the run now and goes on from its last commit), or
+            # another server ended the run
             logger.warning(
-                "run %s: lease %d lost during the pass (its server was reaped): "
+                "run %s: lease %d lost during the pass (its server was reaped, or another "
+                "server ended the run): "
                 "nothing more of this pass is written",
                 run.run_id,
                 lease.epoch,
             )
             self.in_flight.rerun.discard(run.run_id)
             return
+        self.store.release_slots(run.run_id)  # committed with the pass's end
         latest = self.store.get_run(run.run_id)
         if latest is None or latest.status.terminal:
             self.in_flight.ended(run.run_id)

@@ -40,6 +40,7 @@ from .._stores.base import (
     Store,
 )
 from .._text import clean_error, shown_text
+from .admission import admit, on_end
 from .clock import Clock
 from .flow import concurrency_keys, idempotency_key
 from .functions import FunctionRegistry
@@ -52,6 +53,8 @@ from .waits import make_wait
 FUNCTION_FAILED = "durable/function.failed"
 FUNCTION_CANCELLED = "durable/function.cancelled"
 FUNCTION_INVOKED = "durable/function.invoked"
+#: The triggers flow control applies to (a manual start or an invoke bypasses it).
+FLOW_TRIGGERS = frozenset({"event", "cron"})
 
 
 class Runs:
@@ -122,6 +125,9 @@ class Runs:
         """
         now = self.clock.now()
         records = []
+        # Lock order "event name, then run": a wait registered concurrently (another server)
+        # either sees these events or is seen by them, never neither.
+        self.store.lock_event_names(sorted({event.name for event in events}), exclusive=False)
         for event in events:
             record = EventRecord(
                 id=event.id,
@@ -202,12 +208,16 @@ class Runs:
             self.make_ready(run)
 
     def make_ready(self, run: RunRecord) -> None:
-        """Make ``run`` due now; if a pass of it is in flight, due again when that ends."""
+        """Make ``run`` due now. If a pass of it is in flight here, it goes again when that
+        pass ends; if another server holds it, the store flags it for when that pass ends."""
         if run.run_id in self.in_flight:
             self.journal.after_commit(lambda: self.in_flight.rerun.add(run.run_id))
             return
-        run.ready_at = self.clock.now()
-        self.save_run(run)
+        if not self.store.make_ready(run.run_id, self.clock.now()):
+            return  # it ended meanwhile
+        if self.journal.listeners:
+            run.ready_at = self.clock.now()
+            self.journal.notify("run", run_change(run))
         self.in_flight.wakeup.set()
 
     # -- creating runs ------------------------------------------------------------------
@@ -221,7 +231,8 @@ class Runs:
         parent: RunRecord | None = None,
         step_key: str | None = None,
     ) -> RunRecord | str:
-        """A new queued run, or (for a repeated idempotency key) why none was created."""
+        """A new queued run, or why none was created (a repeated idempotency key, flow
+        control), or the pending run that took the event (debounce, batch)."""
         now = self.clock.now()
         run_id = new_id(int(now * 1000))
         key = idempotency_key(config, event) if trigger == "event" else None
@@ -245,6 +256,10 @@ class Runs:
             idempotency_key=key,
             concurrency_keys=concurrency_keys(config, event),
         )
+        if trigger in FLOW_TRIGGERS:
+            admitted = admit(self, config, run)
+            if admitted is not None:
+                return admitted
         if config.start_timeout is not None:
             run.deadline_at = now + config.start_timeout.total_seconds()
             run.deadline_reason = "timeouts.start: the run did not start in time"
@@ -262,7 +277,10 @@ class Runs:
                 )
             )
         if self.journal.listeners:
-            self.journal.notify("run", run_change(run))
+            change = run_change(run)
+            if run.queued_reason is not None:
+                change["reason"] = run.queued_reason
+            self.journal.notify("run", change)
         return run
 
     def start_run(
@@ -323,12 +341,13 @@ class Runs:
         reason = shown_text(reason)
         event = self._system_event(FUNCTION_CANCELLED, run, {"reason": reason})
         with self.journal.atomic() if commit else contextlib.nullcontext():
+            run.status, run.cancel_reason = RunStatus.CANCELLED, reason
+            run.cancel_event_id = event_id
+            if not self._end(run):
+                return False  # it ended meanwhile (another writer won): no second event
             if run_id in self.in_flight:
                 self.journal.after_commit(lambda: self.in_flight.cancelled.add(run_id))
             self.journal.after_commit(lambda: self.executor.cancel_run(run_id))
-            run.status, run.cancel_reason = RunStatus.CANCELLED, reason
-            run.cancel_event_id = event_id
-            self._end(run)
             self.ingest([event])
             self._resolve_parent(run, error={"name": "FunctionCancelled", "message": reason})
         return True
@@ -336,35 +355,47 @@ class Runs:
     def complete(self, run: RunRecord, output: str | None) -> None:
         """End a run as completed with ``output`` (JSON text), answering a parent's invoke."""
         run.status, run.output, run.error = RunStatus.COMPLETED, output, None
-        self._end(run)
-        self._resolve_parent(run, output=output)
+        if self._end(run):
+            self._resolve_parent(run, output=output)
 
     def fail(self, run: RunRecord, error: dict[str, Any]) -> None:
         """End a run as failed; emits ``durable/function.failed``, answers a parent's invoke."""
         error = clean_error(error)
         event = self._system_event(FUNCTION_FAILED, run, {"error": error})
         run.status, run.error = RunStatus.FAILED, error
-        self._end(run)
-        self.ingest([event])
-        self._resolve_parent(run, error=error)
+        if self._end(run):
+            self.ingest([event])
+            self._resolve_parent(run, error=error)
 
     def _system_event(self, name: str, run: RunRecord, extra: dict[str, Any]) -> Event:
         """The event ``name`` about ``run``, built (and trimmed to the event limit) before the
         run's end is written: nothing is left half-done if it cannot be."""
         return system_event(name, run, extra, now_ms=int(self.clock.now() * 1000))
 
-    def _end(self, run: RunRecord) -> None:
+    def _end(self, run: RunRecord) -> bool:
         """Save a run that just reached a terminal status and drop what it was waiting on:
-        its waits, and its parked steps (closed as ``cancelled`` at the run's end)."""
+        its waits, and its parked steps (closed as ``cancelled`` at the run's end).
+
+        False, with nothing written, if the stored run had ended already (another writer,
+        e.g. a cancel from another server, won): the caller emits no system event."""
         run.ended_at, run.ready_at, run.deadline_at = self.clock.now(), None, None
-        self.save_run(run)
+        if not self.store.end_run(run):
+            return False
+        if self.journal.listeners:
+            self.journal.notify("run", run_change(run))
         self.store.remove_waits(run.run_id)
+        if run.run_id not in self.in_flight:  # else the pass gives its slots back as it ends
+            self.store.release_slots(run.run_id)
+        config = self.functions.get(run.function_id)
+        if config is not None:
+            on_end(self.store, config, run)
         self.journal.after_commit(functools.partial(self._mocks.pop, run.run_id, None))
         for step in self.store.get_steps(run.run_id, statuses=PARKED_STEP_STATUSES):
             step.status, step.ended_at, step.wake_at = StepStatus.CANCELLED, run.ended_at, None
             step.detail = {**step.detail, "closed_by": f"run {run.status.value}"}
             self.store.upsert_step(step)
             self.notify_step(run, step)
+        return True
 
     def _resolve_parent(
         self, run: RunRecord, *, output: str | None = None, error: dict[str, Any] | None = None

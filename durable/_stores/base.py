@@ -10,7 +10,7 @@ open_store` picks one from ``--db``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -80,6 +80,8 @@ class RunRecord:
     concurrency_keys: list[str] = field(default_factory=list)
     deadline_at: float | None = None  #: ``timeouts.start`` / ``timeouts.finish`` expiry
     deadline_reason: str | None = None
+    queued_reason: str | None = None  #: why flow control holds it back (``throttle``, ...)
+    priority: float = 0.0  #: seconds: ordered as if due that much earlier (flow ``priority``)
 
 
 @dataclass(slots=True)
@@ -177,6 +179,20 @@ class Store(Protocol):
         """
         ...
 
+    def end_run(self, run: RunRecord) -> bool:
+        """Save ``run``'s terminal state (as :meth:`update_run`), only if the stored run has
+        not ended yet: of two writers ending one run (a pass finishing it, a cancel from
+        another server), exactly one wins. False: it had ended already; nothing was written,
+        and the loser must not emit the run's system event."""
+        ...
+
+    def make_ready(self, run_id: str, now: float) -> bool:
+        """Make a run due at ``now`` (a wait matched, a child ended), in one conditional write:
+        if a server holds the run for a pass, the run is flagged instead and becomes due when
+        that pass releases it (:meth:`release_run`), so the wake-up is never lost. False if the
+        run does not exist or has ended."""
+        ...
+
     def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or None."""
         ...
@@ -209,16 +225,19 @@ class Store(Protocol):
         ...
 
     def holds_lease(self, lease: Lease) -> bool:
-        """Whether ``lease`` is still the run's current claim (its server was not reaped and
-        nobody claimed the run since)."""
+        """Whether ``lease`` is still the run's current claim: its server was not reaped,
+        nobody claimed the run since, and the run has not ended (a cancel from another
+        server fences the pass out too)."""
         ...
 
     def release_run(self, lease: Lease) -> None:
-        """The pass of ``lease`` ended: the run is free to be claimed (if the lease is current)."""
+        """The pass of ``lease`` ended: the run is free to be claimed (if the lease is current).
+        A run flagged by :meth:`make_ready` during the pass becomes due again."""
         ...
 
     def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
-        """Non-terminal runs whose ``ready_at`` is due, oldest due first."""
+        """Non-terminal runs whose ``ready_at`` is due, in order of ``ready_at - priority``
+        (then ``created_at``)."""
         ...
 
     def next_ready_at(self) -> float | None:
@@ -258,6 +277,13 @@ class Store(Protocol):
 
     def events_since(self, name: str, since: float) -> list[EventRecord]:
         """Events named ``name`` received at or after ``since``, oldest first."""
+        ...
+
+    def lock_event_names(self, names: Sequence[str], *, exclusive: bool) -> None:
+        """Hold a lock per event name until the transaction ends: shared while ingesting
+        events of those names (``names`` sorted), exclusive while registering a wait (read
+        the events since, then add the wait). A store with one writer at a time (memory,
+        SQLite) needs nothing here; one shared by servers (PostgreSQL) must lock."""
         ...
 
     def add_wait(self, wait: WaitRecord) -> None:
@@ -347,6 +373,77 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Commit and release resources."""
+        ...
+
+    # -- flow control (SPEC 7): state in rows keyed by (function, key), conditional writes --
+
+    def acquire_slots(self, run_id: str, slots: Sequence[tuple[str, int]]) -> bool:
+        """Take one slot of every ``(key, limit)`` for ``run_id``, all or none: each key's
+        count of holders must stay within its limit. Keys the run already holds count as
+        taken (a run that held them when its server died takes them again). False: none."""
+        ...
+
+    def release_slots(self, run_id: str) -> None:
+        """Give back every slot ``run_id`` holds."""
+        ...
+
+    def slots_in_use(self, key: str) -> int:
+        """How many runs hold a slot of ``key``."""
+        ...
+
+    def gcra_take(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        """One GCRA admission on ``key``: 0.0 if admitted (its theoretical arrival time moves
+        on by ``interval``), else the seconds until one would be (nothing changed)."""
+        ...
+
+    def gcra_reserve(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        """Reserve the next GCRA start on ``key`` (its arrival time always moves on by
+        ``interval``): the seconds from ``now`` until that start (0.0: at once). Callers
+        reserving in turn are spaced FIFO; none is refused."""
+        ...
+
+    def debounce_push(
+        self,
+        function_id: str,
+        key: str,
+        run_id: str,
+        *,
+        now: float,
+        period: float,
+        timeout: float | None,
+    ) -> tuple[str, float]:
+        """A debounced event of ``(function_id, key)``: the run that will take it (the pending
+        one, or ``run_id`` if none) and when it is due (``now + period``, capped at
+        ``timeout`` after the first event)."""
+        ...
+
+    def debounce_take(self, function_id: str, key: str, run_id: str) -> None:
+        """The debounced run ``run_id`` starts: later events start a new debounce."""
+        ...
+
+    def batch_push(
+        self, function_id: str, key: str, run_id: str, *, max_size: int
+    ) -> tuple[str, int]:
+        """An event for the open batch of ``(function_id, key)``: the run collecting it (the
+        open batch's, or ``run_id`` opening one) and the batch's size with it. A batch that
+        reaches ``max_size`` is closed (the next event opens another)."""
+        ...
+
+    def batch_close(self, function_id: str, key: str, run_id: str) -> None:
+        """Close the batch of ``run_id`` (it starts, on timeout) if it is still open."""
+        ...
+
+    def singleton_claim(self, function_id: str, key: str, run_id: str) -> str | None:
+        """Claim the singleton ``(function_id, key)`` for ``run_id``: None if won, else the
+        run id holding it."""
+        ...
+
+    def singleton_release(self, function_id: str, key: str, run_id: str) -> None:
+        """``run_id`` ended: free its singleton (only if it holds it)."""
+        ...
+
+    def set_run_events(self, run_id: str, event: dict[str, Any], events: list[Any]) -> None:
+        """Replace the trigger event(s) of a run not started yet (debounce, batch)."""
         ...
 
     # -- liveness: heartbeats and reaping (every backend) ---------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from .base import EventRecord, Lease, LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
 
@@ -17,6 +18,8 @@ class MemoryStore:
         self._servers: dict[str, float] = {}  #: live servers, with their last heartbeat
         self._owners: dict[str, tuple[str, int]] = {}  #: run id -> (server id, epoch)
         self._epochs: dict[str, int] = {}  #: run id -> its last epoch
+        #: runs made ready while a server held them: due when released (run id -> when)
+        self._rerun_at: dict[str, float] = {}
         self._runs: dict[str, RunRecord] = {}
         self._steps: dict[str, dict[str, StepRecord]] = defaultdict(dict)
         self._events: list[EventRecord] = []
@@ -25,6 +28,13 @@ class MemoryStore:
         self._crons: dict[tuple[str, str], float] = {}
         self._waits: dict[str, dict[tuple[str, str], WaitRecord]] = defaultdict(dict)
         self._logs: dict[str, list[LogRecord]] = defaultdict(list)
+        #: flow control: slot key -> holding run ids; GCRA key -> theoretical arrival time
+        self._holds: dict[str, set[str]] = defaultdict(set)
+        self._gcra: dict[str, float] = {}
+        #: (function, key) -> (run id, first_at, due_at) / (run id, size) / run id
+        self._debounces: dict[tuple[str, str], tuple[str, float, float]] = {}
+        self._batches: dict[tuple[str, str], tuple[str, int]] = {}
+        self._singletons: dict[tuple[str, str], str] = {}
 
     def insert_run(self, run: RunRecord) -> None:
         if run.run_id in self._runs:
@@ -33,6 +43,24 @@ class MemoryStore:
 
     def update_run(self, run: RunRecord) -> None:
         self._runs[run.run_id] = copy.deepcopy(run)
+
+    def end_run(self, run: RunRecord) -> bool:
+        stored = self._runs.get(run.run_id)
+        if stored is None or stored.status.terminal:
+            return False
+        self._runs[run.run_id] = copy.deepcopy(run)
+        self._rerun_at.pop(run.run_id, None)
+        return True
+
+    def make_ready(self, run_id: str, now: float) -> bool:
+        run = self._runs.get(run_id)
+        if run is None or run.status.terminal:
+            return False
+        if run_id in self._owners:
+            self._rerun_at.setdefault(run_id, now)
+        else:
+            run.ready_at = now if run.ready_at is None else min(run.ready_at, now)
+        return True
 
     def get_run(self, run_id: str) -> RunRecord | None:
         run = self._runs.get(run_id)
@@ -72,6 +100,7 @@ class MemoryStore:
             if owner != server_id:
                 continue
             del self._owners[run_id]
+            self._rerun_at.pop(run_id, None)
             run = self._runs.get(run_id)
             if run is not None and not run.status.terminal:
                 run.ready_at = now
@@ -88,11 +117,21 @@ class MemoryStore:
         return Lease(run_id, server_id, epoch)
 
     def holds_lease(self, lease: Lease) -> bool:
-        return self._owners.get(lease.run_id) == (lease.server_id, lease.epoch)
+        run = self._runs.get(lease.run_id)
+        return (
+            self._owners.get(lease.run_id) == (lease.server_id, lease.epoch)
+            and run is not None
+            and not run.status.terminal
+        )
 
     def release_run(self, lease: Lease) -> None:
-        if self.holds_lease(lease):
-            del self._owners[lease.run_id]
+        if self._owners.get(lease.run_id) != (lease.server_id, lease.epoch):
+            return
+        del self._owners[lease.run_id]
+        rerun_at = self._rerun_at.pop(lease.run_id, None)
+        run = self._runs.get(lease.run_id)
+        if rerun_at is not None and run is not None and not run.status.terminal:
+            run.ready_at = rerun_at if run.ready_at is None else min(run.ready_at, rerun_at)
 
     def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
         due = [
@@ -100,7 +139,7 @@ class MemoryStore:
             for r in self._runs.values()
             if r.ready_at is not None and r.ready_at <= now and not r.status.terminal
         ]
-        due.sort(key=lambda r: (r.ready_at or 0.0, r.created_at))
+        due.sort(key=lambda r: ((r.ready_at or 0.0) - r.priority, r.created_at))
         return [copy.deepcopy(r) for r in due[:limit]]
 
     def next_ready_at(self) -> float | None:
@@ -149,6 +188,9 @@ class MemoryStore:
             for e in self._events
             if e.name == name and e.received_at >= since and e.skipped is None
         ]
+
+    def lock_event_names(self, names: Sequence[str], *, exclusive: bool) -> None:
+        """Nothing to lock: one writer at a time."""
 
     def add_wait(self, wait: WaitRecord) -> None:
         self.remove_wait(wait.run_id, wait.step_key)
@@ -241,6 +283,86 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    # -- flow control -----------------------------------------------------------------------
+
+    def acquire_slots(self, run_id: str, slots: Sequence[tuple[str, int]]) -> bool:
+        wanted = [(k, n) for k, n in slots if run_id not in self._holds.get(k, ())]
+        if any(len(self._holds.get(k, ())) >= n for k, n in wanted):
+            return False
+        for key, _ in wanted:
+            self._holds[key].add(run_id)
+        return True
+
+    def release_slots(self, run_id: str) -> None:
+        for key in [k for k, runs in self._holds.items() if run_id in runs]:
+            self._holds[key].discard(run_id)
+            if not self._holds[key]:
+                del self._holds[key]
+
+    def slots_in_use(self, key: str) -> int:
+        return len(self._holds.get(key, ()))
+
+    def gcra_take(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        tat = max(self._gcra.get(key, now), now)
+        if tat - now > tolerance:
+            return tat - now - tolerance
+        self._gcra[key] = tat + interval
+        return 0.0
+
+    def gcra_reserve(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        before = max(self._gcra.get(key, now), now)
+        self._gcra[key] = before + interval
+        return max(0.0, before - tolerance - now)
+
+    def debounce_push(
+        self,
+        function_id: str,
+        key: str,
+        run_id: str,
+        *,
+        now: float,
+        period: float,
+        timeout: float | None,
+    ) -> tuple[str, float]:
+        held = self._debounces.get((function_id, key))
+        holder, first = (run_id, now) if held is None else (held[0], held[1])
+        due = now + period if timeout is None else min(now + period, first + timeout)
+        self._debounces[(function_id, key)] = (holder, first, due)
+        return holder, due
+
+    def debounce_take(self, function_id: str, key: str, run_id: str) -> None:
+        held = self._debounces.get((function_id, key))
+        if held is not None and held[0] == run_id:
+            del self._debounces[(function_id, key)]
+
+    def batch_push(
+        self, function_id: str, key: str, run_id: str, *, max_size: int
+    ) -> tuple[str, int]:
+        holder, size = self._batches.get((function_id, key), (run_id, 0))
+        size += 1
+        if size >= max_size:
+            self._batches.pop((function_id, key), None)
+        else:
+            self._batches[(function_id, key)] = (holder, size)
+        return holder, size
+
+    def batch_close(self, function_id: str, key: str, run_id: str) -> None:
+        held = self._batches.get((function_id, key))
+        if held is not None and held[0] == run_id:
+            del self._batches[(function_id, key)]
+
+    def singleton_claim(self, function_id: str, key: str, run_id: str) -> str | None:
+        holder = self._singletons.setdefault((function_id, key), run_id)
+        return None if holder == run_id else holder
+
+    def singleton_release(self, function_id: str, key: str, run_id: str) -> None:
+        if self._singletons.get((function_id, key)) == run_id:
+            del self._singletons[(function_id, key)]
+
+    def set_run_events(self, run_id: str, event: dict[str, Any], events: list[Any]) -> None:
+        run = self._runs[run_id]
+        run.event, run.events = copy.deepcopy(event), copy.deepcopy(events)
 
     # -- liveness -----------------------------------------------------------------------
 

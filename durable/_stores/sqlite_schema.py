@@ -142,6 +142,53 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE skipped IS NULL OR skipped NOT LIKE 'duplicate:%'
         GROUP BY id;
     """,
+    # 6: a run made ready while a server holds it for a pass is flagged (when), and becomes
+    # due when that pass releases it: the wake-up is never lost, whichever server woke it.
+    """
+    ALTER TABLE runs ADD COLUMN rerun_at REAL;
+    """,
+    # 7: flow control (SPEC 7) in the store: why a run is held back and its priority; the
+    # concurrency slots each run holds; GCRA arrival times (throttle, rate_limit); the
+    # pending debounce, open batch and singleton holder of each (function, key).
+    """
+    ALTER TABLE runs ADD COLUMN queued_reason TEXT;
+    ALTER TABLE runs ADD COLUMN priority REAL NOT NULL DEFAULT 0;
+    CREATE TABLE flow_holds (
+        key TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        PRIMARY KEY (key, run_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX flow_holds_run ON flow_holds (run_id);
+    CREATE TABLE flow_slots (
+        key TEXT PRIMARY KEY,
+        in_use INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE flow_gcra (
+        key TEXT PRIMARY KEY,
+        tat REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE flow_debounces (
+        function_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        first_at REAL NOT NULL,
+        due_at REAL NOT NULL,
+        PRIMARY KEY (function_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE flow_batches (
+        function_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (function_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE flow_singletons (
+        function_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        PRIMARY KEY (function_id, key)
+    ) WITHOUT ROWID;
+    """,
 )
 
 #: What version 1 wrote as a cancel_on run's reason: ``cancel_on: event NAME (ID)``.
