@@ -15,7 +15,7 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from .._errors import StoreError
@@ -29,17 +29,20 @@ from .base import (
     WaitRecord,
 )
 from .postgres_connection import redact, require_psycopg
+from .postgres_flow import PostgresFlowOps
 from .postgres_rows import (
     EVENT_COLUMNS,
+    RUN_CHANGES,
     RUN_COLUMNS,
     STEP_COLUMNS,
     TERMINAL,
     event_from,
     json_value,
+    run_changes,
     run_from,
     run_row,
 )
-from .postgres_schema import MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION
+from .postgres_schema import EVENT_NAME_LOCKS, MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION
 from .postgres_session import Session
 from .postgres_signals import CHANNEL, Listener
 from .sqlite import SchemaError
@@ -51,7 +54,7 @@ _NOT_HELD = (
 )
 
 
-class PostgresStore:
+class PostgresStore(PostgresFlowOps):
     """The Store protocol on a PostgreSQL database (``postgresql://user@host:port/name``)."""
 
     def __init__(self, url: str) -> None:
@@ -117,35 +120,41 @@ class PostgresStore:
 
     def insert_run(self, run: RunRecord) -> None:
         self._db.write(
-            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join(['%s'] * 21)})", run_row(run)
+            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join(['%s'] * 23)})", run_row(run)
         )
         if run.ready_at is not None:
             self._db.announce = True
 
     def update_run(self, run: RunRecord) -> None:
         self._db.write(
-            "UPDATE runs SET status=%s, started_at=%s, ended_at=%s, ready_at=%s, attempt=%s, "
-            "cancel_reason=%s, idempotency_key=%s, concurrency_keys=%s, output=%s, error=%s, "
-            "deadline_at=%s, deadline_reason=%s, cancel_event_id=%s WHERE run_id=%s",
-            (
-                run.status.value,
-                run.started_at,
-                run.ended_at,
-                run.ready_at,
-                run.attempt,
-                run.cancel_reason,
-                run.idempotency_key,
-                json_value(run.concurrency_keys),
-                run.output,
-                json_value(run.error),
-                run.deadline_at,
-                run.deadline_reason,
-                run.cancel_event_id,
-                run.run_id,
-            ),
+            f"UPDATE runs SET {RUN_CHANGES} WHERE run_id=%s", (*run_changes(run), run.run_id)
         )
         if run.ready_at is not None and not run.status.terminal:
             self._db.announce = True
+
+    def end_run(self, run: RunRecord) -> bool:
+        row = self._db.one(
+            f"UPDATE runs SET {RUN_CHANGES}, rerun_at=NULL "
+            f"WHERE run_id=%s AND status NOT IN {TERMINAL} RETURNING 1",
+            (*run_changes(run), run.run_id),
+        )
+        self._db.dirty = True
+        return row is not None
+
+    def make_ready(self, run_id: str, now: float) -> bool:
+        # Held by a pass (here or on another server): flagged, due when that pass releases it.
+        row = self._db.one(
+            "UPDATE runs SET "
+            "ready_at = CASE WHEN owner IS NULL THEN LEAST(COALESCE(ready_at, %(now)s), %(now)s) "
+            "ELSE ready_at END, "
+            "rerun_at = CASE WHEN owner IS NULL THEN rerun_at ELSE COALESCE(rerun_at, %(now)s) END "
+            f"WHERE run_id=%(run)s AND status NOT IN {TERMINAL} RETURNING owner IS NULL",
+            {"now": now, "run": run_id},
+        )
+        self._db.dirty = True
+        if row is not None and row[0]:
+            self._db.announce = True
+        return row is not None
 
     def get_run(self, run_id: str) -> RunRecord | None:
         row = self._db.one(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id=%s", (run_id,))
@@ -194,7 +203,7 @@ class PostgresStore:
     def reap_server(self, server_id: str, now: float) -> int:
         self._db.write("DELETE FROM servers WHERE server_id=%s", (server_id,))
         rows = self._db.all(
-            "UPDATE runs SET owner=NULL, "
+            "UPDATE runs SET owner=NULL, rerun_at=NULL, "
             f"ready_at=CASE WHEN status IN {TERMINAL} THEN ready_at ELSE %s END "
             f"WHERE owner=%s RETURNING status NOT IN {TERMINAL}",
             (now, server_id),
@@ -221,7 +230,8 @@ class PostgresStore:
         # Locks the run's row until the commit that follows: a reaper (or a claimer) waits
         # for it, so nothing hands the run over between this check and that commit.
         row = self._db.one(
-            "SELECT 1 FROM runs WHERE run_id=%s AND owner=%s AND epoch=%s AND EXISTS "
+            f"SELECT 1 FROM runs WHERE run_id=%s AND owner=%s AND epoch=%s AND status NOT IN "
+            f"{TERMINAL} AND EXISTS "
             "(SELECT 1 FROM servers WHERE server_id=%s) FOR UPDATE",
             (lease.run_id, lease.server_id, lease.epoch, lease.server_id),
         )
@@ -229,7 +239,10 @@ class PostgresStore:
 
     def release_run(self, lease: Lease) -> None:
         row = self._db.one(
-            "UPDATE runs SET owner=NULL WHERE run_id=%s AND owner=%s AND epoch=%s "
+            "UPDATE runs SET owner=NULL, rerun_at=NULL, ready_at=CASE "
+            f"WHEN rerun_at IS NULL OR status IN {TERMINAL} THEN ready_at "
+            "ELSE LEAST(COALESCE(ready_at, rerun_at), rerun_at) END "
+            "WHERE run_id=%s AND owner=%s AND epoch=%s "
             f"RETURNING ready_at IS NOT NULL AND status NOT IN {TERMINAL}",
             (lease.run_id, lease.server_id, lease.epoch),
         )
@@ -259,7 +272,7 @@ class PostgresStore:
             # and any a reaped server claimed while being reaped. Rows busy in another
             # transaction are left for the next round.
             rows = conn.execute(
-                "UPDATE runs SET owner=NULL, "
+                "UPDATE runs SET owner=NULL, rerun_at=NULL, "
                 f"ready_at=CASE WHEN status IN {TERMINAL} THEN ready_at ELSE %s END "
                 "WHERE run_id IN (SELECT run_id FROM runs WHERE owner IS NOT NULL AND NOT EXISTS "
                 "(SELECT 1 FROM servers WHERE servers.server_id=runs.owner) "
@@ -288,7 +301,7 @@ class PostgresStore:
         rows = self._db.all(
             f"SELECT {RUN_COLUMNS} FROM runs WHERE ready_at IS NOT NULL AND ready_at <= %(now)s "
             f"AND status NOT IN {TERMINAL} AND {_NOT_HELD} "
-            "ORDER BY ready_at, created_at LIMIT %(limit)s",
+            "ORDER BY ready_at - priority, created_at LIMIT %(limit)s",
             {"now": now, "limit": limit, "me": self._server_id},
         )
         return [run_from(row) for row in rows]
@@ -416,6 +429,13 @@ class PostgresStore:
         return [event_from(row) for row in rows]
 
     # -- waits and logs -----------------------------------------------------------------
+
+    def lock_event_names(self, names: Sequence[str], *, exclusive: bool) -> None:
+        lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        for name in names:  # sorted by the caller: no two ingests lock in opposite orders
+            self._db.exec(f"SELECT {lock}(%s, hashtext(%s))", (EVENT_NAME_LOCKS, name))
+        if names:
+            self._db.dirty = True  # the locks are held until this transaction ends
 
     def add_wait(self, wait: WaitRecord) -> None:
         self._db.write(

@@ -13,7 +13,13 @@ from .base import EventRecord, RunRecord, RunStatus
 RUN_COLUMNS = (
     "run_id, function_id, status, created_at, started_at, ended_at, ready_at, attempt, trigger, "
     "parent_run_id, parent_step_key, cancel_reason, idempotency_key, concurrency_keys, output, "
-    "error, event, events, deadline_at, deadline_reason, cancel_event_id"
+    "error, event, events, deadline_at, deadline_reason, cancel_event_id, queued_reason, priority"
+)
+#: What :func:`run_changes` gives values for, in its order (``update_run``, ``end_run``).
+RUN_CHANGES = (
+    "status=%s, started_at=%s, ended_at=%s, ready_at=%s, attempt=%s, cancel_reason=%s, "
+    "idempotency_key=%s, concurrency_keys=%s, output=%s, error=%s, deadline_at=%s, "
+    "deadline_reason=%s, cancel_event_id=%s, queued_reason=%s"
 )
 STEP_COLUMNS = (
     "run_id, key, id, kind, status, position, output, error, attempts, wake_at, detail, "
@@ -56,6 +62,28 @@ def run_row(run: RunRecord) -> tuple[Any, ...]:
         run.deadline_at,
         run.deadline_reason,
         run.cancel_event_id,
+        run.queued_reason,
+        run.priority,
+    )
+
+
+def run_changes(run: RunRecord) -> tuple[Any, ...]:
+    """The values of ``RUN_CHANGES`` for ``run``: what changes after a run is inserted."""
+    return (
+        run.status.value,
+        run.started_at,
+        run.ended_at,
+        run.ready_at,
+        run.attempt,
+        run.cancel_reason,
+        run.idempotency_key,
+        json_value(run.concurrency_keys),
+        run.output,
+        json_value(run.error),
+        run.deadline_at,
+        run.deadline_reason,
+        run.cancel_event_id,
+        run.queued_reason,
     )
 
 
@@ -83,6 +111,8 @@ def run_from(row: tuple[Any, ...]) -> RunRecord:
         deadline_at=row[18],
         deadline_reason=row[19],
         cancel_event_id=row[20],
+        queued_reason=row[21],
+        priority=row[22],
     )
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 #: The key of the advisory lock held while migrating (any constant both sides agree on).
 MIGRATION_LOCK = 0x647572626C65  # "durable"
+#: The first key of the advisory locks per event name (the second: the name's hashtext).
+EVENT_NAME_LOCKS = 0x64757262  # "durb"
 
 #: Schema migrations, applied in order; ``durable_schema.version`` is the number applied.
 MIGRATIONS: tuple[str, ...] = (
@@ -127,6 +129,53 @@ MIGRATIONS: tuple[str, ...] = (
         heartbeat_at timestamptz NOT NULL DEFAULT clock_timestamp()
     );
     """,
+    # 2: a run made ready while a server holds it is flagged (when) and due when released;
+    # flow control (SPEC 7): why a run is held back and its priority, the concurrency slots
+    # each run holds, GCRA arrival times, the pending debounce, open batch and singleton
+    # holder of each (function, key).
+    """
+    ALTER TABLE runs ADD COLUMN rerun_at double precision;
+    ALTER TABLE runs ADD COLUMN queued_reason text;
+    ALTER TABLE runs ADD COLUMN priority double precision NOT NULL DEFAULT 0;
+    DROP INDEX runs_ready;
+    CREATE INDEX runs_ready ON runs ((ready_at - priority), created_at)
+        WHERE ready_at IS NOT NULL AND status NOT IN ('completed', 'failed', 'cancelled');
+    CREATE TABLE flow_holds (
+        key text NOT NULL,
+        run_id text NOT NULL,
+        PRIMARY KEY (key, run_id)
+    );
+    CREATE INDEX flow_holds_run ON flow_holds (run_id);
+    CREATE TABLE flow_slots (
+        key text PRIMARY KEY,
+        in_use integer NOT NULL
+    );
+    CREATE TABLE flow_gcra (
+        key text PRIMARY KEY,
+        tat double precision NOT NULL
+    );
+    CREATE TABLE flow_debounces (
+        function_id text NOT NULL,
+        key text NOT NULL,
+        run_id text NOT NULL,
+        first_at double precision NOT NULL,
+        due_at double precision NOT NULL,
+        PRIMARY KEY (function_id, key)
+    );
+    CREATE TABLE flow_batches (
+        function_id text NOT NULL,
+        key text NOT NULL,
+        run_id text NOT NULL,
+        size integer NOT NULL,
+        PRIMARY KEY (function_id, key)
+    );
+    CREATE TABLE flow_singletons (
+        function_id text NOT NULL,
+        key text NOT NULL,
+        run_id text NOT NULL,
+        PRIMARY KEY (function_id, key)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -142,4 +191,10 @@ TABLES = (
     "idempotency",
     "crons",
     "servers",
+    "flow_holds",
+    "flow_slots",
+    "flow_gcra",
+    "flow_debounces",
+    "flow_batches",
+    "flow_singletons",
 )

@@ -27,6 +27,7 @@ from durable._stores.base import RunRecord, RunStatus, SharedStore, StepRecord, 
 from durable._stores.open import open_store
 from durable._stores.postgres import PostgresStore
 from durable._stores.postgres_connection import redact
+from durable._stores.postgres_schema import SCHEMA_VERSION
 from durable._stores.sqlite import SchemaError, SQLiteStore
 from tests.support.harness import free_port
 from tests.support.postgres import temporary_database, with_database
@@ -259,7 +260,7 @@ def test_servers_starting_at_once_migrate_a_new_database_once(postgres_database:
     with temporary_database(postgres_database) as url:
         stores = at_once(*[lambda: PostgresStore(url) for _ in range(3)])
         try:
-            assert {store.schema_version for store in stores} == {1}
+            assert {store.schema_version for store in stores} == {SCHEMA_VERSION}
         finally:
             for store in stores:
                 store.close()
@@ -277,7 +278,7 @@ def test_a_newer_schema_is_refused(postgres_url: str) -> None:
         import psycopg
 
         with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute("UPDATE durable_schema SET version=1")
+            conn.execute(f"UPDATE durable_schema SET version={SCHEMA_VERSION}")
 
 
 def test_open_store_picks_the_backend_from_the_db_option(postgres_url: str, tmp_path: Any) -> None:

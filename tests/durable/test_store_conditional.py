@@ -20,6 +20,8 @@ START = 1_000_000.0
 
 
 def queued(store: Store, run_id: str = "r1") -> RunRecord:
+    for server in ("a", "b"):  # a store shared by servers lets only registered ones claim
+        store.register_server(server, START)
     run = RunRecord(
         run_id=run_id,
         function_id="f",
@@ -118,6 +120,8 @@ async def test_a_cancel_from_another_server_wins_once_and_fences_the_pass_out(
         raise RuntimeError("fails at its end")
 
     clock = VirtualClock(START)
+    for server in ("first", "second"):
+        store.register_server(server, START)
     first, second = two_servers(store, app, clock)
     run_id = first.start_run("f", {"name": "go", "data": {}}).run_id
     first.flush()
