@@ -1,11 +1,11 @@
-"""``durable dev``: wire the store, clock, orchestrator, workers, HTTP API and reloader.
+"""The server core: wire the store, clock, orchestrator, workers and HTTP API.
 
-The server process owns the SQLite store and the scheduler; user code only ever runs in
-worker processes. A save replaces the worker (hot reload); a module that fails to load
-leaves the last good worker serving and shows the error with its file and line. A module that
-kills or hangs the worker at import is left out and named (:mod:`.imports`). While some module
-fails to load, due runs of functions that are not loaded wait, ``queued`` with a
-``queued_reason``, instead of failing (:mod:`durable._orchestration.parking`).
+Both ``durable dev`` (:mod:`.dev.server`, which adds hot reload and the headless log) and
+``durable start`` (:mod:`.production`) are a :class:`Server`. The server process owns the store
+and the scheduler; user code only ever runs in worker processes. A module that kills or hangs
+the worker at import is left out and named (:mod:`.imports`). While some module fails to load,
+due runs of functions that are not loaded wait, ``queued`` with a ``queued_reason``, instead of
+failing (:mod:`durable._orchestration.parking`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ import asyncio
 import contextlib
 import signal
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from durable._define.backoff import fixed_backoff
 from durable._errors import ConfigError
@@ -28,17 +27,18 @@ from durable._stores.sqlite import SQLiteStore
 
 from .context import ServerContext
 from .discovery import DiscoveryError, discover, find_project_root
-from .headless import HeadlessLog
 from .imports import not_loaded_reason, start_loading
 from .listen import listen
 from .options import DevOptions
 from .registry import FunctionInfo, RegistrationError, Registry, function_info_from_wire
-from .reload import watch
 from .spawn import SpawnedWorker
 from .workers import WorkerExecutor, WorkerProcess
 
 
-def _hello_to_registry(hello: dict[str, Any]) -> tuple[list[FunctionInfo], list[RegistrationError]]:
+def hello_to_registry(
+    hello: dict[str, Any],
+) -> tuple[list[FunctionInfo], list[RegistrationError]]:
+    """The functions and registration errors a worker's hello names."""
     functions, errors = [], []
     for raw in hello.get("functions", []):
         try:
@@ -50,13 +50,26 @@ def _hello_to_registry(hello: dict[str, Any]) -> tuple[list[FunctionInfo], list[
     return functions, errors
 
 
-class DevServer:
-    """One ``durable dev`` process."""
+class ServerLog(Protocol):
+    """Where a server says what happens: an orchestrator listener plus server messages."""
+
+    def __call__(self, kind: str, change: dict[str, Any]) -> None:
+        """One run, step or event change."""
+
+    def info(self, text: str) -> None:
+        """A server message (start, reload, errors), with rich markup."""
+
+
+class Server:
+    """One server process: ``durable dev`` or ``durable start`` (see the subclasses)."""
+
+    #: the command's name in the start-up message
+    command = "durable"
 
     def __init__(
         self,
         options: DevOptions,
-        log: HeadlessLog | None = None,
+        log: ServerLog,
         *,
         launched: SpawnedWorker | None = None,
         sockets: list[socket.socket] | None = None,
@@ -65,7 +78,7 @@ class DevServer:
         self.launched = launched  #: a first worker spawned before this server was built
         self.sockets = sockets  #: the HTTP API's listening sockets, bound by the launcher
         self.root = options.root or find_project_root(Path.cwd())
-        self.log = log or HeadlessLog()
+        self.log = log
         self.clock = RealClock()
         self.registry = Registry()
         self.store = SQLiteStore(options.db, fsync=options.fsync)
@@ -90,7 +103,6 @@ class DevServer:
             root=self.root,
         )
         self.files: list[Path] = []
-        self._reloading = asyncio.Lock()
         self._stop = asyncio.Event()
 
     def _spawn(self, files: list[Path] | None = None) -> WorkerProcess:
@@ -141,45 +153,15 @@ class DevServer:
         worker, hello, self.files = await start_loading(self._spawn, self.files, first)
         if worker is not None:
             await self.executor.swap(worker)
-        self._install(*_hello_to_registry(hello))
+        self._install(*hello_to_registry(hello))
         recovered = self.orchestrator.recover()
         self.orchestrator.subscribe(self.log)
         self.context.status["reloads"] = 0
         self.log.info(
-            f"durable dev: {len(self.registry.functions)} function(s) from {len(self.files)} "
+            f"{self.command}: {len(self.registry.functions)} function(s) from {len(self.files)} "
             f"module(s); {recovered} run(s) resumed; "
             f"http://{self.options.host}:{self.options.port}"
         )
-
-    async def reload(self, changed: set[str] | None = None) -> bool:
-        """Load the code again in a new worker; swap it in if it loaded cleanly."""
-        async with self._reloading:
-            began = time.perf_counter()
-            try:
-                discovered = self._discover()
-            except DiscoveryError as exc:
-                self._install(
-                    list(self.registry.functions.values()),
-                    [RegistrationError(str(self.root), None, str(exc))],
-                )
-                return False
-            worker, hello, files = await start_loading(self._spawn, discovered)
-            functions, errors = _hello_to_registry(hello)
-            if errors and self.executor.current is not None and self.executor.current.alive:
-                if worker is not None:
-                    await worker.kill()
-                self._install(list(self.registry.functions.values()), errors)
-                self.log.info("reload failed: still serving the last good version")
-                return False
-            self.files = files
-            if worker is not None:
-                await self.executor.swap(worker)
-            self._install(functions, errors)
-            self.context.status["reloads"] = self.context.status.get("reloads", 0) + 1
-            elapsed = (time.perf_counter() - began) * 1000
-            self.context.status["last_reload_ms"] = round(elapsed, 1)
-            self.log.info(f"reloaded {len(functions)} function(s) in {elapsed:.0f} ms")
-            return True
 
     async def serve(self, on_ready: Callable[[], None] | None = None) -> None:
         """Run until stopped (SIGINT/SIGTERM or :meth:`stop`)."""
@@ -205,9 +187,7 @@ class DevServer:
             asyncio.ensure_future(self.orchestrator.run_forever()),
             asyncio.ensure_future(http.serve(sockets=self.sockets)),
         ]
-        if self.options.reload:
-            watched = self.options.paths or [self.root]
-            tasks.append(asyncio.ensure_future(watch(watched, self._on_change)))
+        tasks += [asyncio.ensure_future(coro) for coro in self.background()]
         while not http.started and not tasks[1].done():
             await asyncio.sleep(0.01)
         if on_ready is not None:
@@ -223,8 +203,9 @@ class DevServer:
         await self.executor.close()
         self.store.close()
 
-    async def _on_change(self, changed: set[str]) -> None:
-        await self.reload(changed)
+    def background(self) -> list[Coroutine[Any, Any, None]]:
+        """Tasks that run beside the scheduler and the HTTP API until the server stops."""
+        return []
 
     def stop(self) -> None:
         """Ask :meth:`serve` to shut down."""
