@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import StoreError
+from . import sqlite_retention
 from .base import (
     EventRecord,
     Lease,
@@ -502,6 +503,14 @@ class SQLiteStore:
         finally:
             if self._lock is not None:
                 self._lock.release()
+
+    # -- retention and figures (the SQL is in sqlite_retention) ----------------------------
+
+    def delete_expired(self, before: float, limit: int, *, claims_before: float) -> int:
+        return sqlite_retention.delete_expired(self._db, before, limit, claims_before)
+
+    def count_runs_by_status(self) -> dict[str, int]:
+        return sqlite_retention.count_runs_by_status(self._db)
 
 
 def _run_row(run: RunRecord) -> tuple[Any, ...]:
