@@ -28,10 +28,11 @@ if TYPE_CHECKING:
     )
     from .dev.launch import run
     from .errors import DatabaseError
-    from .guard import check_host_name
+    from .guard import check_host_name, key_problem
     from .listen import ListenError
     from .listen import listen as bind_listeners
     from .options import DevOptions
+    from .production import run_production
 
 __all__ = [
     "DatabaseError",
@@ -44,9 +45,11 @@ __all__ = [
     "bind_listeners",
     "check_host_name",
     "connect_host",
+    "key_problem",
     "load_apps",
     "log_path",
     "run",
+    "run_production",
     "run_with_tui",
     "wants_tui",
 ]
@@ -63,11 +66,13 @@ _HOMES: dict[str, Home] = {
     "run_with_tui": ".dev.child",
     "wants_tui": ".dev.child",
     "check_host_name": ".guard",
+    "key_problem": ".guard",
     "DatabaseError": ".errors",
     "run": ".dev.launch",
     "ListenError": ".listen",
     "bind_listeners": (".listen", "listen"),  # not `listen`: the module's own name
     "DevOptions": ".options",
+    "run_production": ".production",
 }
 
 

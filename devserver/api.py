@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from durable._define.events import validate_events
@@ -464,11 +464,16 @@ def create_app(
     *,
     keepalive: float = DEFAULT_KEEPALIVE,
     hosts: Iterable[str] | None = None,
+    signing_key: str | None = None,
+    event_keys: Iterable[str] = (),
+    metrics: Callable[[], str] | None = None,
 ) -> Starlette:
     """The API app of ``ctx``; ``app.state.stream`` is its SSE hub (close it on shutdown).
 
     ``hosts`` are the ``Host`` names it answers to (default: the loopback names); see
-    :mod:`devserver.guard` for the checks every request passes first.
+    :mod:`devserver.guard` for the checks every request passes first (with ``signing_key``:
+    Bearer auth on ``/api/*``, ``event_keys`` on ``/e/{key}``). ``metrics`` renders
+    ``GET /metrics`` (Prometheus text).
     """
     hub = StreamHub(keepalive=keepalive)
     ctx.orchestrator.subscribe(hub.publish)
@@ -487,13 +492,29 @@ def create_app(
         Route("/api/stream", _endpoint(api.stream), methods=["GET"]),
         Route("/health", _endpoint(api.health), methods=["GET"]),
     ]
+    if metrics is not None:
+        routes.append(Route("/metrics", _metrics_endpoint(metrics), methods=["GET"]))
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestGuard, hosts=allowed_hosts() if hosts is None else hosts)],
+        middleware=[
+            Middleware(
+                RequestGuard,
+                hosts=allowed_hosts() if hosts is None else hosts,
+                signing_key=signing_key,
+                event_keys=tuple(event_keys),
+            )
+        ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.stream = hub
     return app
+
+
+def _metrics_endpoint(render: Callable[[], str]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return PlainTextResponse(render(), media_type="text/plain; version=0.0.4")
+
+    return endpoint
 
 
 __all__ = ["MAX_BODY_BYTES", "Api", "ApiError", "create_app", "error_response"]

@@ -29,8 +29,11 @@ from .context import ServerContext
 from .discovery import DiscoveryError, discover, find_project_root
 from .imports import not_loaded_reason, start_loading
 from .listen import listen
+from .metrics import Metrics
 from .options import DevOptions
+from .pool import WorkerPool
 from .registry import FunctionInfo, RegistrationError, Registry, function_info_from_wire
+from .retention import Retention
 from .spawn import SpawnedWorker
 from .workers import WorkerExecutor, WorkerProcess
 
@@ -65,6 +68,8 @@ class Server:
 
     #: the command's name in the start-up message
     command = "durable"
+    #: uvicorn's own logging set-up (None: its records go to the root logger's handlers)
+    uvicorn_logging = True
 
     def __init__(
         self,
@@ -88,7 +93,11 @@ class Server:
         except BaseException:
             self.store.close()
             raise
-        self.executor = WorkerExecutor(self._spawn)
+        self.executor: WorkerExecutor | WorkerPool = (
+            WorkerPool(self._spawn, options.workers)
+            if options.workers > 1
+            else WorkerExecutor(self._spawn)
+        )
         backoff = fixed_backoff(options.retry_interval) if options.retry_interval else None
         self.orchestrator = Orchestrator(
             self.store, self.clock, self.executor, [], backoff=backoff, server_id=self.server_id
@@ -101,6 +110,13 @@ class Server:
             clock=self.clock,
             started_at=self.clock.now(),
             root=self.root,
+        )
+        self.metrics = Metrics(self.store.count_runs_by_status, lambda: self.executor.restarts)
+        self.orchestrator.subscribe(self.metrics)
+        self.retention = (
+            Retention(self.store, self.clock, options.retention, flush=self.orchestrator.flush)
+            if options.retention
+            else None
         )
         self.files: list[Path] = []
         self._stop = asyncio.Event()
@@ -180,19 +196,30 @@ class Server:
         from .guard import allowed_hosts
 
         hosts = allowed_hosts(self.options.host, self.options.allow_hosts)
-        app = create_app(self.context, hosts=hosts)
-        http = _http_server(app, self.options.host, self.options.port)
+        app = create_app(
+            self.context,
+            hosts=hosts,
+            signing_key=self.options.signing_key,
+            event_keys=self.options.event_keys,
+            metrics=self.metrics.render,
+        )
+        http = _http_server(
+            app, self.options.host, self.options.port, own_logging=self.uvicorn_logging
+        )
         await booting
         tasks = [
             asyncio.ensure_future(self.orchestrator.run_forever()),
             asyncio.ensure_future(http.serve(sockets=self.sockets)),
         ]
         tasks += [asyncio.ensure_future(coro) for coro in self.background()]
+        if self.retention is not None:
+            tasks.append(asyncio.ensure_future(self.retention.run_forever()))
         while not http.started and not tasks[1].done():
             await asyncio.sleep(0.01)
         if on_ready is not None:
             on_ready()
         await self._stop.wait()
+        tasks[0].cancel()  # no new pass starts from here on
         app.state.stream.close()  # open SSE streams would hold uvicorn's shutdown
         http.should_exit = True
         with contextlib.suppress(TimeoutError):
@@ -200,8 +227,22 @@ class Server:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.executor.close()
+        await self.drain(self.options.drain_timeout)
         self.store.close()
+
+    async def drain(self, timeout: float) -> None:
+        """Let passes in flight finish for up to ``timeout`` seconds, then stop the workers:
+        a pass still running is handed back (its run resumes at the next start, without
+        losing an attempt)."""
+        passes = list(self.orchestrator.in_flight.tasks.values())
+        if passes and timeout > 0:
+            self.log.info(f"draining: {len(passes)} pass(es) in flight (up to {timeout:g}s)")
+            await asyncio.wait(passes, timeout=timeout)
+        await self.executor.close()
+        left = list(self.orchestrator.in_flight.tasks.values())
+        if left:  # they end now (their worker is gone): let them write that down
+            await asyncio.wait(left, timeout=2)
+        self.orchestrator.flush()
 
     def background(self) -> list[Coroutine[Any, Any, None]]:
         """Tasks that run beside the scheduler and the HTTP API until the server stops."""
@@ -212,7 +253,7 @@ class Server:
         self._stop.set()
 
 
-def _http_server(app: Any, host: str, port: int) -> Any:
+def _http_server(app: Any, host: str, port: int, *, own_logging: bool = True) -> Any:
     """A uvicorn server for ``app`` without uvicorn's own signal handling (the dev server
     shuts everything down). uvicorn is imported here, off the path to the first worker."""
     import uvicorn
@@ -222,5 +263,8 @@ def _http_server(app: Any, host: str, port: int) -> Any:
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    extra: dict[str, Any] = {} if own_logging else {"log_config": None}
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off", access_log=False, **extra
+    )
     return QuietServer(config)
