@@ -22,4 +22,5 @@ def tui(
         chosen = resolve_url(url)
     from durable.tui.app import run_tui
 
-    run_tui(chosen, fixtures_dir=fixtures, signing_key=signing_key)
+    key = {"signing_key": signing_key} if signing_key else {}  # else $DURABLE_SIGNING_KEY
+    run_tui(chosen, fixtures_dir=fixtures, **key)

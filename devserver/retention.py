@@ -61,10 +61,10 @@ class Retention:
             self.flush()
             deleted = self.store.delete_expired(before, self.batch, claims_before=claims_before)
             total += deleted
+            self.deleted += deleted
             if deleted == 0:
                 break
             await asyncio.sleep(0)  # let checkpoints and requests in between batches
-        self.deleted += total
         return total
 
     async def run_forever(self) -> None:
