@@ -17,7 +17,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 DEV_STAMP := $(VENV)/.durable-dev.stamp
 TEST_STAMP := $(VENV)/.durable-test.stamp
 
-.PHONY: help dev test lint typecheck pytest bench clean soak
+.PHONY: help dev test lint typecheck pytest bench clean soak soak-pg
 
 help:
 	@echo "make dev    - install (editable) and run the dev server on examples/"
@@ -25,6 +25,7 @@ help:
 	@echo "make test   - install with test extras, then ruff (lint, format), mypy and pytest"
 	@echo "make bench  - run the benchmarks (bench/all.py): one table against the SPEC targets"
 	@echo "make soak   - kill -9 soak: 20 cycles over 200 runs"
+	@echo "make soak-pg - 3 servers on one PostgreSQL (DURABLE_TEST_PG): kill -9, SIGSTOP, audit"
 	@echo "make clean  - remove build artefacts and caches (keeps .venv)"
 
 $(PY):
@@ -58,6 +59,9 @@ bench: $(DEV_STAMP)
 
 soak: $(DEV_STAMP)
 	$(PY) bench/soak.py
+
+soak-pg: $(TEST_STAMP)
+	$(PY) bench/soak_pg.py
 
 clean:
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -149,10 +149,13 @@ class Passes:
                 )
         if host.store_error is not None:  # the handler was stopped: nothing to apply
             raise host.store_error
-        if lease is not None and not self.store.holds_lease(lease):
-            # reaped: another server owns the run now and goes on from its last commit
+        cancelled_here = run.run_id in self.in_flight.cancelled
+        if lease is not None and not cancelled_here and not self.store.holds_lease(lease):
+            # reaped (another server owns the run now and goes on from its last commit), or
+            # another server ended the run
             logger.warning(
-                "run %s: lease %d lost during the pass (its server was reaped): "
+                "run %s: lease %d lost during the pass (its server was reaped, or another "
+                "server ended the run): "
                 "nothing more of this pass is written",
                 run.run_id,
                 lease.epoch,

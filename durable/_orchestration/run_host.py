@@ -230,6 +230,9 @@ class RunHost:
     def _wait(self, msg: WaitRequest) -> Reply:
         condition = compile_expression(msg.if_) if msg.if_ else None
         trigger = self.run.event
+        # Exclusive against ingests of this name: the events read below and the wait added
+        # after leave no gap for an event stored meanwhile by another server.
+        self.store.lock_event_names([msg.event], exclusive=True)
         for candidate in self.store.events_since(msg.event, self.last_checkpoint_at):
             data = candidate.to_event_dict()
             if condition is None or condition.matches({"event": trigger, "async": data}):

@@ -122,6 +122,9 @@ class Runs:
         """
         now = self.clock.now()
         records = []
+        # Lock order "event name, then run": a wait registered concurrently (another server)
+        # either sees these events or is seen by them, never neither.
+        self.store.lock_event_names(sorted({event.name for event in events}), exclusive=False)
         for event in events:
             record = EventRecord(
                 id=event.id,
@@ -202,12 +205,16 @@ class Runs:
             self.make_ready(run)
 
     def make_ready(self, run: RunRecord) -> None:
-        """Make ``run`` due now; if a pass of it is in flight, due again when that ends."""
+        """Make ``run`` due now. If a pass of it is in flight here, it goes again when that
+        pass ends; if another server holds it, the store flags it for when that pass ends."""
         if run.run_id in self.in_flight:
             self.journal.after_commit(lambda: self.in_flight.rerun.add(run.run_id))
             return
-        run.ready_at = self.clock.now()
-        self.save_run(run)
+        if not self.store.make_ready(run.run_id, self.clock.now()):
+            return  # it ended meanwhile
+        if self.journal.listeners:
+            run.ready_at = self.clock.now()
+            self.journal.notify("run", run_change(run))
         self.in_flight.wakeup.set()
 
     # -- creating runs ------------------------------------------------------------------
@@ -323,12 +330,13 @@ class Runs:
         reason = shown_text(reason)
         event = self._system_event(FUNCTION_CANCELLED, run, {"reason": reason})
         with self.journal.atomic() if commit else contextlib.nullcontext():
+            run.status, run.cancel_reason = RunStatus.CANCELLED, reason
+            run.cancel_event_id = event_id
+            if not self._end(run):
+                return False  # it ended meanwhile (another writer won): no second event
             if run_id in self.in_flight:
                 self.journal.after_commit(lambda: self.in_flight.cancelled.add(run_id))
             self.journal.after_commit(lambda: self.executor.cancel_run(run_id))
-            run.status, run.cancel_reason = RunStatus.CANCELLED, reason
-            run.cancel_event_id = event_id
-            self._end(run)
             self.ingest([event])
             self._resolve_parent(run, error={"name": "FunctionCancelled", "message": reason})
         return True
@@ -336,28 +344,34 @@ class Runs:
     def complete(self, run: RunRecord, output: str | None) -> None:
         """End a run as completed with ``output`` (JSON text), answering a parent's invoke."""
         run.status, run.output, run.error = RunStatus.COMPLETED, output, None
-        self._end(run)
-        self._resolve_parent(run, output=output)
+        if self._end(run):
+            self._resolve_parent(run, output=output)
 
     def fail(self, run: RunRecord, error: dict[str, Any]) -> None:
         """End a run as failed; emits ``durable/function.failed``, answers a parent's invoke."""
         error = clean_error(error)
         event = self._system_event(FUNCTION_FAILED, run, {"error": error})
         run.status, run.error = RunStatus.FAILED, error
-        self._end(run)
-        self.ingest([event])
-        self._resolve_parent(run, error=error)
+        if self._end(run):
+            self.ingest([event])
+            self._resolve_parent(run, error=error)
 
     def _system_event(self, name: str, run: RunRecord, extra: dict[str, Any]) -> Event:
         """The event ``name`` about ``run``, built (and trimmed to the event limit) before the
         run's end is written: nothing is left half-done if it cannot be."""
         return system_event(name, run, extra, now_ms=int(self.clock.now() * 1000))
 
-    def _end(self, run: RunRecord) -> None:
+    def _end(self, run: RunRecord) -> bool:
         """Save a run that just reached a terminal status and drop what it was waiting on:
-        its waits, and its parked steps (closed as ``cancelled`` at the run's end)."""
+        its waits, and its parked steps (closed as ``cancelled`` at the run's end).
+
+        False, with nothing written, if the stored run had ended already (another writer,
+        e.g. a cancel from another server, won): the caller emits no system event."""
         run.ended_at, run.ready_at, run.deadline_at = self.clock.now(), None, None
-        self.save_run(run)
+        if not self.store.end_run(run):
+            return False
+        if self.journal.listeners:
+            self.journal.notify("run", run_change(run))
         self.store.remove_waits(run.run_id)
         self.journal.after_commit(functools.partial(self._mocks.pop, run.run_id, None))
         for step in self.store.get_steps(run.run_id, statuses=PARKED_STEP_STATUSES):
@@ -365,6 +379,7 @@ class Runs:
             step.detail = {**step.detail, "closed_by": f"run {run.status.value}"}
             self.store.upsert_step(step)
             self.notify_step(run, step)
+        return True
 
     def _resolve_parent(
         self, run: RunRecord, *, output: str | None = None, error: dict[str, Any] | None = None

@@ -8,7 +8,7 @@ Two backends: :mod:`durable._stores.memory` (tests) and :mod:`durable._stores.sq
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -175,6 +175,20 @@ class Store(Protocol):
         """
         ...
 
+    def end_run(self, run: RunRecord) -> bool:
+        """Save ``run``'s terminal state (as :meth:`update_run`), only if the stored run has
+        not ended yet: of two writers ending one run (a pass finishing it, a cancel from
+        another server), exactly one wins. False: it had ended already; nothing was written,
+        and the loser must not emit the run's system event."""
+        ...
+
+    def make_ready(self, run_id: str, now: float) -> bool:
+        """Make a run due at ``now`` (a wait matched, a child ended), in one conditional write:
+        if a server holds the run for a pass, the run is flagged instead and becomes due when
+        that pass releases it (:meth:`release_run`), so the wake-up is never lost. False if the
+        run does not exist or has ended."""
+        ...
+
     def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or None."""
         ...
@@ -207,12 +221,14 @@ class Store(Protocol):
         ...
 
     def holds_lease(self, lease: Lease) -> bool:
-        """Whether ``lease`` is still the run's current claim (its server was not reaped and
-        nobody claimed the run since)."""
+        """Whether ``lease`` is still the run's current claim: its server was not reaped,
+        nobody claimed the run since, and the run has not ended (a cancel from another
+        server fences the pass out too)."""
         ...
 
     def release_run(self, lease: Lease) -> None:
-        """The pass of ``lease`` ended: the run is free to be claimed (if the lease is current)."""
+        """The pass of ``lease`` ended: the run is free to be claimed (if the lease is current).
+        A run flagged by :meth:`make_ready` during the pass becomes due again."""
         ...
 
     def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
@@ -256,6 +272,13 @@ class Store(Protocol):
 
     def events_since(self, name: str, since: float) -> list[EventRecord]:
         """Events named ``name`` received at or after ``since``, oldest first."""
+        ...
+
+    def lock_event_names(self, names: Sequence[str], *, exclusive: bool) -> None:
+        """Hold a lock per event name until the transaction ends: shared while ingesting
+        events of those names (``names`` sorted), exclusive while registering a wait (read
+        the events since, then add the wait). A store with one writer at a time (memory,
+        SQLite) needs nothing here; one shared by servers (PostgreSQL) must lock."""
         ...
 
     def add_wait(self, wait: WaitRecord) -> None:

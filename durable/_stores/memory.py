@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 from .base import EventRecord, Lease, LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
 
@@ -17,6 +17,8 @@ class MemoryStore:
         self._servers: dict[str, float] = {}  #: live servers, with when they registered
         self._owners: dict[str, tuple[str, int]] = {}  #: run id -> (server id, epoch)
         self._epochs: dict[str, int] = {}  #: run id -> its last epoch
+        #: runs made ready while a server held them: due when released (run id -> when)
+        self._rerun_at: dict[str, float] = {}
         self._runs: dict[str, RunRecord] = {}
         self._steps: dict[str, dict[str, StepRecord]] = defaultdict(dict)
         self._events: list[EventRecord] = []
@@ -33,6 +35,24 @@ class MemoryStore:
 
     def update_run(self, run: RunRecord) -> None:
         self._runs[run.run_id] = copy.deepcopy(run)
+
+    def end_run(self, run: RunRecord) -> bool:
+        stored = self._runs.get(run.run_id)
+        if stored is None or stored.status.terminal:
+            return False
+        self._runs[run.run_id] = copy.deepcopy(run)
+        self._rerun_at.pop(run.run_id, None)
+        return True
+
+    def make_ready(self, run_id: str, now: float) -> bool:
+        run = self._runs.get(run_id)
+        if run is None or run.status.terminal:
+            return False
+        if run_id in self._owners:
+            self._rerun_at.setdefault(run_id, now)
+        else:
+            run.ready_at = now if run.ready_at is None else min(run.ready_at, now)
+        return True
 
     def get_run(self, run_id: str) -> RunRecord | None:
         run = self._runs.get(run_id)
@@ -72,6 +92,7 @@ class MemoryStore:
             if owner != server_id:
                 continue
             del self._owners[run_id]
+            self._rerun_at.pop(run_id, None)
             run = self._runs.get(run_id)
             if run is not None and not run.status.terminal:
                 run.ready_at = now
@@ -88,11 +109,21 @@ class MemoryStore:
         return Lease(run_id, server_id, epoch)
 
     def holds_lease(self, lease: Lease) -> bool:
-        return self._owners.get(lease.run_id) == (lease.server_id, lease.epoch)
+        run = self._runs.get(lease.run_id)
+        return (
+            self._owners.get(lease.run_id) == (lease.server_id, lease.epoch)
+            and run is not None
+            and not run.status.terminal
+        )
 
     def release_run(self, lease: Lease) -> None:
-        if self.holds_lease(lease):
-            del self._owners[lease.run_id]
+        if self._owners.get(lease.run_id) != (lease.server_id, lease.epoch):
+            return
+        del self._owners[lease.run_id]
+        rerun_at = self._rerun_at.pop(lease.run_id, None)
+        run = self._runs.get(lease.run_id)
+        if rerun_at is not None and run is not None and not run.status.terminal:
+            run.ready_at = rerun_at if run.ready_at is None else min(run.ready_at, rerun_at)
 
     def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
         due = [
@@ -149,6 +180,9 @@ class MemoryStore:
             for e in self._events
             if e.name == name and e.received_at >= since and e.skipped is None
         ]
+
+    def lock_event_names(self, names: Sequence[str], *, exclusive: bool) -> None:
+        """Nothing to lock: one writer at a time."""
 
     def add_wait(self, wait: WaitRecord) -> None:
         self.remove_wait(wait.run_id, wait.step_key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,23 +141,50 @@ class SQLiteStore:
             "UPDATE runs SET status=?, started_at=?, ended_at=?, ready_at=?, attempt=?, "
             "cancel_reason=?, idempotency_key=?, concurrency_keys=?, output=?, error=?, "
             "deadline_at=?, deadline_reason=?, cancel_event_id=? WHERE run_id=?",
-            (
-                run.status.value,
-                run.started_at,
-                run.ended_at,
-                run.ready_at,
-                run.attempt,
-                run.cancel_reason,
-                run.idempotency_key,
-                _dump(run.concurrency_keys),
-                run.output,
-                _dump(run.error),
-                run.deadline_at,
-                run.deadline_reason,
-                run.cancel_event_id,
-                run.run_id,
-            ),
+            (*self._changing_fields(run), run.run_id),
         )
+
+    @staticmethod
+    def _changing_fields(run: RunRecord) -> tuple[Any, ...]:
+        """The values of the columns :meth:`update_run` writes, in its order."""
+        return (
+            run.status.value,
+            run.started_at,
+            run.ended_at,
+            run.ready_at,
+            run.attempt,
+            run.cancel_reason,
+            run.idempotency_key,
+            _dump(run.concurrency_keys),
+            run.output,
+            _dump(run.error),
+            run.deadline_at,
+            run.deadline_reason,
+            run.cancel_event_id,
+        )
+
+    def end_run(self, run: RunRecord) -> bool:
+        ended = self._db.execute(
+            "UPDATE runs SET status=?, started_at=?, ended_at=?, ready_at=?, attempt=?, "
+            "cancel_reason=?, idempotency_key=?, concurrency_keys=?, output=?, error=?, "
+            "deadline_at=?, deadline_reason=?, cancel_event_id=?, rerun_at=NULL "
+            f"WHERE run_id=? AND status NOT IN {_TERMINAL}",
+            (*self._changing_fields(run), run.run_id),
+        ).rowcount
+        if ended:  # an ended run's lease, whoever holds it, fences in nothing more
+            self._leases.pop(run.run_id, None)
+        return bool(ended)
+
+    def make_ready(self, run_id: str, now: float) -> bool:
+        changed = self._db.execute(
+            "UPDATE runs SET "
+            "ready_at = CASE WHEN owner IS NULL THEN MIN(COALESCE(ready_at, ?), ?) "
+            "ELSE ready_at END, "
+            "rerun_at = CASE WHEN owner IS NULL THEN rerun_at ELSE COALESCE(rerun_at, ?) END "
+            f"WHERE run_id=? AND status NOT IN {_TERMINAL}",
+            (now, now, now, run_id),
+        ).rowcount
+        return bool(changed)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         row = self._db.fetchone(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id=?", (run_id,))
@@ -198,7 +225,10 @@ class SQLiteStore:
             self._lock = ServerLock.acquire(self.path)  # StoreError if another server has it
         # Holding the lock, every other server of this file is dead: hand back their runs.
         self._db.execute(
-            "UPDATE runs SET owner=NULL WHERE owner IS NOT NULL AND owner != ?", (server_id,)
+            "UPDATE runs SET owner=NULL, rerun_at=NULL, ready_at=CASE WHEN rerun_at IS NULL "
+            "THEN ready_at ELSE MIN(COALESCE(ready_at, rerun_at), rerun_at) END "
+            "WHERE owner IS NOT NULL AND owner != ?",
+            (server_id,),
         )
         self._db.execute("DELETE FROM servers WHERE server_id != ?", (server_id,))
         self._leases = {run: held for run, held in self._leases.items() if held[0] == server_id}
@@ -212,7 +242,8 @@ class SQLiteStore:
     def reap_server(self, server_id: str, now: float) -> int:
         self._db.execute("DELETE FROM servers WHERE server_id=?", (server_id,))
         handed_back = self._db.execute(
-            f"UPDATE runs SET owner=NULL, ready_at=? WHERE owner=? AND status NOT IN {_TERMINAL}",
+            "UPDATE runs SET owner=NULL, ready_at=?, rerun_at=NULL "
+            f"WHERE owner=? AND status NOT IN {_TERMINAL}",
             (now, server_id),
         ).rowcount
         self._db.execute("UPDATE runs SET owner=NULL WHERE owner=?", (server_id,))
@@ -237,7 +268,10 @@ class SQLiteStore:
         if self._leases.get(lease.run_id) == (lease.server_id, lease.epoch):
             del self._leases[lease.run_id]
         self._db.execute(
-            "UPDATE runs SET owner=NULL WHERE run_id=? AND owner=? AND epoch=?",
+            "UPDATE runs SET owner=NULL, rerun_at=NULL, ready_at=CASE "
+            f"WHEN rerun_at IS NULL OR status IN {_TERMINAL} THEN ready_at "
+            "ELSE MIN(COALESCE(ready_at, rerun_at), rerun_at) END "
+            "WHERE run_id=? AND owner=? AND epoch=?",
             (lease.run_id, lease.server_id, lease.epoch),
         )
 
@@ -353,6 +387,9 @@ class SQLiteStore:
         return [_event_from(row) for row in rows]
 
     # -- waits and logs -----------------------------------------------------------------
+
+    def lock_event_names(self, names: Sequence[str], *, exclusive: bool) -> None:
+        """Nothing to lock: one writer at a time."""
 
     def add_wait(self, wait: WaitRecord) -> None:
         self._db.execute(

@@ -142,7 +142,12 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE skipped IS NULL OR skipped NOT LIKE 'duplicate:%'
         GROUP BY id;
     """,
-    # 6: listings stay fast with millions of rows (`GET /api/runs?status=` reads its page from
+    # 6: a run made ready while a server holds it for a pass is flagged (when), and becomes
+    # due when that pass releases it: the wake-up is never lost, whichever server woke it.
+    """
+    ALTER TABLE runs ADD COLUMN rerun_at REAL;
+    """,
+    # 7: listings stay fast with millions of rows (`GET /api/runs?status=` reads its page from
     # an index in order; `/api/events?name=` likewise), and retention finds what expired
     # without a scan.
     """

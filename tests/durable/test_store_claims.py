@@ -91,6 +91,7 @@ def test_event_ids_stored_before_the_claims_table_stay_claimed(tmp_path: Path) -
     store.close()
     conn = sqlite3.connect(db)  # as a database written by schema 4 would be
     conn.execute("DROP TABLE event_ids")
+    conn.execute("ALTER TABLE runs DROP COLUMN rerun_at")  # added by schema 6
     conn.execute("PRAGMA user_version=4")
     conn.commit()
     conn.close()
