@@ -89,7 +89,7 @@ def stop(server: DevProcess) -> int:
     return code
 
 
-def test_json_logs_metrics_and_two_workers(tmp_path: Path) -> None:
+def test_json_logs_metrics_and_two_workers_one_replaced(tmp_path: Path) -> None:
     server = start_server(tmp_path, "--workers", "2")
     try:
         server.send([{"name": "job/start", "data": {"sleep": 0.4}} for _ in range(4)])
@@ -104,6 +104,13 @@ def test_json_logs_metrics_and_two_workers(tmp_path: Path) -> None:
         assert metrics['durable_step_latency_seconds_bucket{le="+Inf"}'] >= 8
         assert metrics["durable_queue_depth"] == 0
         assert metrics["durable_worker_restarts_total"] == 0
+
+        os.kill(sorted(pids)[0], signal.SIGKILL)  # a dead worker is replaced, and counted
+        server.send([{"name": "job/start", "data": {"sleep": 0.2}} for _ in range(4)])
+        wait_for(lambda: server.finished("work", 8), 30, "4 more runs to finish")
+        again = parse_metrics(server.client.get("/metrics").text)
+        assert again["durable_worker_restarts_total"] == 1
+        assert again['durable_runs{status="completed"}'] == 8
     finally:
         assert stop(server) == 0
     lines = [json.loads(line) for line in server.output().splitlines() if line.strip()]
@@ -112,7 +119,7 @@ def test_json_logs_metrics_and_two_workers(tmp_path: Path) -> None:
         assert set(line) == {"ts", "level", "msg", "fields"}, line
     assert any(line["msg"].startswith("durable start: 1 function(s)") for line in lines)
     assert sum(1 for line in lines if line["msg"] == "run" and
-               line["fields"]["status"] == "completed") == 4  # fmt: skip
+               line["fields"]["status"] == "completed") == 8  # fmt: skip
 
 
 def test_sigterm_drains_and_a_handed_back_run_completes_after_a_restart(tmp_path: Path) -> None:
