@@ -32,6 +32,7 @@ from .listen import listen
 from .metrics import Metrics
 from .options import DevOptions
 from .pool import WorkerPool
+from .reads import OffLoopReads
 from .registry import FunctionInfo, RegistrationError, Registry, function_info_from_wire
 from .retention import Retention
 from .spawn import SpawnedWorker
@@ -110,6 +111,7 @@ class Server:
             clock=self.clock,
             started_at=self.clock.now(),
             root=self.root,
+            reads=OffLoopReads(self.store, self.orchestrator.flush),
         )
         self.metrics = Metrics(self.store.count_runs_by_status, lambda: self.executor.restarts)
         self.orchestrator.subscribe(self.metrics)
@@ -228,6 +230,8 @@ class Server:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.drain(self.options.drain_timeout)
+        if self.context.reads is not None:
+            self.context.reads.close()
         self.store.close()
 
     async def drain(self, timeout: float) -> None:
