@@ -52,6 +52,16 @@ class WorkerPool:
         """Start the first member's worker; return its hello."""
         return await self.members[0].start(worker)
 
+    async def warm(self) -> None:
+        """Start the other members' workers now, not on their first pass (each imports the
+        user's code: a second or so a worker). One that fails to start is retried then."""
+        results = await asyncio.gather(
+            *(member.ready() for member in self.members[1:]), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, Exception):
+                raise result
+
     async def swap(self, worker: WorkerProcess) -> None:
         """Make ``worker`` the first member's; the others restart on their next pass."""
         await self.members[0].swap(worker)

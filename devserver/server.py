@@ -121,6 +121,7 @@ class Server:
             else None
         )
         self.files: list[Path] = []
+        self._warming: asyncio.Future[None] | None = None
         self._stop = asyncio.Event()
 
     def _spawn(self, files: list[Path] | None = None) -> WorkerProcess:
@@ -171,6 +172,8 @@ class Server:
         worker, hello, self.files = await start_loading(self._spawn, self.files, first)
         if worker is not None:
             await self.executor.swap(worker)
+            if isinstance(self.executor, WorkerPool):  # the other workers start meanwhile
+                self._warming = asyncio.ensure_future(self.executor.warm())
         self._install(*hello_to_registry(hello))
         recovered = self.orchestrator.recover()
         self.orchestrator.subscribe(self.log)
@@ -242,6 +245,8 @@ class Server:
         if passes and timeout > 0:
             self.log.info(f"draining: {len(passes)} pass(es) in flight (up to {timeout:g}s)")
             await asyncio.wait(passes, timeout=timeout)
+        if self._warming is not None:
+            self._warming.cancel()
         await self.executor.close()
         left = list(self.orchestrator.in_flight.tasks.values())
         if left:  # they end now (their worker is gone): let them write that down

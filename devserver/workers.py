@@ -300,6 +300,10 @@ class WorkerExecutor:
         if old is not None:
             await old.stop()
 
+    async def ready(self) -> WorkerProcess:
+        """The current worker, started (or replaced) first if it is not running."""
+        return await self._worker()
+
     async def _worker(self) -> WorkerProcess:
         async with self._replacing:
             if self.current is None or not self.current.alive:
