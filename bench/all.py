@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import event_matching
+import flow_control
 import hot_reload
 import restart
 import server_overhead
@@ -38,6 +39,7 @@ BENCHES: dict[str, tuple[Callable[[], Report], Callable[[], Report]]] = {
     "sleeping": (sleeping.collect, lambda: sleeping.collect(500, 10)),
     "restart": (restart.collect, lambda: restart.collect(20, 1)),
     "hot_reload": (hot_reload.collect, lambda: hot_reload.collect(2)),
+    "flow_control": (flow_control.collect, lambda: flow_control.collect(1000)),
 }
 
 

@@ -106,7 +106,7 @@ def runs(
         table.add_row(
             escape(str(item.get("run_id"))),
             escape(str(item.get("function_id"))),
-            styled_status(item.get("status")),
+            _status_cell(item),
             escape(str((item.get("event") or {}).get("name", ""))),
             format_time(started, ms=False),
             human_duration(_elapsed(started, parse_time(item.get("ended_at")), item, now)),
@@ -150,6 +150,13 @@ def show_run(
     else:
         console.print("[dim]no steps yet[/]")
     _print_result(console, body)
+
+
+def _status_cell(item: dict[str, Any]) -> str:
+    """The status, with why a queued run is held back (``throttle``, ``concurrency``, ...)."""
+    status = styled_status(item.get("status"))
+    reason = item.get("queued_reason")
+    return f"{status} [dim]({escape(str(reason))})[/]" if reason else status
 
 
 def _header(run: dict[str, Any], now: datetime) -> Table:

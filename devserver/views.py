@@ -54,7 +54,9 @@ def run_view(
         "trigger": run.trigger,
         "cancel_reason": run.cancel_reason,
         "parent_run_id": run.parent_run_id,
-        "queued_reason": queued_reason if run.status.value == "queued" else None,
+        "queued_reason": (queued_reason or run.queued_reason)
+        if run.status.value == "queued"
+        else None,
     }
     if len(run.events) > 1:
         view["events"] = run.events

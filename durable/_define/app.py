@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -92,9 +93,18 @@ class Durable:
         """Declare a durable function. Every option is validated here, at decoration time.
 
         Options: ``name``, ``retries`` (default 4), ``backoff``, ``concurrency``,
-        ``idempotency``, ``cancel_on``, ``timeouts``, ``checkpointing``. See the API reference.
+        ``idempotency``, ``cancel_on``, ``timeouts``, ``checkpointing``, and flow control:
+        ``throttle``, ``rate_limit``, ``debounce``, ``batch_events``, ``priority``,
+        ``singleton``, ``on_failure`` (see docs/flow-control.md).
         """
+        on_failure = options.pop("on_failure", None)
         config = parse_function_config({"id": id, "triggers": triggers, **options})
+        if on_failure is not None and not inspect.iscoroutinefunction(on_failure):
+            raise ConfigError(
+                "'on_failure' must be an 'async def' function taking ctx",
+                function_id=config.id,
+                field="on_failure",
+            )
         if config.id in self._functions:
             raise DuplicateFunctionError(
                 "another function of this app already uses this id",
@@ -116,9 +126,34 @@ class Durable:
                 )
             fn = DurableFunction(self, config, handler)
             self._functions[config.id] = fn
+            if on_failure is not None:
+                self._register_on_failure(config.id, on_failure)
             return fn
 
         return register
+
+    def _register_on_failure(self, function_id: str, handler: Handler) -> None:
+        """``on_failure``: its own function ``<id>-failure``, triggered by this function's
+        ``durable/function.failed`` only."""
+        failure_id = f"{function_id}-failure"
+        if failure_id in self._functions:
+            raise DuplicateFunctionError(
+                f"on_failure registers {failure_id!r}, which another function already uses",
+                function_id=function_id,
+                field="on_failure",
+            )
+        config = parse_function_config(
+            {
+                "id": failure_id,
+                "triggers": [
+                    {
+                        "event": "durable/function.failed",
+                        "if": f"event.data.function_id == {json.dumps(function_id)}",
+                    }
+                ],
+            }
+        )
+        self._functions[failure_id] = DurableFunction(self, config, handler)
 
     async def send(self, events: Event | Mapping[str, Any] | Sequence[Any]) -> list[str]:
         """Send one event or a list to the server at ``DURABLE_URL``; returns the event ids."""

@@ -18,6 +18,7 @@ from .._limits import MAX_CONCURRENCY_RULES, MAX_TRIGGERS
 from .backoff import Backoff, parse_backoff
 from .durations import parse_duration
 from .expressions import Expression, compile_expression
+from .flow_options import FLOW_OPTION_NAMES, FlowOptions, parse_flow_options
 from .triggers import (
     CronTrigger,
     EventTrigger,
@@ -41,16 +42,21 @@ KNOWN_OPTIONS = frozenset(
         "cancel_on",
         "timeouts",
         "checkpointing",
+        *FLOW_OPTION_NAMES,
     }
 )
 
 
 @dataclass(frozen=True, slots=True)
 class ConcurrencyRule:
-    """At most ``limit`` runs executing at once, per value of ``key`` when given."""
+    """At most ``limit`` runs executing at once, per value of ``key`` when given.
+
+    ``scope``: ``fn`` (this function's runs) or ``env`` (every function using the same key).
+    """
 
     limit: int
     key: Expression | None = None
+    scope: str = "fn"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,7 @@ class FunctionConfig:
     finish_timeout: timedelta | None = None
     checkpointing: bool = True
     max_runtime: timedelta | None = None
+    flow: FlowOptions = field(default_factory=FlowOptions)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -145,6 +152,7 @@ def parse_function_config(options: Mapping[str, Any]) -> FunctionConfig:
         finish_timeout=finish_timeout,
         checkpointing=checkpointing,
         max_runtime=max_runtime,
+        flow=parse_flow_options(options, function_id),
         raw=raw,
     )
 
@@ -209,10 +217,10 @@ def _concurrency(raw: Any, function_id: str) -> tuple[ConcurrencyRule, ...]:
     for i, item in enumerate(items):
         where = f"concurrency[{i}]" if isinstance(raw, (list, tuple)) else "concurrency"
         if isinstance(item, Mapping):
-            unknown = set(item) - {"limit", "key"}
+            unknown = set(item) - {"limit", "key", "scope"}
             if unknown:
                 raise ConfigError(
-                    f"unknown key(s) {sorted(unknown)}; a rule has 'limit' and 'key'",
+                    f"unknown key(s) {sorted(unknown)}; a rule has 'limit', 'key' and 'scope'",
                     function_id=function_id,
                     field=where,
                 )
@@ -220,15 +228,29 @@ def _concurrency(raw: Any, function_id: str) -> tuple[ConcurrencyRule, ...]:
                 item.get("limit"),
                 _expression(item.get("key"), function_id, where + ".key"),
             )
+            scope = item.get("scope", "fn")
+            if scope not in ("fn", "env"):
+                raise ConfigError(
+                    f"'scope' must be 'fn' or 'env', got {scope!r}",
+                    function_id=function_id,
+                    field=where + ".scope",
+                )
+            if scope == "env" and key is None:
+                raise ConfigError(
+                    "'scope': 'env' needs a 'key' (the limit is shared by every function "
+                    "using the same key)",
+                    function_id=function_id,
+                    field=where + ".key",
+                )
         else:
-            limit, key = item, None
+            limit, key, scope = item, None, "fn"
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigError(
                 f"the limit must be a positive integer, got {limit!r}",
                 function_id=function_id,
                 field=where,
             )
-        rules.append(ConcurrencyRule(limit=limit, key=key))
+        rules.append(ConcurrencyRule(limit=limit, key=key, scope=scope))
     return tuple(rules)
 
 

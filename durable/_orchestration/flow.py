@@ -1,12 +1,13 @@
-"""Flow control, I/O-free: concurrency keys and slots, idempotency keys, cron ticks."""
+"""Flow control, I/O-free: concurrency keys, flow keys, priority, idempotency keys, cron ticks."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from .._define.config import FunctionConfig
+from .._define.expressions import Expression
+from .._define.flow_options import PRIORITY_CLAMP
 from .._define.triggers import CronTrigger
 from .._ids import derived_id
 
@@ -14,12 +15,36 @@ CRON_EVENT = "durable/scheduled.timer"
 
 
 def concurrency_keys(config: FunctionConfig, event: Mapping[str, Any]) -> list[str]:
-    """One slot key per concurrency rule: ``function#rule#value`` (value empty without key)."""
+    """One slot key per concurrency rule: ``function#rule#value`` (value empty without key),
+    or ``env#value`` for a rule of ``scope: "env"`` (shared by every function using it)."""
     keys = []
     for index, rule in enumerate(config.concurrency):
-        value = "" if rule.key is None else (rule.key.key({"event": event}) or "")
-        keys.append(f"{config.id}#{index}#{value}")
+        value = flow_key(rule.key, event)
+        keys.append(f"env#{value}" if rule.scope == "env" else f"{config.id}#{index}#{value}")
     return keys
+
+
+def concurrency_slots(config: FunctionConfig, keys: list[str]) -> list[tuple[str, int]]:
+    """The ``(key, limit)`` pairs a run takes to start a pass."""
+    return list(zip(keys, (rule.limit for rule in config.concurrency), strict=False))
+
+
+def flow_key(expression: Expression | None, event: Mapping[str, Any]) -> str:
+    """The value of a flow-control ``key`` for ``event`` (empty: no key, or no value)."""
+    if expression is None:
+        return ""
+    return expression.key({"event": event}) or ""
+
+
+def priority_of(config: FunctionConfig, event: Mapping[str, Any]) -> float:
+    """The ``priority.run`` seconds for ``event``, clamped to +-600 (0 without, or on error)."""
+    expression = config.flow.priority
+    if expression is None:
+        return 0.0
+    value = expression.value({"event": event})
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return 0.0
+    return float(max(-PRIORITY_CLAMP, min(PRIORITY_CLAMP, value)))
 
 
 def idempotency_key(config: FunctionConfig, event: Mapping[str, Any]) -> str | None:
@@ -27,30 +52,6 @@ def idempotency_key(config: FunctionConfig, event: Mapping[str, Any]) -> str | N
     if config.idempotency is None:
         return None
     return config.idempotency.key({"event": event})
-
-
-class Slots:
-    """Counts passes in flight per concurrency key; a run starts only if all its keys have room."""
-
-    def __init__(self) -> None:
-        self._used: Counter[str] = Counter()
-
-    def try_acquire(self, config: FunctionConfig, keys: list[str]) -> bool:
-        """Take one slot of each key, or none if any key is at its limit."""
-        limits = [rule.limit for rule in config.concurrency]
-        pairs = list(zip(keys, limits, strict=False))
-        if any(self._used[key] >= limit for key, limit in pairs):
-            return False
-        for key, _ in pairs:
-            self._used[key] += 1
-        return True
-
-    def release(self, keys: list[str]) -> None:
-        """Give back the slots taken by :meth:`try_acquire`."""
-        for key in keys:
-            self._used[key] -= 1
-            if self._used[key] <= 0:
-                del self._used[key]
 
 
 def cron_event(function_id: str, trigger: CronTrigger, tick: float) -> dict[str, Any]:

@@ -82,6 +82,7 @@ class Passes:
     async def _execute(self, run: RunRecord) -> None:
         config = self.functions.get(run.function_id)
         if config is None:  # not loaded: held back if its code failed to load, else failed
+            self.store.release_slots(run.run_id)
             if not self.parking.park(run):
                 self.runs.fail(run, UnknownFunctionError(run.function_id).to_dict())
             self.journal.flush()
@@ -162,6 +163,7 @@ class Passes:
             )
             self.in_flight.rerun.discard(run.run_id)
             return
+        self.store.release_slots(run.run_id)  # committed with the pass's end
         latest = self.store.get_run(run.run_id)
         if latest is None or latest.status.terminal:
             self.in_flight.ended(run.run_id)

@@ -40,6 +40,7 @@ from .._stores.base import (
     Store,
 )
 from .._text import clean_error, shown_text
+from .admission import admit, on_end
 from .clock import Clock
 from .flow import concurrency_keys, idempotency_key
 from .functions import FunctionRegistry
@@ -52,6 +53,8 @@ from .waits import make_wait
 FUNCTION_FAILED = "durable/function.failed"
 FUNCTION_CANCELLED = "durable/function.cancelled"
 FUNCTION_INVOKED = "durable/function.invoked"
+#: The triggers flow control applies to (a manual start or an invoke bypasses it).
+FLOW_TRIGGERS = frozenset({"event", "cron"})
 
 
 class Runs:
@@ -228,7 +231,8 @@ class Runs:
         parent: RunRecord | None = None,
         step_key: str | None = None,
     ) -> RunRecord | str:
-        """A new queued run, or (for a repeated idempotency key) why none was created."""
+        """A new queued run, or why none was created (a repeated idempotency key, flow
+        control), or the pending run that took the event (debounce, batch)."""
         now = self.clock.now()
         run_id = new_id(int(now * 1000))
         key = idempotency_key(config, event) if trigger == "event" else None
@@ -252,6 +256,10 @@ class Runs:
             idempotency_key=key,
             concurrency_keys=concurrency_keys(config, event),
         )
+        if trigger in FLOW_TRIGGERS:
+            admitted = admit(self, config, run)
+            if admitted is not None:
+                return admitted
         if config.start_timeout is not None:
             run.deadline_at = now + config.start_timeout.total_seconds()
             run.deadline_reason = "timeouts.start: the run did not start in time"
@@ -269,7 +277,10 @@ class Runs:
                 )
             )
         if self.journal.listeners:
-            self.journal.notify("run", run_change(run))
+            change = run_change(run)
+            if run.queued_reason is not None:
+                change["reason"] = run.queued_reason
+            self.journal.notify("run", change)
         return run
 
     def start_run(
@@ -373,6 +384,11 @@ class Runs:
         if self.journal.listeners:
             self.journal.notify("run", run_change(run))
         self.store.remove_waits(run.run_id)
+        if run.run_id not in self.in_flight:  # else the pass gives its slots back as it ends
+            self.store.release_slots(run.run_id)
+        config = self.functions.get(run.function_id)
+        if config is not None:
+            on_end(self.store, config, run)
         self.journal.after_commit(functools.partial(self._mocks.pop, run.run_id, None))
         for step in self.store.get_steps(run.run_id, statuses=PARKED_STEP_STATUSES):
             step.status, step.ended_at, step.wake_at = StepStatus.CANCELLED, run.ended_at, None

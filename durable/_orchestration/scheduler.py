@@ -1,7 +1,8 @@
-"""Scheduling: which passes start when. Due runs, concurrency slots, cron ticks, deadlines.
+"""Scheduling: which passes start when. Due runs, flow control, cron ticks, deadlines.
 
-The :class:`Scheduler` picks due runs (oldest due first, skipping those whose concurrency
-keys are full), fires due cron ticks (at most once per tick, a missed stretch of ticks
+The :class:`Scheduler` picks due runs (oldest due first, less their priority), holds back
+those whose concurrency keys are full (slots in the store) or whose throttle is at its limit
+(``queued_reason``), fires due cron ticks (at most once per tick, a missed stretch of ticks
 once), cancels runs past their ``timeouts`` deadline, and drives the loops: :meth:`settle`
 for virtual time, and :meth:`run_forever` for the real clock. A pass itself is a callable
 it is given (:meth:`Passes.execute` in the engine); a pass
@@ -17,12 +18,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from .._define.config import FunctionConfig
 from .._define.triggers import CronTrigger
 from .._errors import StoreError
 from .._limits import EVENT_DEDUP_WINDOW_SECONDS
 from .._stores.base import EventRecord, RunRecord, RunStatus, Store
+from .admission import on_start
 from .clock import Clock
-from .flow import Slots, cron_event
+from .flow import concurrency_slots, cron_event, flow_key
 from .functions import FunctionRegistry
 from .in_flight import InFlight
 from .journal import Journal
@@ -65,8 +68,6 @@ class Scheduler:
         self.max_parallel = max_parallel
         self.server_id = server_id  #: claims runs in the store under this name
         self.wakeup = in_flight.wakeup  #: set whenever new work may be due
-        self._slots = Slots()
-        self._held_slots: dict[str, list[str]] = {}
         self._cron_next: dict[tuple[str, str], float] = {}
         #: runs whose pass was abandoned because the database refused its writes: made ready
         #: again (from their last commit) once writes work
@@ -103,26 +104,65 @@ class Scheduler:
         room = self.max_parallel - len(self.in_flight.tasks)
         if room <= 0:
             return 0
-        started = 0
-        due = self.store.ready_runs(self.clock.now(), room + len(self.in_flight.tasks) + 1000)
+        started, now, held = 0, self.clock.now(), False
+        due = self.store.ready_runs(now, room + len(self.in_flight.tasks) + 1000)
+        full: set[str] = set()  #: concurrency keys found at their limit this round
         for run in due:
             if run.run_id in self.in_flight.tasks or started >= room:
                 continue
             config = self.functions.get(run.function_id)
-            if config is not None and config.concurrency:
-                if not self._slots.try_acquire(config, run.concurrency_keys):
+            if config is not None:
+                reason = self._hold_back(run, config, now, full)
+                if reason is not None:
+                    if reason != run.queued_reason or reason == "throttle":
+                        run.queued_reason = reason
+                        self.runs.save_run(run, reason=reason)
+                        held = True
                     continue
-                self._held_slots[run.run_id] = run.concurrency_keys
             lease = self.store.claim_run(run.run_id, self.server_id)
             if lease is None:  # another server holds it for a pass
-                self._slots.release(self._held_slots.pop(run.run_id, []))
+                self.store.release_slots(run.run_id)
                 continue
+            if config is not None and run.started_at is None:
+                on_start(self.store, config, run)
+            run.queued_reason = None
             self.in_flight.leases[run.run_id] = lease
             task = asyncio.ensure_future(self._pass(run))
             self.in_flight.tasks[run.run_id] = task
             task.add_done_callback(functools.partial(self._pass_done, run.run_id))
             started += 1
+        if held:
+            self.journal.flush()
         return started
+
+    def _hold_back(
+        self, run: RunRecord, config: FunctionConfig, now: float, full: set[str]
+    ) -> str | None:
+        """Why ``run`` may not start a pass now (``concurrency``, ``throttle``), or None
+        having taken its concurrency slots and (first pass) its throttle start."""
+        if config.concurrency:
+            keys = run.concurrency_keys
+            # no slot freed since this round found the key full (a run that started before
+            # may hold its slot from a pass cut short by a crash: it asks the store)
+            if run.started_at is None and full.intersection(keys):
+                return "concurrency"
+            if not self.store.acquire_slots(run.run_id, concurrency_slots(config, keys)):
+                if len(keys) == 1:
+                    full.add(keys[0])
+                return "concurrency"
+        rule = config.flow.throttle
+        if rule is None or run.started_at is not None:
+            return None
+        if run.queued_reason == "throttle":  # its reserved start has come
+            return None
+        key = f"throttle#{config.id}#{flow_key(rule.key, run.event)}"
+        wait = self.store.gcra_reserve(key, now, rule.interval, rule.tolerance)
+        if wait <= 0:
+            return None
+        # the start is reserved (FIFO, one write per run): due then, with no second check
+        self.store.release_slots(run.run_id)
+        run.ready_at = now + wait
+        return "throttle"
 
     async def _pass(self, run: RunRecord) -> None:
         try:
@@ -136,9 +176,10 @@ class Scheduler:
         if lease is not None:
             with contextlib.suppress(StoreError):  # a lease left behind is this server's own
                 self.store.release_run(lease)
-        if run_id not in self.stranded:
+        if run_id not in self.stranded:  # (a stranded run keeps its slots: it goes again)
+            with contextlib.suppress(StoreError):  # a pass gives them back as it commits its
+                self.store.release_slots(run_id)  # end; this covers one that did not
             self._retry_delay = 0.0  # a pass went through: the database takes writes
-        self._slots.release(self._held_slots.pop(run_id, []))
         self.wakeup.set()
 
     def tick(self) -> int:
@@ -194,8 +235,10 @@ class Scheduler:
                 received_at=now,
             )
             run = self.runs.create_run(config, event, trigger="cron")
-            assert isinstance(run, RunRecord)
-            record.run_ids.append(run.run_id)
+            if isinstance(run, RunRecord):
+                record.run_ids.append(run.run_id)
+            else:
+                record.skipped = run
             self.store.insert_event(record)
         return next_at
 
@@ -263,7 +306,7 @@ class Scheduler:
             config = self.functions.get(run.function_id)
             if config is None or not config.concurrency:
                 return True
-            if self._slots.try_acquire(config, run.concurrency_keys):
-                self._slots.release(run.concurrency_keys)
+            slots = concurrency_slots(config, run.concurrency_keys)
+            if all(self.store.slots_in_use(key) < limit for key, limit in slots):
                 return True
         return False

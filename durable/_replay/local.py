@@ -89,7 +89,8 @@ def run_view(store: Store, record: RunRecord, *, queued_reason: str | None = Non
         attempt=record.attempt,
         cancel_reason=record.cancel_reason,
         events=[Event.from_dict(event) for event in record.events or [record.event]],
-        queued_reason=queued_reason,
+        queued_reason=queued_reason
+        or (record.queued_reason if record.status == "queued" else None),
     )
 
 

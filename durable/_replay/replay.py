@@ -201,7 +201,7 @@ async def _run(
     if len(events) > 1:
         now_ms = int(engine.clock.now() * 1000)
         record.events = [validate_event(e, now_ms=now_ms).to_dict() for e in events]
-        engine.store.update_run(record)
+        engine.store.set_run_events(record.run_id, record.event, record.events)
     start = engine.clock.now()
     timeline: list[tuple[float, int, dict[str, Any] | None]] = [
         (start + parse_duration(item["after"]).total_seconds(), index, dict(item["event"]))

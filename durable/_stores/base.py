@@ -78,6 +78,8 @@ class RunRecord:
     concurrency_keys: list[str] = field(default_factory=list)
     deadline_at: float | None = None  #: ``timeouts.start`` / ``timeouts.finish`` expiry
     deadline_reason: str | None = None
+    queued_reason: str | None = None  #: why flow control holds it back (``throttle``, ...)
+    priority: float = 0.0  #: seconds: ordered as if due that much earlier (flow ``priority``)
 
 
 @dataclass(slots=True)
@@ -232,7 +234,8 @@ class Store(Protocol):
         ...
 
     def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
-        """Non-terminal runs whose ``ready_at`` is due, oldest due first."""
+        """Non-terminal runs whose ``ready_at`` is due, in order of ``ready_at - priority``
+        (then ``created_at``)."""
         ...
 
     def next_ready_at(self) -> float | None:
@@ -381,4 +384,75 @@ class Store(Protocol):
 
     def count_runs_by_status(self) -> dict[str, int]:
         """How many runs the store holds in each status (statuses with none left out)."""
+        ...
+
+    # -- flow control (SPEC 7): state in rows keyed by (function, key), conditional writes --
+
+    def acquire_slots(self, run_id: str, slots: Sequence[tuple[str, int]]) -> bool:
+        """Take one slot of every ``(key, limit)`` for ``run_id``, all or none: each key's
+        count of holders must stay within its limit. Keys the run already holds count as
+        taken (a run that held them when its server died takes them again). False: none."""
+        ...
+
+    def release_slots(self, run_id: str) -> None:
+        """Give back every slot ``run_id`` holds."""
+        ...
+
+    def slots_in_use(self, key: str) -> int:
+        """How many runs hold a slot of ``key``."""
+        ...
+
+    def gcra_take(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        """One GCRA admission on ``key``: 0.0 if admitted (its theoretical arrival time moves
+        on by ``interval``), else the seconds until one would be (nothing changed)."""
+        ...
+
+    def gcra_reserve(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        """Reserve the next GCRA start on ``key`` (its arrival time always moves on by
+        ``interval``): the seconds from ``now`` until that start (0.0: at once). Callers
+        reserving in turn are spaced FIFO; none is refused."""
+        ...
+
+    def debounce_push(
+        self,
+        function_id: str,
+        key: str,
+        run_id: str,
+        *,
+        now: float,
+        period: float,
+        timeout: float | None,
+    ) -> tuple[str, float]:
+        """A debounced event of ``(function_id, key)``: the run that will take it (the pending
+        one, or ``run_id`` if none) and when it is due (``now + period``, capped at
+        ``timeout`` after the first event)."""
+        ...
+
+    def debounce_take(self, function_id: str, key: str, run_id: str) -> None:
+        """The debounced run ``run_id`` starts: later events start a new debounce."""
+        ...
+
+    def batch_push(
+        self, function_id: str, key: str, run_id: str, *, max_size: int
+    ) -> tuple[str, int]:
+        """An event for the open batch of ``(function_id, key)``: the run collecting it (the
+        open batch's, or ``run_id`` opening one) and the batch's size with it. A batch that
+        reaches ``max_size`` is closed (the next event opens another)."""
+        ...
+
+    def batch_close(self, function_id: str, key: str, run_id: str) -> None:
+        """Close the batch of ``run_id`` (it starts, on timeout) if it is still open."""
+        ...
+
+    def singleton_claim(self, function_id: str, key: str, run_id: str) -> str | None:
+        """Claim the singleton ``(function_id, key)`` for ``run_id``: None if won, else the
+        run id holding it."""
+        ...
+
+    def singleton_release(self, function_id: str, key: str, run_id: str) -> None:
+        """``run_id`` ended: free its singleton (only if it holds it)."""
+        ...
+
+    def set_run_events(self, run_id: str, event: dict[str, Any], events: list[Any]) -> None:
+        """Replace the trigger event(s) of a run not started yet (debounce, batch)."""
         ...

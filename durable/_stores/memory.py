@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from .base import EventRecord, Lease, LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
 
@@ -27,6 +28,13 @@ class MemoryStore:
         self._crons: dict[tuple[str, str], float] = {}
         self._waits: dict[str, dict[tuple[str, str], WaitRecord]] = defaultdict(dict)
         self._logs: dict[str, list[LogRecord]] = defaultdict(list)
+        #: flow control: slot key -> holding run ids; GCRA key -> theoretical arrival time
+        self._holds: dict[str, set[str]] = defaultdict(set)
+        self._gcra: dict[str, float] = {}
+        #: (function, key) -> (run id, first_at, due_at) / (run id, size) / run id
+        self._debounces: dict[tuple[str, str], tuple[str, float, float]] = {}
+        self._batches: dict[tuple[str, str], tuple[str, int]] = {}
+        self._singletons: dict[tuple[str, str], str] = {}
 
     def insert_run(self, run: RunRecord) -> None:
         if run.run_id in self._runs:
@@ -131,7 +139,7 @@ class MemoryStore:
             for r in self._runs.values()
             if r.ready_at is not None and r.ready_at <= now and not r.status.terminal
         ]
-        due.sort(key=lambda r: (r.ready_at or 0.0, r.created_at))
+        due.sort(key=lambda r: ((r.ready_at or 0.0) - r.priority, r.created_at))
         return [copy.deepcopy(r) for r in due[:limit]]
 
     def next_ready_at(self) -> float | None:
@@ -275,6 +283,86 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    # -- flow control -----------------------------------------------------------------------
+
+    def acquire_slots(self, run_id: str, slots: Sequence[tuple[str, int]]) -> bool:
+        wanted = [(k, n) for k, n in slots if run_id not in self._holds.get(k, ())]
+        if any(len(self._holds.get(k, ())) >= n for k, n in wanted):
+            return False
+        for key, _ in wanted:
+            self._holds[key].add(run_id)
+        return True
+
+    def release_slots(self, run_id: str) -> None:
+        for key in [k for k, runs in self._holds.items() if run_id in runs]:
+            self._holds[key].discard(run_id)
+            if not self._holds[key]:
+                del self._holds[key]
+
+    def slots_in_use(self, key: str) -> int:
+        return len(self._holds.get(key, ()))
+
+    def gcra_take(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        tat = max(self._gcra.get(key, now), now)
+        if tat - now > tolerance:
+            return tat - now - tolerance
+        self._gcra[key] = tat + interval
+        return 0.0
+
+    def gcra_reserve(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        before = max(self._gcra.get(key, now), now)
+        self._gcra[key] = before + interval
+        return max(0.0, before - tolerance - now)
+
+    def debounce_push(
+        self,
+        function_id: str,
+        key: str,
+        run_id: str,
+        *,
+        now: float,
+        period: float,
+        timeout: float | None,
+    ) -> tuple[str, float]:
+        held = self._debounces.get((function_id, key))
+        holder, first = (run_id, now) if held is None else (held[0], held[1])
+        due = now + period if timeout is None else min(now + period, first + timeout)
+        self._debounces[(function_id, key)] = (holder, first, due)
+        return holder, due
+
+    def debounce_take(self, function_id: str, key: str, run_id: str) -> None:
+        held = self._debounces.get((function_id, key))
+        if held is not None and held[0] == run_id:
+            del self._debounces[(function_id, key)]
+
+    def batch_push(
+        self, function_id: str, key: str, run_id: str, *, max_size: int
+    ) -> tuple[str, int]:
+        holder, size = self._batches.get((function_id, key), (run_id, 0))
+        size += 1
+        if size >= max_size:
+            self._batches.pop((function_id, key), None)
+        else:
+            self._batches[(function_id, key)] = (holder, size)
+        return holder, size
+
+    def batch_close(self, function_id: str, key: str, run_id: str) -> None:
+        held = self._batches.get((function_id, key))
+        if held is not None and held[0] == run_id:
+            del self._batches[(function_id, key)]
+
+    def singleton_claim(self, function_id: str, key: str, run_id: str) -> str | None:
+        holder = self._singletons.setdefault((function_id, key), run_id)
+        return None if holder == run_id else holder
+
+    def singleton_release(self, function_id: str, key: str, run_id: str) -> None:
+        if self._singletons.get((function_id, key)) == run_id:
+            del self._singletons[(function_id, key)]
+
+    def set_run_events(self, run_id: str, event: dict[str, Any], events: list[Any]) -> None:
+        run = self._runs[run_id]
+        run.event, run.events = copy.deepcopy(event), copy.deepcopy(events)
 
     # -- retention and figures ------------------------------------------------------------
 

@@ -8,7 +8,6 @@ transactions before it may be rolled back (never corrupted). ``fsync=True`` sets
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -21,42 +20,32 @@ from .base import (
     Lease,
     LogRecord,
     RunRecord,
-    RunStatus,
     StepRecord,
     StepStatus,
     WaitRecord,
 )
 from .sqlite_connection import BUSY_TIMEOUT_MS, ServerLock, connect
+from .sqlite_flow import SQLiteFlowOps
+from .sqlite_rows import (
+    EVENT_COLUMNS,
+    RUN_COLUMNS,
+    STEP_COLUMNS,
+    TERMINAL,
+    dump,
+    event_from,
+    event_row,
+    load,
+    run_from,
+    run_row,
+)
 from .sqlite_schema import AFTER_MIGRATION, MIGRATIONS, SCHEMA_VERSION, statements
-
-_RUN_COLUMNS = (
-    "run_id, function_id, status, created_at, started_at, ended_at, ready_at, attempt, trigger, "
-    "parent_run_id, parent_step_key, cancel_reason, idempotency_key, concurrency_keys, output, "
-    "error, event, events, deadline_at, deadline_reason, cancel_event_id"
-)
-_STEP_COLUMNS = (
-    "run_id, key, id, kind, status, position, output, error, attempts, wake_at, detail, "
-    "started_at, ended_at"
-)
-_EVENT_COLUMNS = "id, name, data, ts, user_data, received_at, run_ids, skipped"
-#: ``TERMINAL_STATUSES`` in SQL, written as the ``runs_unfinished`` index's condition is, so
-#: that queries ``WHERE status NOT IN`` it can use that partial index.
-_TERMINAL = "('completed', 'failed', 'cancelled')"
 
 
 class SchemaError(RuntimeError):
     """The database was written by a newer version of durable."""
 
 
-def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
-
-
-def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-class SQLiteStore:
+class SQLiteStore(SQLiteFlowOps):
     """The Store protocol on one SQLite file (``":memory:"`` for a throwaway database)."""
 
     def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
@@ -133,14 +122,14 @@ class SQLiteStore:
 
     def insert_run(self, run: RunRecord) -> None:
         self._db.execute(
-            f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 21)})", _run_row(run)
+            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 23)})", run_row(run)
         )
 
     def update_run(self, run: RunRecord) -> None:
         self._db.execute(
             "UPDATE runs SET status=?, started_at=?, ended_at=?, ready_at=?, attempt=?, "
             "cancel_reason=?, idempotency_key=?, concurrency_keys=?, output=?, error=?, "
-            "deadline_at=?, deadline_reason=?, cancel_event_id=? WHERE run_id=?",
+            "deadline_at=?, deadline_reason=?, cancel_event_id=?, queued_reason=? WHERE run_id=?",
             (*self._changing_fields(run), run.run_id),
         )
 
@@ -155,20 +144,21 @@ class SQLiteStore:
             run.attempt,
             run.cancel_reason,
             run.idempotency_key,
-            _dump(run.concurrency_keys),
+            dump(run.concurrency_keys),
             run.output,
-            _dump(run.error),
+            dump(run.error),
             run.deadline_at,
             run.deadline_reason,
             run.cancel_event_id,
+            run.queued_reason,
         )
 
     def end_run(self, run: RunRecord) -> bool:
         ended = self._db.execute(
             "UPDATE runs SET status=?, started_at=?, ended_at=?, ready_at=?, attempt=?, "
             "cancel_reason=?, idempotency_key=?, concurrency_keys=?, output=?, error=?, "
-            "deadline_at=?, deadline_reason=?, cancel_event_id=?, rerun_at=NULL "
-            f"WHERE run_id=? AND status NOT IN {_TERMINAL}",
+            "deadline_at=?, deadline_reason=?, cancel_event_id=?, queued_reason=?, rerun_at=NULL "
+            f"WHERE run_id=? AND status NOT IN {TERMINAL}",
             (*self._changing_fields(run), run.run_id),
         ).rowcount
         if ended:  # an ended run's lease, whoever holds it, fences in nothing more
@@ -181,14 +171,14 @@ class SQLiteStore:
             "ready_at = CASE WHEN owner IS NULL THEN MIN(COALESCE(ready_at, ?), ?) "
             "ELSE ready_at END, "
             "rerun_at = CASE WHEN owner IS NULL THEN rerun_at ELSE COALESCE(rerun_at, ?) END "
-            f"WHERE run_id=? AND status NOT IN {_TERMINAL}",
+            f"WHERE run_id=? AND status NOT IN {TERMINAL}",
             (now, now, now, run_id),
         ).rowcount
         return bool(changed)
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        row = self._db.fetchone(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id=?", (run_id,))
-        return _run_from(row) if row else None
+        row = self._db.fetchone(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id=?", (run_id,))
+        return run_from(row) if row else None
 
     def list_runs(
         self,
@@ -212,11 +202,11 @@ class SQLiteStore:
             params.append(before)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._db.fetchall(
-            f"SELECT {_RUN_COLUMNS} FROM runs {clause} "
+            f"SELECT {RUN_COLUMNS} FROM runs {clause} "
             "ORDER BY created_at DESC, run_id DESC LIMIT ?",
             (*params, limit),
         )
-        return [_run_from(row) for row in rows]
+        return [run_from(row) for row in rows]
 
     # -- ownership (one server at a time: the server lock is its registration) -------------
 
@@ -243,7 +233,7 @@ class SQLiteStore:
         self._db.execute("DELETE FROM servers WHERE server_id=?", (server_id,))
         handed_back = self._db.execute(
             "UPDATE runs SET owner=NULL, ready_at=?, rerun_at=NULL "
-            f"WHERE owner=? AND status NOT IN {_TERMINAL}",
+            f"WHERE owner=? AND status NOT IN {TERMINAL}",
             (now, server_id),
         ).rowcount
         self._db.execute("UPDATE runs SET owner=NULL WHERE owner=?", (server_id,))
@@ -269,7 +259,7 @@ class SQLiteStore:
             del self._leases[lease.run_id]
         self._db.execute(
             "UPDATE runs SET owner=NULL, rerun_at=NULL, ready_at=CASE "
-            f"WHEN rerun_at IS NULL OR status IN {_TERMINAL} THEN ready_at "
+            f"WHEN rerun_at IS NULL OR status IN {TERMINAL} THEN ready_at "
             "ELSE MIN(COALESCE(ready_at, rerun_at), rerun_at) END "
             "WHERE run_id=? AND owner=? AND epoch=?",
             (lease.run_id, lease.server_id, lease.epoch),
@@ -277,28 +267,28 @@ class SQLiteStore:
 
     def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
         rows = self._db.fetchall(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE ready_at IS NOT NULL AND ready_at <= ? "
-            f"AND status NOT IN {_TERMINAL} ORDER BY ready_at, created_at LIMIT ?",
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE ready_at IS NOT NULL AND ready_at <= ? "
+            f"AND status NOT IN {TERMINAL} ORDER BY ready_at - priority, created_at LIMIT ?",
             (now, limit),
         )
-        return [_run_from(row) for row in rows]
+        return [run_from(row) for row in rows]
 
     def next_ready_at(self) -> float | None:
         row = self._db.fetchone(
             f"SELECT MIN(ready_at) FROM runs WHERE ready_at IS NOT NULL "
-            f"AND status NOT IN {_TERMINAL}"
+            f"AND status NOT IN {TERMINAL}"
         )
         return float(row[0]) if row and row[0] is not None else None
 
     def unfinished_runs(self) -> list[RunRecord]:
-        rows = self._db.fetchall(f"SELECT {_RUN_COLUMNS} FROM runs WHERE status NOT IN {_TERMINAL}")
-        return [_run_from(row) for row in rows]
+        rows = self._db.fetchall(f"SELECT {RUN_COLUMNS} FROM runs WHERE status NOT IN {TERMINAL}")
+        return [run_from(row) for row in rows]
 
     # -- steps --------------------------------------------------------------------------
 
     def upsert_step(self, step: StepRecord) -> None:
         self._db.execute(
-            f"INSERT OR REPLACE INTO steps ({_STEP_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+            f"INSERT OR REPLACE INTO steps ({STEP_COLUMNS}) VALUES ({', '.join('?' * 13)})",
             (
                 step.run_id,
                 step.key,
@@ -307,10 +297,10 @@ class SQLiteStore:
                 step.status.value,
                 step.position,
                 step.output,
-                _dump(step.error),
-                _dump(step.attempts),
+                dump(step.error),
+                dump(step.attempts),
                 step.wake_at,
-                _dump(step.detail),
+                dump(step.detail),
                 step.started_at,
                 step.ended_at,
             ),
@@ -324,7 +314,7 @@ class SQLiteStore:
             where += f" AND status IN ({', '.join('?' * len(statuses))})"
             params += [status.value for status in statuses]
         rows = self._db.fetchall(
-            f"SELECT {_STEP_COLUMNS} FROM steps WHERE {where} ORDER BY position", params
+            f"SELECT {STEP_COLUMNS} FROM steps WHERE {where} ORDER BY position", params
         )
         return [
             StepRecord(
@@ -335,10 +325,10 @@ class SQLiteStore:
                 status=StepStatus(row[4]),
                 position=row[5],
                 output=row[6],
-                error=_load(row[7]),
-                attempts=_load(row[8]),
+                error=load(row[7]),
+                attempts=load(row[8]),
                 wake_at=row[9],
-                detail=_load(row[10]),
+                detail=load(row[10]),
                 started_at=row[11],
                 ended_at=row[12],
             )
@@ -349,42 +339,42 @@ class SQLiteStore:
 
     def insert_event(self, event: EventRecord) -> None:
         self._db.execute(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            _event_row(event),
+            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            event_row(event),
         )
 
     def update_event(self, event: EventRecord) -> None:
         self._db.execute(
             "UPDATE events SET run_ids=?, skipped=? "
             "WHERE seq=(SELECT MAX(seq) FROM events WHERE id=?)",
-            (_dump(event.run_ids), event.skipped, event.id),
+            (dump(event.run_ids), event.skipped, event.id),
         )
 
     def get_event(self, event_id: str) -> EventRecord | None:
         row = self._db.fetchone(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE id=? ORDER BY seq LIMIT 1", (event_id,)
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE id=? ORDER BY seq LIMIT 1", (event_id,)
         )
-        return _event_from(row) if row else None
+        return event_from(row) if row else None
 
     def list_events(self, *, name: str | None = None, limit: int = 50) -> list[EventRecord]:
         if name is None:
             rows = self._db.fetchall(
-                f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?", (limit,)
+                f"SELECT {EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?", (limit,)
             )
         else:
             rows = self._db.fetchall(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE name=? ORDER BY seq DESC LIMIT ?",
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE name=? ORDER BY seq DESC LIMIT ?",
                 (name, limit),
             )
-        return [_event_from(row) for row in rows]
+        return [event_from(row) for row in rows]
 
     def events_since(self, name: str, since: float) -> list[EventRecord]:
         rows = self._db.fetchall(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE name=? AND received_at>=? "
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE name=? AND received_at>=? "
             "AND skipped IS NULL ORDER BY seq",
             (name, since),
         )
-        return [_event_from(row) for row in rows]
+        return [event_from(row) for row in rows]
 
     # -- waits and logs -----------------------------------------------------------------
 
@@ -484,16 +474,16 @@ class SQLiteStore:
 
     def expired_deadlines(self, now: float) -> list[RunRecord]:
         rows = self._db.fetchall(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE deadline_at IS NOT NULL AND deadline_at <= ? "
-            f"AND status NOT IN {_TERMINAL}",
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE deadline_at IS NOT NULL AND deadline_at <= ? "
+            f"AND status NOT IN {TERMINAL}",
             (now,),
         )
-        return [_run_from(row) for row in rows]
+        return [run_from(row) for row in rows]
 
     def next_deadline_at(self) -> float | None:
         row = self._db.fetchone(
             f"SELECT MIN(deadline_at) FROM runs WHERE deadline_at IS NOT NULL "
-            f"AND status NOT IN {_TERMINAL}"
+            f"AND status NOT IN {TERMINAL}"
         )
         return float(row[0]) if row and row[0] is not None else None
 
@@ -548,81 +538,3 @@ class SQLiteStore:
 
     def count_runs_by_status(self) -> dict[str, int]:
         return sqlite_retention.count_runs_by_status(self._db)
-
-
-def _run_row(run: RunRecord) -> tuple[Any, ...]:
-    return (
-        run.run_id,
-        run.function_id,
-        run.status.value,
-        run.created_at,
-        run.started_at,
-        run.ended_at,
-        run.ready_at,
-        run.attempt,
-        run.trigger,
-        run.parent_run_id,
-        run.parent_step_key,
-        run.cancel_reason,
-        run.idempotency_key,
-        _dump(run.concurrency_keys),
-        run.output,
-        _dump(run.error),
-        _dump(run.event),
-        _dump(run.events),
-        run.deadline_at,
-        run.deadline_reason,
-        run.cancel_event_id,
-    )
-
-
-def _run_from(row: tuple[Any, ...]) -> RunRecord:
-    return RunRecord(
-        run_id=row[0],
-        function_id=row[1],
-        status=RunStatus(row[2]),
-        created_at=row[3],
-        started_at=row[4],
-        ended_at=row[5],
-        ready_at=row[6],
-        attempt=row[7],
-        trigger=row[8],
-        parent_run_id=row[9],
-        parent_step_key=row[10],
-        cancel_reason=row[11],
-        idempotency_key=row[12],
-        concurrency_keys=_load(row[13]),
-        output=row[14],
-        error=_load(row[15]),
-        event=_load(row[16]),
-        events=_load(row[17]),
-        deadline_at=row[18],
-        deadline_reason=row[19],
-        cancel_event_id=row[20],
-    )
-
-
-def _event_row(event: EventRecord) -> tuple[Any, ...]:
-    return (
-        event.id,
-        event.name,
-        _dump(event.data),
-        event.ts,
-        _dump(event.user),
-        event.received_at,
-        _dump(event.run_ids),
-        event.skipped,
-    )
-
-
-def _event_from(row: tuple[Any, ...]) -> EventRecord:
-    return EventRecord(
-        id=row[0],
-        name=row[1],
-        data=_load(row[2]),
-        ts=row[3],
-        user=_load(row[4]),
-        received_at=row[5],
-        run_ids=_load(row[6]),
-        skipped=row[7],
-    )

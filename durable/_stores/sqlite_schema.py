@@ -147,7 +147,49 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE runs ADD COLUMN rerun_at REAL;
     """,
-    # 7: listings stay fast with millions of rows (`GET /api/runs?status=` reads its page from
+    # 7: flow control (SPEC 7) in the store: why a run is held back and its priority; the
+    # concurrency slots each run holds; GCRA arrival times (throttle, rate_limit); the
+    # pending debounce, open batch and singleton holder of each (function, key).
+    """
+    ALTER TABLE runs ADD COLUMN queued_reason TEXT;
+    ALTER TABLE runs ADD COLUMN priority REAL NOT NULL DEFAULT 0;
+    CREATE TABLE flow_holds (
+        key TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        PRIMARY KEY (key, run_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX flow_holds_run ON flow_holds (run_id);
+    CREATE TABLE flow_slots (
+        key TEXT PRIMARY KEY,
+        in_use INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE flow_gcra (
+        key TEXT PRIMARY KEY,
+        tat REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE flow_debounces (
+        function_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        first_at REAL NOT NULL,
+        due_at REAL NOT NULL,
+        PRIMARY KEY (function_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE flow_batches (
+        function_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (function_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE flow_singletons (
+        function_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        PRIMARY KEY (function_id, key)
+    ) WITHOUT ROWID;
+    """,
+    # 8: listings stay fast with millions of rows (`GET /api/runs?status=` reads its page from
     # an index in order; `/api/events?name=` likewise), and retention finds what expired
     # without a scan.
     """

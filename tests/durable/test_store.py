@@ -23,12 +23,12 @@ from durable._stores.base import (
     WaitRecord,
 )
 from durable._stores.sqlite import (
-    _TERMINAL,
     MIGRATIONS,
     SCHEMA_VERSION,
     SchemaError,
     SQLiteStore,
 )
+from durable._stores.sqlite_rows import TERMINAL as _TERMINAL
 
 TERMINAL = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SLEEPING, RunStatus.WAITING)

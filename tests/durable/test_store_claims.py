@@ -92,6 +92,11 @@ def test_event_ids_stored_before_the_claims_table_stay_claimed(tmp_path: Path) -
     conn = sqlite3.connect(db)  # as a database written by schema 4 would be
     conn.execute("DROP TABLE event_ids")
     conn.execute("ALTER TABLE runs DROP COLUMN rerun_at")  # added by schema 6
+    for table in ("flow_holds", "flow_slots", "flow_gcra", "flow_debounces", "flow_batches"):
+        conn.execute(f"DROP TABLE {table}")  # and what schema 7 added
+    conn.execute("DROP TABLE flow_singletons")
+    conn.execute("ALTER TABLE runs DROP COLUMN queued_reason")
+    conn.execute("ALTER TABLE runs DROP COLUMN priority")
     conn.execute("PRAGMA user_version=4")
     conn.commit()
     conn.close()

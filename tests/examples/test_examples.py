@@ -284,3 +284,27 @@ async def test_cleanup_ignores_failures_of_other_functions(load_example: Loader)
     assert run.error is not None and run.error["step_id"] == "fallback-carrier"
     assert cleanups == []
     assert cleanup.inventory.released == []
+
+
+# -- flow_control.py ------------------------------------------------------------------------------
+
+
+async def test_flow_control_example_throttles_debounces_and_batches(load_example: Loader) -> None:
+    module = load_example("flow_control")
+    async with TestEngine(module.app) as t:
+        await t.send(
+            [
+                {"name": "user/signed.up", "data": {"userId": f"u{n}", "email": f"{n}@x.io"}}
+                for n in range(15)
+            ]
+        )
+        await t.settle()
+        assert len(module.sent_emails) == 12  # limit 10 + burst 2 at once
+        for n in range(4):
+            await t.send({"name": "product/updated", "data": {"productId": "p-1", "v": n}})
+            await t.advance("1s")
+        await t.send([{"name": "page/viewed", "data": {"path": f"/{n}"}} for n in range(3)])
+        await t.advance("1m")
+        assert len(module.sent_emails) == 15  # the rest waited their turn
+        assert module.indexed == [{"productId": "p-1", "v": 3}]  # once, with the last edit
+        assert module.stored_views == [["/0", "/1", "/2"]]  # one batch, on its timeout
