@@ -7,17 +7,20 @@ from urllib.parse import quote
 
 import typer
 
-from .client import ApiClient, JsonOption, UrlOption, cli_errors, print_json
+from .client import ApiClient, JsonOption, KeyOption, UrlOption, cli_errors, print_json
 
 
 def cancel(
     run_id: Annotated[str, typer.Argument(help="The run to cancel (see `durable runs`).")],
     url: UrlOption = None,
+    signing_key: KeyOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Cancel a run (it ends as `cancelled`; no further step starts)."""
     with cli_errors():
-        body = ApiClient(url).post(f"/api/runs/{quote(run_id, safe='')}/cancel")
+        body = ApiClient(url, signing_key=signing_key).post(
+            f"/api/runs/{quote(run_id, safe='')}/cancel"
+        )
     if json_output:
         print_json(body)
         return

@@ -6,6 +6,8 @@ Errors, drawn once::
       unreachable server      exit 2, names the URL
       API error 400/404/413/422 ...
                               exit 2: the request was wrong (bad input, unknown id)
+      API error 401/403/421   exit 2: refused (no or wrong signing key, a Host or Origin the
+                              server does not answer)
       API error 409, 5xx, other
                               exit 1: a valid request the server could not carry out
 
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 
 DEFAULT_URL = "http://127.0.0.1:8288"
 URL_ENV = "DURABLE_URL"
+#: Where the signing key comes from when ``--signing-key`` is not given (SPEC section 10).
+SIGNING_KEY_ENV = "DURABLE_SIGNING_KEY"
 TIMEOUT = 10.0
 #: What every POST says it sends (SPEC section 10: the server refuses any other type).
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -49,11 +53,22 @@ UrlOption = Annotated[
         show_default=False,
     ),
 ]
+#: The ``--signing-key`` option every API command takes (``DURABLE_SIGNING_KEY`` when not given).
+KeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--signing-key",
+        help=f"The server's signing key, sent as a Bearer token (default: ${SIGNING_KEY_ENV}).",
+        show_default=False,
+    ),
+]
 #: The ``--json`` flag: machine-readable output instead of tables.
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 #: HTTP statuses that mean "the request was wrong": exit 2 (usage or input error).
 _INPUT_STATUSES = frozenset({400, 404, 405, 413, 414, 415, 422})
+#: HTTP statuses of a refusal (no or wrong key, Host, Origin): exit 2, with what to do.
+_REFUSED_STATUSES = frozenset({401, 403, 421})
 
 
 class CliError(Exception):
@@ -101,20 +116,24 @@ def error_message(response: httpx.Response) -> str:
 class ApiClient:
     """Calls one dev server; every failure becomes a :class:`CliError`."""
 
-    def __init__(self, url: str | None = None, *, timeout: float = TIMEOUT) -> None:
+    def __init__(
+        self, url: str | None = None, *, timeout: float = TIMEOUT, signing_key: str | None = None
+    ) -> None:
         self.url = resolve_url(url)
         self.timeout = timeout
+        key = signing_key or os.environ.get(SIGNING_KEY_ENV) or None
+        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET ``path`` and return the decoded JSON body."""
         clean = {k: v for k, v in (params or {}).items() if v is not None}
-        return self._request("GET", path, params=clean)
+        return self._request("GET", path, params=clean, headers=self.headers)
 
     def post(self, path: str, body: Any = None) -> Any:
         """POST ``body`` as JSON to ``path`` (no body if None) and return the decoded JSON
         body. The type is always JSON: the server refuses a POST of any other type."""
         payload: dict[str, Any] = {} if body is None else {"json": body}
-        return self._request("POST", path, headers=JSON_HEADERS, **payload)
+        return self._request("POST", path, headers={**self.headers, **JSON_HEADERS}, **payload)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         import httpx  # here, not at the top: `durable dev` starts faster without it
@@ -130,6 +149,17 @@ class ApiClient:
                 f"cannot reach the durable server at {self.url} ({exc}); "
                 f"is `durable dev` running? (set --url or ${URL_ENV})"
             ) from None
+        if response.status_code in _REFUSED_STATUSES:
+            hint = (
+                f"; set --signing-key or ${SIGNING_KEY_ENV} to the server's key"
+                if response.status_code == 401
+                else ""
+            )
+            raise CliError(
+                f"the server refused the request: {error_message(response)} "
+                f"(HTTP {response.status_code}){hint}",
+                exit_code=2,
+            )
         if response.status_code >= 400:
             code = 2 if response.status_code in _INPUT_STATUSES else 1
             raise CliError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -11,6 +12,15 @@ import typer
 
 from durable import InvalidDurationError
 from durable.presentation import parse_duration
+
+from .serving import (
+    SIGNING_KEY_ENV,
+    EventKeyOption,
+    RetentionOption,
+    SigningKeyOption,
+    retention_seconds,
+    security,
+)
 
 if TYPE_CHECKING:
     from durable.devserver import RunApp
@@ -67,6 +77,9 @@ def dev(
             "runs go on elsewhere (servers sharing a PostgreSQL database)."
         ),
     ] = 10.0,
+    signing_key: SigningKeyOption = None,
+    event_key: EventKeyOption = None,
+    retention: RetentionOption = "7d",
 ) -> None:
     """Run the dev server: discover functions, execute runs durably, serve the HTTP API."""
     from durable.devserver import DatabaseError, DevOptions, ListenError, run
@@ -92,6 +105,8 @@ def dev(
         typer.echo(f"error: --port must be 1-65535, got {port}", err=True)
         raise typer.Exit(2)
     allowed = _allowed_hosts(allow_host or [])
+    key, event_keys = security("durable dev", host, signing_key, event_key)
+    keep = retention_seconds(retention)
     from durable.devserver import wants_tui
 
     if wants_tui(no_tui, stdout_is_terminal()):
@@ -103,6 +118,10 @@ def dev(
         args += [arg for name in allowed for arg in ("--allow-host", name)]
         args += ["--import-timeout", str(import_timeout)] if import_timeout != 10.0 else []
         args += ["--dead-after", str(dead_after)] if dead_after != 10.0 else []
+        args += [arg for name in event_keys for arg in ("--event-key", name)]
+        args += ["--retention", retention] if retention != "7d" else []
+        if key is not None:  # to the child and the inspector by the environment, not argv
+            os.environ[SIGNING_KEY_ENV] = key
         raise typer.Exit(_dev_with_tui(args, host, port, db, fixtures=fixtures))
     options = DevOptions(
         paths=list(paths or []),
@@ -115,6 +134,9 @@ def dev(
         allow_hosts=allowed,
         import_timeout=import_timeout,
         dead_after=dead_after,
+        signing_key=key,
+        event_keys=event_keys,
+        retention=keep,
     )
     try:
         run(options)

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import typer
 
-from .client import ApiClient, CliError, UrlOption, cli_errors
+from .client import ApiClient, CliError, KeyOption, UrlOption, cli_errors
 
 
 def export(
@@ -18,12 +18,15 @@ def export(
         typer.Option("--output", "-o", help="Write the fixture here (default: stdout)."),
     ] = None,
     url: UrlOption = None,
+    signing_key: KeyOption = None,
 ) -> None:
     """Save a run as a replay fixture for `durable replay`."""
     from durable.fixtures import fixture_json, write_fixture
 
     with cli_errors():
-        fixture = ApiClient(url).get(f"/api/runs/{quote(run_id, safe='')}/fixture")
+        fixture = ApiClient(url, signing_key=signing_key).get(
+            f"/api/runs/{quote(run_id, safe='')}/fixture"
+        )
         if output is None:
             typer.echo(fixture_json(fixture), nl=False)
             return

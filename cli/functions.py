@@ -11,7 +11,15 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .client import ApiClient, JsonOption, UrlOption, cli_errors, make_console, print_json
+from .client import (
+    ApiClient,
+    JsonOption,
+    KeyOption,
+    UrlOption,
+    cli_errors,
+    make_console,
+    print_json,
+)
 
 
 def _trigger(trigger: Any) -> str:
@@ -43,13 +51,15 @@ def where(file: Any, line: Any) -> str:
     return f"{file}:{line}" if line else str(file)
 
 
-def functions(url: UrlOption = None, json_output: JsonOption = False) -> None:
+def functions(
+    url: UrlOption = None, json_output: JsonOption = False, signing_key: KeyOption = None
+) -> None:
     """List registered functions with their triggers and config, and registration errors.
 
     Exits 1 when a module failed to load or register (the errors are listed with file:line).
     """
     with cli_errors():
-        body = ApiClient(url).get("/api/functions")
+        body = ApiClient(url, signing_key=signing_key).get("/api/functions")
     items: list[dict[str, Any]] = body.get("functions") or []
     errors: list[dict[str, Any]] = body.get("errors") or []
     if json_output:

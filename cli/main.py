@@ -65,9 +65,11 @@ from .functions import functions  # noqa: E402
 from .replay import replay  # noqa: E402
 from .runs import runs, show_run  # noqa: E402
 from .send import send  # noqa: E402
+from .start import start  # noqa: E402
 from .tui import tui  # noqa: E402
 
 app.command()(dev)
+app.command()(start)
 app.command()(send)
 app.command()(runs)
 app.command("run")(show_run)

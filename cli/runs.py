@@ -42,6 +42,7 @@ from durable.statuses import RunStatus
 from .client import (
     ApiClient,
     JsonOption,
+    KeyOption,
     UrlOption,
     cli_errors,
     format_time,
@@ -72,6 +73,7 @@ def runs(
         str | None, typer.Option("--cursor", help="Continue a previous listing.")
     ] = None,
     url: UrlOption = None,
+    signing_key: KeyOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """List runs, newest first."""
@@ -82,7 +84,7 @@ def runs(
             "limit": limit,
             "cursor": cursor,
         }
-        body = ApiClient(url).get("/api/runs", params)
+        body = ApiClient(url, signing_key=signing_key).get("/api/runs", params)
     if json_output:
         print_json(body)
         return
@@ -129,11 +131,12 @@ def _elapsed(
 def show_run(
     run_id: Annotated[str, typer.Argument(help="The run id (see `durable runs`).")],
     url: UrlOption = None,
+    signing_key: KeyOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Show one run: its event, step timeline (every attempt) and output or error."""
     with cli_errors():
-        body = ApiClient(url).get(f"/api/runs/{quote(run_id, safe='')}")
+        body = ApiClient(url, signing_key=signing_key).get(f"/api/runs/{quote(run_id, safe='')}")
     if json_output:
         print_json(body)
         return

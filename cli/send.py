@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .client import ApiClient, CliError, JsonOption, UrlOption, cli_errors, print_json
+from .client import ApiClient, CliError, JsonOption, KeyOption, UrlOption, cli_errors, print_json
 
 
 def _decode(text: str, source: str) -> dict[str, Any]:
@@ -65,6 +65,7 @@ def send(
         typer.Option("--id", help="Event id; a second event with the same id is ignored (24 h)."),
     ] = None,
     url: UrlOption = None,
+    signing_key: KeyOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Send an event to the dev server and print its id."""
@@ -72,7 +73,7 @@ def send(
         event: dict[str, Any] = {"name": name, "data": read_data(data)}
         if event_id is not None:
             event["id"] = event_id
-        body = ApiClient(url).post("/api/events", event)
+        body = ApiClient(url, signing_key=signing_key).post("/api/events", event)
         ids = [str(i) for i in body.get("ids", [])] if isinstance(body, dict) else []
         listed = body.get("events") if isinstance(body, dict) else None
         outcomes = [o for o in listed if isinstance(o, dict)] if isinstance(listed, list) else []

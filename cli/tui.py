@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 
-from .client import UrlOption, cli_errors, resolve_url
+from .client import KeyOption, UrlOption, cli_errors, resolve_url
 
 
 def tui(
     url: UrlOption = None,
+    signing_key: KeyOption = None,
     fixtures: Annotated[
         Path, typer.Option(help="Folder the export key writes fixtures to.")
     ] = Path("fixtures"),
@@ -21,4 +22,5 @@ def tui(
         chosen = resolve_url(url)
     from durable.tui.app import run_tui
 
-    run_tui(chosen, fixtures_dir=fixtures)
+    key = {"signing_key": signing_key} if signing_key else {}  # else $DURABLE_SIGNING_KEY
+    run_tui(chosen, fixtures_dir=fixtures, **key)

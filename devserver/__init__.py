@@ -1,8 +1,9 @@
-"""The dev server (installed as `durable.devserver`).
+"""The server (installed as `durable.devserver`): ``durable dev`` and ``durable start``.
 
 It owns the store, the scheduler loop, the HTTP API (Starlette on uvicorn) and the SSE stream;
-it discovers function modules, runs user code in worker processes it spawns, and reloads them on
-file changes (watchfiles). The server process never imports user code.
+it discovers function modules and runs user code in worker processes it spawns. The server
+process never imports user code. What only development needs (hot reload, the launcher, the
+TUI child, the headless log) lives in :mod:`.dev`, which the production server never imports.
 
 The names below are what the CLI (and other tools) use; the modules behind them are the dev
 server's own. Importing this package is cheap: each name loads its module on first use.
@@ -16,7 +17,7 @@ from durable._lazy import Home, lazy_names
 
 if TYPE_CHECKING:
     from .apps import LoadAppsError, load_apps
-    from .child import (
+    from .dev.child import (
         LogNotWritableError,
         RunApp,
         ServerStartError,
@@ -25,11 +26,13 @@ if TYPE_CHECKING:
         run_with_tui,
         wants_tui,
     )
-    from .guard import check_host_name
-    from .launch import DatabaseError, run
+    from .dev.launch import run
+    from .errors import DatabaseError
+    from .guard import check_host_name, key_problem
     from .listen import ListenError
     from .listen import listen as bind_listeners
     from .options import DevOptions
+    from .production import run_production
 
 __all__ = [
     "DatabaseError",
@@ -42,9 +45,11 @@ __all__ = [
     "bind_listeners",
     "check_host_name",
     "connect_host",
+    "key_problem",
     "load_apps",
     "log_path",
     "run",
+    "run_production",
     "run_with_tui",
     "wants_tui",
 ]
@@ -53,19 +58,21 @@ __all__ = [
 _HOMES: dict[str, Home] = {
     "LoadAppsError": ".apps",
     "load_apps": ".apps",
-    "LogNotWritableError": ".child",
-    "RunApp": ".child",
-    "ServerStartError": ".child",
-    "connect_host": ".child",
-    "log_path": ".child",
-    "run_with_tui": ".child",
-    "wants_tui": ".child",
+    "LogNotWritableError": ".dev.child",
+    "RunApp": ".dev.child",
+    "ServerStartError": ".dev.child",
+    "connect_host": ".dev.child",
+    "log_path": ".dev.child",
+    "run_with_tui": ".dev.child",
+    "wants_tui": ".dev.child",
     "check_host_name": ".guard",
-    "DatabaseError": ".launch",
-    "run": ".launch",
+    "key_problem": ".guard",
+    "DatabaseError": ".errors",
+    "run": ".dev.launch",
     "ListenError": ".listen",
     "bind_listeners": (".listen", "listen"),  # not `listen`: the module's own name
     "DevOptions": ".options",
+    "run_production": ".production",
 }
 
 

@@ -12,13 +12,13 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from durable._define.events import validate_events
@@ -29,7 +29,7 @@ from durable._errors import (
     UnknownFunctionError,
 )
 from durable._replay.fixtures import fixture_from_run
-from durable._stores.base import EventRecord, RunRecord, RunStatus, StepRecord
+from durable._stores.base import EventRecord, RunRecord, RunStatus, StepRecord, Store
 
 from .context import ServerContext
 from .guard import RequestGuard, allowed_hosts
@@ -51,6 +51,8 @@ DEFAULT_PAGE = 50
 _STATUSES = tuple(status.value for status in RunStatus)
 
 logger = logging.getLogger("durable.devserver")
+
+T = TypeVar("T")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -247,6 +249,12 @@ class Api:
         self.ctx = ctx
         self.hub = hub
 
+    async def _read(self, read: Callable[[Store], T]) -> T:
+        """A listing's store read: off the event loop when the server can (see reads.py)."""
+        if self.ctx.reads is None:
+            return read(self.ctx.store)
+        return await self.ctx.reads(read)
+
     def _view(self, run: RunRecord, steps: list[StepRecord] | None = None) -> dict[str, Any]:
         """A run's view, with why it is held back if it is."""
         held = self.ctx.orchestrator.parking.reason(run.run_id)
@@ -290,7 +298,8 @@ class Api:
     async def list_events(self, request: Request) -> Response:
         """``GET /api/events?name=&limit=``: recent events, newest first."""
         name = request.query_params.get("name") or None
-        events = self.ctx.store.list_events(name=name, limit=query_limit(request))
+        limit = query_limit(request)
+        events = await self._read(lambda store: store.list_events(name=name, limit=limit))
         return JSONResponse({"events": [event_view(event) for event in events]})
 
     async def list_functions(self, request: Request) -> Response:
@@ -316,11 +325,11 @@ class Api:
         if cursor is not None and self.ctx.store.get_run(cursor) is None:
             raise ApiError(400, "invalid_parameter", f"'cursor' names no run: {cursor!r}")
         limit = query_limit(request)
-        runs = self.ctx.store.list_runs(
-            status=status,
-            function_id=params.get("function") or None,
-            limit=limit + 1,
-            before=cursor,
+        function_id = params.get("function") or None
+        runs = await self._read(
+            lambda store: store.list_runs(
+                status=status, function_id=function_id, limit=limit + 1, before=cursor
+            )
         )
         next_cursor = runs[limit - 1].run_id if len(runs) > limit else None
         return JSONResponse(
@@ -464,11 +473,16 @@ def create_app(
     *,
     keepalive: float = DEFAULT_KEEPALIVE,
     hosts: Iterable[str] | None = None,
+    signing_key: str | None = None,
+    event_keys: Iterable[str] = (),
+    metrics: Callable[[], str] | None = None,
 ) -> Starlette:
     """The API app of ``ctx``; ``app.state.stream`` is its SSE hub (close it on shutdown).
 
     ``hosts`` are the ``Host`` names it answers to (default: the loopback names); see
-    :mod:`devserver.guard` for the checks every request passes first.
+    :mod:`devserver.guard` for the checks every request passes first (with ``signing_key``:
+    Bearer auth on ``/api/*``, ``event_keys`` on ``/e/{key}``). ``metrics`` renders
+    ``GET /metrics`` (Prometheus text).
     """
     hub = StreamHub(keepalive=keepalive)
     ctx.orchestrator.subscribe(hub.publish)
@@ -487,13 +501,29 @@ def create_app(
         Route("/api/stream", _endpoint(api.stream), methods=["GET"]),
         Route("/health", _endpoint(api.health), methods=["GET"]),
     ]
+    if metrics is not None:
+        routes.append(Route("/metrics", _metrics_endpoint(metrics), methods=["GET"]))
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestGuard, hosts=allowed_hosts() if hosts is None else hosts)],
+        middleware=[
+            Middleware(
+                RequestGuard,
+                hosts=allowed_hosts() if hosts is None else hosts,
+                signing_key=signing_key,
+                event_keys=tuple(event_keys),
+            )
+        ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.stream = hub
     return app
+
+
+def _metrics_endpoint(render: Callable[[], str]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return PlainTextResponse(render(), media_type="text/plain; version=0.0.4")
+
+    return endpoint
 
 
 __all__ = ["MAX_BODY_BYTES", "Api", "ApiError", "create_app", "error_response"]

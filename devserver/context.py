@@ -10,6 +10,7 @@ from durable._orchestration.clock import Clock
 from durable._orchestration.orchestrator import Orchestrator
 from durable._stores.base import Store
 
+from .reads import OffLoopReads
 from .registry import Registry
 
 
@@ -24,3 +25,5 @@ class ServerContext:
     started_at: float
     status: dict[str, Any] = field(default_factory=dict)  #: workers, reloads, for /health
     root: Path | None = None  #: the project folder: fixtures name its files relative to it
+    #: runs the listings' store reads off the event loop (None: read inline)
+    reads: OffLoopReads | None = None

@@ -1,7 +1,7 @@
 """The server <-> worker socket's framing: one JSON object per line, with a size limit.
 
 A module of its own (stdlib only) so that the server can spawn a worker before it imports the
-engine: see :mod:`durable.devserver.launch`.
+engine: see :mod:`durable.devserver.dev.launch`.
 """
 
 from __future__ import annotations

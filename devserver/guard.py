@@ -13,11 +13,18 @@ starts resolving to 127.0.0.1) can even read the answers. So, before any endpoin
   grants, else ``403 unsupported_media_type``; and an ``Origin`` header, when present, must be
   this server's own origin (``scheme://host:port`` of the request), else ``403 forbidden_origin``.
 
+With a signing key (SPEC section 10), every ``/api/*`` request also needs
+``Authorization: Bearer KEY`` (else ``401 unauthorized``) and ``POST /e/{event_key}`` needs
+``event_key`` among the configured event keys (else ``401 invalid_event_key``); ``/health`` and
+``/metrics`` stay open. Keys are compared in constant time.
+
 Refusals have the API's one error shape (``POST /e/{key}`` adds ``status``, as its answers do).
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -102,9 +109,17 @@ class RequestGuard:
     """ASGI middleware refusing requests that do not name this server or may come from a
     web page (see the module docstring). Only ``http`` requests are checked."""
 
-    def __init__(self, app: ASGIApp, hosts: Iterable[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        hosts: Iterable[str],
+        signing_key: str | None = None,
+        event_keys: Iterable[str] = (),
+    ) -> None:
         self.app = app
         self.hosts = frozenset(host_name(name) for name in hosts)
+        self.signing_key = signing_key or None
+        self.event_keys = tuple(event_keys)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -127,8 +142,9 @@ class RequestGuard:
                 f"{', '.join(_shown(name) for name in sorted(self.hosts))} "
                 "(more with `durable dev --allow-host NAME`)",
             )
-        if scope["method"] not in GUARDED_METHODS:
-            return None
+        refusal = self.check_key(scope)
+        if refusal is not None or scope["method"] not in GUARDED_METHODS:
+            return refusal
         origins = _header(scope, b"origin")
         if origins:
             own = _origin(scope["scheme"], parsed[0], parsed[1])
@@ -151,6 +167,67 @@ class RequestGuard:
                 f"with curl: -H 'Content-Type: {JSON_TYPE}'",
             )
         return None
+
+    def check_key(self, scope: Scope) -> tuple[int, str, str] | None:
+        """The signing-key and event-key checks (only with a signing key)."""
+        if self.signing_key is None:
+            return None
+        path = str(scope.get("path", ""))
+        if path.startswith("/api/") or path == "/api":
+            given = _bearer(_header(scope, b"authorization"))
+            if given is None or not same_key(given, self.signing_key):
+                return (
+                    401,
+                    "unauthorized",
+                    "this server needs Authorization: Bearer <signing key> on /api/* "
+                    "(the CLI and TUI send it from DURABLE_SIGNING_KEY or --signing-key)",
+                )
+        elif path.startswith("/e/"):
+            key = path[len("/e/") :]
+            if not any(same_key(key, known) for known in self.event_keys):
+                return (
+                    401,
+                    "invalid_event_key",
+                    "unknown event key: POST /e/{event_key} needs one of the server's "
+                    "--event-key values",
+                )
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server on this machine (``127.0.0.0/8``, ``::1``,
+    ``localhost``); ``0.0.0.0``, ``::`` and every other address are reachable from outside."""
+    name = host_name(host)
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def key_problem(command: str, host: str, signing_key: str | None) -> str | None:
+    """Why ``command`` may not bind ``host`` (a non-loopback address without a signing key),
+    or None (SPEC section 10)."""
+    if signing_key or is_loopback(host):
+        return None
+    return (
+        f"{command} --host {host} would serve the API beyond this machine without a "
+        "signing key: pass --signing-key KEY (or set DURABLE_SIGNING_KEY), and --event-key K "
+        "for POST /e/K; clients then send Authorization: Bearer KEY"
+    )
+
+
+def same_key(given: str, expected: str) -> bool:
+    """Whether two keys are equal, in time that does not depend on where they differ."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _bearer(values: list[str]) -> str | None:
+    if len(values) != 1:
+        return None
+    scheme, _, token = values[0].strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def _shown(name: str) -> str:
@@ -193,5 +270,8 @@ __all__ = [
     "check_host_name",
     "host_name",
     "is_json_type",
+    "is_loopback",
+    "key_problem",
+    "same_key",
     "split_host",
 ]

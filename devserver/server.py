@@ -1,11 +1,11 @@
-"""``durable dev``: wire the store, clock, orchestrator, workers, HTTP API and reloader.
+"""The server core: wire the store, clock, orchestrator, workers and HTTP API.
 
-The server process owns the SQLite store and the scheduler; user code only ever runs in
-worker processes. A save replaces the worker (hot reload); a module that fails to load
-leaves the last good worker serving and shows the error with its file and line. A module that
-kills or hangs the worker at import is left out and named (:mod:`.imports`). While some module
-fails to load, due runs of functions that are not loaded wait, ``queued`` with a
-``queued_reason``, instead of failing (:mod:`durable._orchestration.parking`).
+Both ``durable dev`` (:mod:`.dev.server`, which adds hot reload and the headless log) and
+``durable start`` (:mod:`.production`) are a :class:`Server`. The server process owns the store
+and the scheduler; user code only ever runs in worker processes. A module that kills or hangs
+the worker at import is left out and named (:mod:`.imports`). While some module fails to load,
+due runs of functions that are not loaded wait, ``queued`` with a ``queued_reason``, instead of
+failing (:mod:`durable._orchestration.parking`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ import asyncio
 import contextlib
 import signal
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from durable._define.backoff import fixed_backoff
 from durable._errors import ConfigError
@@ -28,17 +27,22 @@ from durable._stores.open import open_store
 
 from .context import ServerContext
 from .discovery import DiscoveryError, discover, find_project_root
-from .headless import HeadlessLog
 from .imports import not_loaded_reason, start_loading
 from .listen import listen
+from .metrics import Metrics
 from .options import DevOptions
+from .pool import WorkerPool
+from .reads import OffLoopReads
 from .registry import FunctionInfo, RegistrationError, Registry, function_info_from_wire
-from .reload import watch
+from .retention import Retention
 from .spawn import SpawnedWorker
 from .workers import WorkerExecutor, WorkerProcess
 
 
-def _hello_to_registry(hello: dict[str, Any]) -> tuple[list[FunctionInfo], list[RegistrationError]]:
+def hello_to_registry(
+    hello: dict[str, Any],
+) -> tuple[list[FunctionInfo], list[RegistrationError]]:
+    """The functions and registration errors a worker's hello names."""
     functions, errors = [], []
     for raw in hello.get("functions", []):
         try:
@@ -50,13 +54,28 @@ def _hello_to_registry(hello: dict[str, Any]) -> tuple[list[FunctionInfo], list[
     return functions, errors
 
 
-class DevServer:
-    """One ``durable dev`` process."""
+class ServerLog(Protocol):
+    """Where a server says what happens: an orchestrator listener plus server messages."""
+
+    def __call__(self, kind: str, change: dict[str, Any]) -> None:
+        """One run, step or event change."""
+
+    def info(self, text: str) -> None:
+        """A server message (start, reload, errors), with rich markup."""
+
+
+class Server:
+    """One server process: ``durable dev`` or ``durable start`` (see the subclasses)."""
+
+    #: the command's name in the start-up message
+    command = "durable"
+    #: uvicorn's own logging set-up (None: its records go to the root logger's handlers)
+    uvicorn_logging = True
 
     def __init__(
         self,
         options: DevOptions,
-        log: HeadlessLog | None = None,
+        log: ServerLog,
         *,
         launched: SpawnedWorker | None = None,
         sockets: list[socket.socket] | None = None,
@@ -65,7 +84,7 @@ class DevServer:
         self.launched = launched  #: a first worker spawned before this server was built
         self.sockets = sockets  #: the HTTP API's listening sockets, bound by the launcher
         self.root = options.root or find_project_root(Path.cwd())
-        self.log = log or HeadlessLog()
+        self.log = log
         self.clock = RealClock()
         self.registry = Registry()
         self.store = open_store(options.db, fsync=options.fsync)
@@ -75,7 +94,11 @@ class DevServer:
         except BaseException:
             self.store.close()
             raise
-        self.executor = WorkerExecutor(self._spawn)
+        self.executor: WorkerExecutor | WorkerPool = (
+            WorkerPool(self._spawn, options.workers)
+            if options.workers > 1
+            else WorkerExecutor(self._spawn)
+        )
         backoff = fixed_backoff(options.retry_interval) if options.retry_interval else None
         self.orchestrator = Orchestrator(
             self.store,
@@ -94,9 +117,17 @@ class DevServer:
             clock=self.clock,
             started_at=self.clock.now(),
             root=self.root,
+            reads=OffLoopReads(self.store, self.orchestrator.flush),
+        )
+        self.metrics = Metrics(self.store.count_runs_by_status, lambda: self.executor.restarts)
+        self.orchestrator.subscribe(self.metrics)
+        self.retention = (
+            Retention(self.store, self.clock, options.retention, flush=self.orchestrator.flush)
+            if options.retention
+            else None
         )
         self.files: list[Path] = []
-        self._reloading = asyncio.Lock()
+        self._warming: asyncio.Future[None] | None = None
         self._stop = asyncio.Event()
 
     def _spawn(self, files: list[Path] | None = None) -> WorkerProcess:
@@ -147,45 +178,17 @@ class DevServer:
         worker, hello, self.files = await start_loading(self._spawn, self.files, first)
         if worker is not None:
             await self.executor.swap(worker)
-        self._install(*_hello_to_registry(hello))
+            if isinstance(self.executor, WorkerPool):  # the other workers start meanwhile
+                self._warming = asyncio.ensure_future(self.executor.warm())
+        self._install(*hello_to_registry(hello))
         recovered = self.orchestrator.recover()
         self.orchestrator.subscribe(self.log)
         self.context.status["reloads"] = 0
         self.log.info(
-            f"durable dev: {len(self.registry.functions)} function(s) from {len(self.files)} "
+            f"{self.command}: {len(self.registry.functions)} function(s) from {len(self.files)} "
             f"module(s); {recovered} run(s) resumed; "
             f"http://{self.options.host}:{self.options.port}"
         )
-
-    async def reload(self, changed: set[str] | None = None) -> bool:
-        """Load the code again in a new worker; swap it in if it loaded cleanly."""
-        async with self._reloading:
-            began = time.perf_counter()
-            try:
-                discovered = self._discover()
-            except DiscoveryError as exc:
-                self._install(
-                    list(self.registry.functions.values()),
-                    [RegistrationError(str(self.root), None, str(exc))],
-                )
-                return False
-            worker, hello, files = await start_loading(self._spawn, discovered)
-            functions, errors = _hello_to_registry(hello)
-            if errors and self.executor.current is not None and self.executor.current.alive:
-                if worker is not None:
-                    await worker.kill()
-                self._install(list(self.registry.functions.values()), errors)
-                self.log.info("reload failed: still serving the last good version")
-                return False
-            self.files = files
-            if worker is not None:
-                await self.executor.swap(worker)
-            self._install(functions, errors)
-            self.context.status["reloads"] = self.context.status.get("reloads", 0) + 1
-            elapsed = (time.perf_counter() - began) * 1000
-            self.context.status["last_reload_ms"] = round(elapsed, 1)
-            self.log.info(f"reloaded {len(functions)} function(s) in {elapsed:.0f} ms")
-            return True
 
     async def serve(self, on_ready: Callable[[], None] | None = None) -> None:
         """Run until stopped (SIGINT/SIGTERM or :meth:`stop`)."""
@@ -204,22 +207,31 @@ class DevServer:
         from .guard import allowed_hosts
 
         hosts = allowed_hosts(self.options.host, self.options.allow_hosts)
-        app = create_app(self.context, hosts=hosts)
-        http = _http_server(app, self.options.host, self.options.port)
+        app = create_app(
+            self.context,
+            hosts=hosts,
+            signing_key=self.options.signing_key,
+            event_keys=self.options.event_keys,
+            metrics=self.metrics.render,
+        )
+        http = _http_server(
+            app, self.options.host, self.options.port, own_logging=self.uvicorn_logging
+        )
         await booting
         tasks = [
             asyncio.ensure_future(self.orchestrator.run_forever()),
             asyncio.ensure_future(http.serve(sockets=self.sockets)),
         ]
         tasks[0].add_done_callback(lambda _: self.stop())  # reaped: this server stops
-        if self.options.reload:
-            watched = self.options.paths or [self.root]
-            tasks.append(asyncio.ensure_future(watch(watched, self._on_change)))
+        tasks += [asyncio.ensure_future(coro) for coro in self.background()]
+        if self.retention is not None:
+            tasks.append(asyncio.ensure_future(self.retention.run_forever()))
         while not http.started and not tasks[1].done():
             await asyncio.sleep(0.01)
         if on_ready is not None:
             on_ready()
         await self._stop.wait()
+        tasks[0].cancel()  # no new pass starts from here on
         app.state.stream.close()  # open SSE streams would hold uvicorn's shutdown
         http.should_exit = True
         with contextlib.suppress(TimeoutError):
@@ -227,18 +239,37 @@ class DevServer:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.executor.close()
+        await self.drain(self.options.drain_timeout)
+        if self.context.reads is not None:
+            self.context.reads.close()
         self.store.close()
 
-    async def _on_change(self, changed: set[str]) -> None:
-        await self.reload(changed)
+    async def drain(self, timeout: float) -> None:
+        """Let passes in flight finish for up to ``timeout`` seconds, then stop the workers:
+        a pass still running is handed back (its run resumes at the next start, without
+        losing an attempt)."""
+        passes = list(self.orchestrator.in_flight.tasks.values())
+        if passes and timeout > 0:
+            self.log.info(f"draining: {len(passes)} pass(es) in flight (up to {timeout:g}s)")
+            await asyncio.wait(passes, timeout=timeout)
+        if self._warming is not None:
+            self._warming.cancel()
+        await self.executor.close()
+        left = list(self.orchestrator.in_flight.tasks.values())
+        if left:  # they end now (their worker is gone): let them write that down
+            await asyncio.wait(left, timeout=2)
+        self.orchestrator.flush()
+
+    def background(self) -> list[Coroutine[Any, Any, None]]:
+        """Tasks that run beside the scheduler and the HTTP API until the server stops."""
+        return []
 
     def stop(self) -> None:
         """Ask :meth:`serve` to shut down."""
         self._stop.set()
 
 
-def _http_server(app: Any, host: str, port: int) -> Any:
+def _http_server(app: Any, host: str, port: int, *, own_logging: bool = True) -> Any:
     """A uvicorn server for ``app`` without uvicorn's own signal handling (the dev server
     shuts everything down). uvicorn is imported here, off the path to the first worker."""
     import uvicorn
@@ -248,5 +279,8 @@ def _http_server(app: Any, host: str, port: int) -> Any:
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    extra: dict[str, Any] = {} if own_logging else {"log_config": None}
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off", access_log=False, **extra
+    )
     return QuietServer(config)

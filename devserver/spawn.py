@@ -1,7 +1,7 @@
 """Spawning a worker process: the standard library only.
 
 ``durable dev`` spawns its first worker before it imports anything heavy (asyncio, the engine,
-the HTTP side): see :mod:`durable.devserver.launch`. :class:`~durable.devserver.workers.
+the HTTP side): see :mod:`durable.devserver.dev.launch`. :class:`~durable.devserver.workers.
 WorkerProcess` then adopts the process and talks to it over the socket.
 """
 

@@ -189,9 +189,12 @@ async def main_async(fd: int, root: Path, files: list[Path]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m durable.devserver.worker``."""
-    # Ctrl-C on the terminal reaches the whole process group: the server shuts the worker
-    # down itself (``stop``, SIGTERM), so a KeyboardInterrupt here would only add a traceback.
+    # Ctrl-C on the terminal reaches the whole process group, and so does a SIGTERM sent to
+    # the group (``systemctl stop``, ``kill -TERM -PGID``): the server shuts the worker down
+    # itself (``stop``, then SIGKILL) once it has drained, so the worker ignores both; it
+    # still dies with the server (lifeline).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parser = argparse.ArgumentParser(description="durable worker process")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--root", type=Path, required=True)

@@ -286,6 +286,8 @@ class WorkerExecutor:
         self.current: WorkerProcess | None = None
         self._replacing: asyncio.Lock = asyncio.Lock()
         self.isolation = Isolation(spawn)
+        self.restarts = 0  #: workers started to replace one that died
+        self.in_flight = 0  #: passes running through this executor
 
     async def start(self, worker: WorkerProcess | None = None) -> dict[str, Any]:
         """Start the first worker (or finish starting a launched one); return its hello."""
@@ -298,9 +300,15 @@ class WorkerExecutor:
         if old is not None:
             await old.stop()
 
+    async def ready(self) -> WorkerProcess:
+        """The current worker, started (or replaced) first if it is not running."""
+        return await self._worker()
+
     async def _worker(self) -> WorkerProcess:
         async with self._replacing:
             if self.current is None or not self.current.alive:
+                if self.current is not None:
+                    self.restarts += 1
                 worker = self._spawn()
                 await worker.start()
                 self.current = worker
@@ -308,6 +316,13 @@ class WorkerExecutor:
 
     async def execute(self, request: ExecutionRequest, host: ExecutionHost) -> ExecutionResult:
         """Run a pass in the shared worker, or alone if its run is a suspect of a crash."""
+        self.in_flight += 1
+        try:
+            return await self._execute(request, host)
+        finally:
+            self.in_flight -= 1
+
+    async def _execute(self, request: ExecutionRequest, host: ExecutionHost) -> ExecutionResult:
         if self.isolation.holds(request.run_id):
             return await self.isolation.execute(request, host)
         worker = await self._worker()

@@ -19,7 +19,7 @@ from durable._presentation import (
 )
 from durable.cli import runs as cli_runs
 from durable.cli.client import styled_status
-from durable.devserver.headless import HeadlessLog
+from durable.devserver.dev.headless import HeadlessLog
 from durable.tui.format import status_text
 from durable.tui.timeline import LEGEND, timeline_rows
 from tests.support.tui_stub import NOW, at, run, step

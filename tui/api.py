@@ -16,6 +16,7 @@ fell behind gets an ``overflow`` frame and its stream ends: it reconnects at onc
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 DEFAULT_URL = "http://127.0.0.1:8288"
+#: The environment variable the signing key is read from (SPEC section 10).
+SIGNING_KEY_ENV = "DURABLE_SIGNING_KEY"
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
 OVERFLOW = "overflow"
@@ -116,14 +119,19 @@ def _refused(response: httpx.Response) -> RequestFailed:
 class DurableClient:
     """Async client of one dev server. Create it anywhere; it connects on first use."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str = DEFAULT_URL, *, timeout: float = 5.0, signing_key: str | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        #: sent as ``Authorization: Bearer`` (default: ``$DURABLE_SIGNING_KEY``, if set)
+        self.signing_key = signing_key or os.environ.get(SIGNING_KEY_ENV) or None
         self._http: httpx.AsyncClient | None = None
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(base_url=self.url, timeout=self.timeout)
+            headers = {"Authorization": f"Bearer {self.signing_key}"} if self.signing_key else {}
+            self._http = httpx.AsyncClient(base_url=self.url, timeout=self.timeout, headers=headers)
         return self._http
 
     async def aclose(self) -> None:

@@ -221,9 +221,16 @@ class DurableApp(App[None]):
         self.push_screen(form, started)
 
 
-def run_tui(url: str = DEFAULT_URL, *, fixtures_dir: Path | str = "fixtures") -> None:
-    """Run the inspector against the server at ``url`` until the user quits."""
-    DurableApp(url, fixtures_dir=fixtures_dir).run()
+def run_tui(
+    url: str = DEFAULT_URL,
+    *,
+    fixtures_dir: Path | str = "fixtures",
+    signing_key: str | None = None,
+) -> None:
+    """Run the inspector against the server at ``url`` until the user quits (``signing_key``:
+    the server's key, default ``$DURABLE_SIGNING_KEY``)."""
+    client = DurableClient(url, signing_key=signing_key)
+    DurableApp(url, client=client, fixtures_dir=fixtures_dir).run()
 
 
 def run_attached(

@@ -375,6 +375,19 @@ class Store(Protocol):
         """Commit and release resources."""
         ...
 
+    # -- retention and figures (``durable start``/``dev --retention``, ``GET /metrics``) ----
+
+    def delete_expired(self, before: float, limit: int, *, claims_before: float) -> int:
+        """Delete up to ``limit`` ended runs (with their steps, logs and waits) that ended
+        before ``before``, events received before ``before``, and event-id and idempotency
+        claims made before ``claims_before`` (the caller keeps the dedup windows). Commits;
+        returns the rows deleted (0: nothing left to delete)."""
+        ...
+
+    def count_runs_by_status(self) -> dict[str, int]:
+        """How many runs the store holds in each status (statuses with none left out)."""
+        ...
+
     # -- flow control (SPEC 7): state in rows keyed by (function, key), conditional writes --
 
     def acquire_slots(self, run_id: str, slots: Sequence[tuple[str, int]]) -> bool:

@@ -375,3 +375,42 @@ class MemoryStore:
     def reap_dead(self, now: float, dead_after: float) -> int:
         dead = [server for server, seen in self._servers.items() if seen < now - dead_after]
         return sum(self.reap_server(server, now) for server in dead)
+
+    # -- retention and figures ------------------------------------------------------------
+
+    def delete_expired(self, before: float, limit: int, *, claims_before: float) -> int:
+        old = [
+            run_id
+            for run_id, run in self._runs.items()
+            if run.status.terminal and run.ended_at is not None and run.ended_at < before
+        ][:limit]
+        for run_id in old:
+            del self._runs[run_id]
+            self._steps.pop(run_id, None)
+            self._logs.pop(run_id, None)
+            self.remove_waits(run_id)
+        deleted = len(old)
+        expired = [e for e in self._events if e.received_at < before][: max(0, limit - deleted)]
+        if expired:
+            gone = {id(event) for event in expired}
+            self._events = [e for e in self._events if id(e) not in gone]
+            for event in expired:
+                if self._events_by_id.get(event.id) is event:
+                    del self._events_by_id[event.id]
+                    later = next((e for e in self._events if e.id == event.id), None)
+                    if later is not None:
+                        self._events_by_id[event.id] = later
+            deleted += len(expired)
+        for event_id in [k for k, at in self._event_claims.items() if at < claims_before]:
+            del self._event_claims[event_id]
+            deleted += 1
+        for key in [k for k, (_, at) in self._idempotency.items() if at < claims_before]:
+            del self._idempotency[key]
+            deleted += 1
+        return deleted
+
+    def count_runs_by_status(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for run in self._runs.values():
+            counts[run.status.value] += 1
+        return dict(counts)

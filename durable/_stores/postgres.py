@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from .._errors import StoreError
+from . import postgres_retention
 from .base import (
     EventRecord,
     Lease,
@@ -30,6 +31,7 @@ from .base import (
 )
 from .postgres_connection import redact, require_psycopg
 from .postgres_flow import PostgresFlowOps
+from .postgres_migrate import migrate, read_version
 from .postgres_rows import (
     EVENT_COLUMNS,
     RUN_CHANGES,
@@ -42,10 +44,9 @@ from .postgres_rows import (
     run_from,
     run_row,
 )
-from .postgres_schema import EVENT_NAME_LOCKS, MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION
+from .postgres_schema import EVENT_NAME_LOCKS
 from .postgres_session import Session
 from .postgres_signals import CHANNEL, Listener
-from .sqlite import SchemaError
 
 #: A run another live server holds is not this server's to start (``%(me)s``: this server).
 _NOT_HELD = (
@@ -73,48 +74,12 @@ class PostgresStore(PostgresFlowOps):
     # -- schema -------------------------------------------------------------------------
 
     def _migrate(self) -> None:
-        exists = self._db.one("SELECT to_regclass('durable_schema') IS NOT NULL")
-        if exists and exists[0] and self._check_version() == SCHEMA_VERSION:
-            self._db.conn.commit()
-            return
-        # One migrating server at a time: the advisory lock, then the version read again
-        # (another server may have migrated while this one waited).
-        try:
-            self._db.exec("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-            self._db.exec("CREATE TABLE IF NOT EXISTS durable_schema (version integer NOT NULL)")
-            current = self._check_version()
-            for number in range(current, SCHEMA_VERSION):
-                self._db.exec(MIGRATIONS[number])
-            if current < SCHEMA_VERSION:
-                self._db.exec("DELETE FROM durable_schema")
-                self._db.exec("INSERT INTO durable_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
-            self._db.conn.commit()
-        except BaseException as exc:
-            with contextlib.suppress(Exception):
-                self._db.conn.rollback()
-            if isinstance(exc, require_psycopg().Error):  # not a fault: a refusal (rights...)
-                raise StoreError(
-                    f"cannot set up durable's tables in the PostgreSQL database {self.where}: "
-                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}",
-                    path=self.where,
-                ) from exc
-            raise
-
-    def _check_version(self) -> int:
-        row = self._db.one("SELECT max(version) FROM durable_schema")
-        version = int(row[0]) if row and row[0] is not None else 0
-        if version > SCHEMA_VERSION:
-            raise SchemaError(
-                f"the PostgreSQL database {self.where} has schema version {version}; this "
-                f"durable knows up to {SCHEMA_VERSION}: upgrade durable or use another --db"
-            )
-        return version
+        migrate(self._db, self.where)
 
     @property
     def schema_version(self) -> int:
         """The schema version of the open database."""
-        row = self._db.one("SELECT max(version) FROM durable_schema")
-        return int(row[0]) if row and row[0] is not None else 0
+        return read_version(self._db)
 
     # -- runs ---------------------------------------------------------------------------
 
@@ -594,3 +559,11 @@ class PostgresStore(PostgresFlowOps):
                 self._db.close()
             finally:
                 self.stop_listening()
+
+    # -- retention and figures (the SQL is in postgres_retention) ---------------------------
+
+    def delete_expired(self, before: float, limit: int, *, claims_before: float) -> int:
+        return postgres_retention.delete_expired(self._db, before, limit, claims_before)
+
+    def count_runs_by_status(self) -> dict[str, int]:
+        return postgres_retention.count_runs_by_status(self._db)

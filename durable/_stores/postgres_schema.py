@@ -130,6 +130,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     # 2: a run made ready while a server holds it is flagged (when) and due when released;
+    # retention finds what expired from indexes;
     # flow control (SPEC 7): why a run is held back and its priority, the concurrency slots
     # each run holds, GCRA arrival times, the pending debounce, open batch and singleton
     # holder of each (function, key).
@@ -140,6 +141,10 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX runs_ready;
     CREATE INDEX runs_ready ON runs ((ready_at - priority), created_at)
         WHERE ready_at IS NOT NULL AND status NOT IN ('completed', 'failed', 'cancelled');
+    CREATE INDEX runs_ended ON runs (ended_at) WHERE ended_at IS NOT NULL;
+    CREATE INDEX events_received ON events (received_at);
+    CREATE INDEX event_ids_claimed ON event_ids (claimed_at);
+    CREATE INDEX idempotency_claimed ON idempotency (claimed_at);
     CREATE TABLE flow_holds (
         key text NOT NULL,
         run_id text NOT NULL,

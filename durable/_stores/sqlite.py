@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import StoreError
+from . import sqlite_retention
 from .base import (
     EventRecord,
     Lease,
@@ -545,3 +546,11 @@ class SQLiteStore(SQLiteFlowOps):
             "SELECT server_id FROM servers WHERE heartbeat_at < ?", (now - dead_after,)
         )
         return sum(self.reap_server(str(row[0]), now) for row in dead)
+
+    # -- retention and figures (the SQL is in sqlite_retention) ----------------------------
+
+    def delete_expired(self, before: float, limit: int, *, claims_before: float) -> int:
+        return sqlite_retention.delete_expired(self._db, before, limit, claims_before)
+
+    def count_runs_by_status(self) -> dict[str, int]:
+        return sqlite_retention.count_runs_by_status(self._db)

@@ -189,6 +189,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (function_id, key)
     ) WITHOUT ROWID;
     """,
+    # 8: listings stay fast with millions of rows (`GET /api/runs?status=` reads its page from
+    # an index in order; `/api/events?name=` likewise), and retention finds what expired
+    # without a scan.
+    """
+    CREATE INDEX IF NOT EXISTS runs_status ON runs (status, created_at, run_id);
+    CREATE INDEX IF NOT EXISTS events_name_seq ON events (name, seq);
+    CREATE INDEX IF NOT EXISTS runs_ended ON runs (ended_at) WHERE ended_at IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS event_ids_claimed ON event_ids (claimed_at);
+    CREATE INDEX IF NOT EXISTS idempotency_claimed ON idempotency (claimed_at);
+    """,
 )
 
 #: What version 1 wrote as a cancel_on run's reason: ``cancel_on: event NAME (ID)``.

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from durable.cli import dev as dev_command
 from durable.cli.main import app as cli
-from durable.devserver import launch as dev_launch
+from durable.devserver.dev import launch as dev_launch
 from tests.support.harness import DevProcess
 
 APP = textwrap.dedent(

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from durable.cli import dev as dev_command
 from durable.cli.main import app as cli
-from durable.devserver import launch as dev_launch
-from durable.devserver.child import (
+from durable.devserver.dev import launch as dev_launch
+from durable.devserver.dev.child import (
     ServerChild,
     ServerStartError,
     connect_host,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from durable.devserver.headless import HeadlessLog
+from durable.devserver.dev.headless import HeadlessLog
 
 
 def test_one_line_per_run_step_and_event_change() -> None:

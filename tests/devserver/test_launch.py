@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from durable.devserver.launch import launch_first_worker
+from durable.devserver.dev.launch import launch_first_worker
+from durable.devserver.dev.server import DevServer
 from durable.devserver.options import DevOptions
-from durable.devserver.server import DevServer
 from tests.support.harness import DevProcess, free_port, wait_for
 
 APP = textwrap.dedent(
@@ -55,7 +55,7 @@ def imported_after(statement: str) -> list[str]:
 def test_importing_durable_its_cli_or_the_launcher_does_not_load_the_engine() -> None:
     assert imported_after("import durable") == []
     assert imported_after("import durable.cli.main") == []
-    assert imported_after("import durable.devserver.launch") == []
+    assert imported_after("import durable.devserver.dev.launch") == []
     assert imported_after("from durable import StepError") == []
     assert "durable._engine.context" in imported_after("from durable import Context")
 

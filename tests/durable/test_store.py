@@ -632,7 +632,7 @@ def test_sqlite_terminal_condition_is_the_terminal_statuses_and_the_index_condit
     store = SQLiteStore(tmp_path / "d.db")
     try:
         plan = store._db.execute(
-            f"EXPLAIN QUERY PLAN SELECT run_id FROM runs WHERE status NOT IN {_TERMINAL}"
+            f"EXPLAIN QUERY PLAN SELECT * FROM runs WHERE status NOT IN {_TERMINAL}"
         ).fetchall()
         assert any("runs_unfinished" in str(row) for row in plan), plan
     finally:

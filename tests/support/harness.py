@@ -64,6 +64,8 @@ class DevProcess:
         env: dict[str, str] | None = None,
         reload: bool = True,
         extra_args: list[str] | None = None,
+        command: str = "dev",
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.root = root
         self.app = app
@@ -72,17 +74,20 @@ class DevProcess:
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.reload = reload
         self.extra_args = extra_args or []
+        self.command = command  #: ``dev`` or ``start`` (no TUI, no reload: JSON log lines)
+        self.headers = headers or {}  #: sent with every request (``Authorization``)
         self.log_file = root / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
-        self.client = httpx.Client(base_url=self.url, timeout=10)
+        self.client = httpx.Client(base_url=self.url, timeout=10, headers=self.headers)
 
     def start(self, timeout: float = 30.0) -> DevProcess:
         """Start the server and wait until ``/health`` answers."""
-        self.client = httpx.Client(base_url=self.url, timeout=10)
+        self.client = httpx.Client(base_url=self.url, timeout=10, headers=self.headers)
+        dev_only = ["--no-tui", *([] if self.reload else ["--no-reload"])]
         args = [
-            sys.executable, "-m", "durable.cli.main", "dev", str(self.app),
-            "--port", str(self.port), "--db", str(self.root / "dev.db"), "--no-tui",
-            *([] if self.reload else ["--no-reload"]), *self.extra_args,
+            sys.executable, "-m", "durable.cli.main", self.command, str(self.app),
+            "--port", str(self.port), "--db", str(self.root / "dev.db"),
+            *(dev_only if self.command == "dev" else []), *self.extra_args,
         ]  # fmt: skip
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(

@@ -11,16 +11,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .discovery import DiscoveryError, discover, find_project_root
-from .listen import ListenError, listen
-from .options import DevOptions
-from .spawn import SpawnedWorker, spawn_worker
+from ..discovery import DiscoveryError, discover, find_project_root
+from ..errors import DatabaseError
+from ..listen import ListenError, listen
+from ..options import DevOptions
+from ..spawn import SpawnedWorker, spawn_worker
 
 __all__ = ["DatabaseError", "ListenError", "launch_first_worker", "run"]
-
-
-class DatabaseError(Exception):
-    """The ``--db`` file cannot be opened: not a durable database, a newer schema, unwritable."""
 
 
 def run(options: DevOptions) -> None:

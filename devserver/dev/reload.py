@@ -7,7 +7,7 @@ from pathlib import Path
 
 import watchfiles
 
-from .discovery import SKIPPED_DIRS
+from ..discovery import SKIPPED_DIRS
 
 
 def _python_change(change: watchfiles.Change, path: str) -> bool:

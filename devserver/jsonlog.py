@@ -1,0 +1,98 @@
+"""``durable start``'s log: one JSON object per line (``ts``, ``level``, ``msg``, ``fields``).
+
+:class:`JsonLog` is a :class:`~.server.ServerLog` (run, step and event changes, server
+messages); :class:`JsonLogHandler` puts the ``logging`` records of the engine (the scheduler,
+the workers) in the same shape on the same stream. Lines are gathered and written in batches:
+at thousands of steps per second, a write per line would cost more than the steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from rich.errors import MarkupError
+from rich.text import Text
+
+__all__ = ["JsonLog", "JsonLogHandler", "json_line", "plain"]
+
+
+def _ts(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def json_line(level: str, msg: str, fields: dict[str, Any] | None = None) -> str:
+    """One log line: ``{"ts": ..., "level": ..., "msg": ..., "fields": {...}}`` and a newline."""
+    record = {"ts": _ts(time.time()), "level": level, "msg": msg, "fields": fields or {}}
+    return json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")) + "\n"
+
+
+def plain(text: str) -> str:
+    """``text`` without its rich markup (``[bold red]error[/bold red]`` -> ``error``)."""
+    try:
+        return Text.from_markup(text).plain
+    except MarkupError:
+        return text
+
+
+class JsonLog:
+    """An orchestrator listener and server log writing JSON lines to ``stream``."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        self._pending: list[str] = []
+        self._flush_scheduled = False
+
+    def emit(self, level: str, msg: str, fields: dict[str, Any] | None = None) -> None:
+        """Queue one line (written within 50 ms, or at once outside an event loop)."""
+        self._pending.append(json_line(level, msg, fields))
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._flush_scheduled = True
+        loop.call_later(0.05, self.flush)
+
+    def flush(self) -> None:
+        """Write the lines gathered so far."""
+        self._flush_scheduled = False
+        if self._pending:
+            lines, self._pending = self._pending, []
+            self.stream.write("".join(lines))
+            self.stream.flush()
+
+    def __call__(self, kind: str, change: dict[str, Any]) -> None:
+        level = "error" if change.get("status") == "failed" else "info"
+        self.emit(level, kind, dict(change))
+
+    def info(self, text: str) -> None:
+        """A server message (rich markup removed); ``error ...`` lines are errors."""
+        msg = plain(text)
+        self.emit("error" if msg.startswith("error") else "info", msg)
+
+    def worker_output(self, line: str) -> None:
+        """A line a worker printed."""
+        self.emit("info", "worker output", {"line": line})
+
+
+class JsonLogHandler(logging.Handler):
+    """A logging handler writing records as JSON lines through a :class:`JsonLog`."""
+
+    def __init__(self, log: JsonLog) -> None:
+        super().__init__()
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields: dict[str, Any] = {"logger": record.name}
+        if record.exc_info:
+            fields["exception"] = logging.Formatter().formatException(record.exc_info)
+        self.log.emit(record.levelname.lower(), record.getMessage(), fields)
+        self.log.flush()
