@@ -36,10 +36,13 @@ def delete_expired(db: Session, before: float, limit: int, claims_before: float)
                 (before, room),
             )
         )
-        for table, key in (("event_ids", "id"), ("idempotency", "(function_id, key)")):
+        for table, key, columns in (
+            ("event_ids", "id", "id"),
+            ("idempotency", "(function_id, key)", "function_id, key"),
+        ):
             deleted += len(
                 db.all(
-                    f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} "
+                    f"DELETE FROM {table} WHERE {key} IN (SELECT {columns} FROM {table} "
                     "WHERE claimed_at < %s LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING 1",
                     (claims_before, room),
                 )

@@ -343,7 +343,7 @@ def test_a_dropped_connection_refuses_the_rest_of_its_transaction_then_reconnect
 
 
 def test_under_the_inspector_a_postgresql_servers_log_goes_to_dot_durable() -> None:
-    from durable.devserver.child import log_path
+    from durable.devserver.dev.child import log_path
 
     assert str(log_path("postgresql://u:pw@db.internal:5432/app")) == ".durable/dev.log"
     assert str(log_path("data/dev.db")) == "data/dev.log"
