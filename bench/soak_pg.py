@@ -68,6 +68,8 @@ def main() -> None:
     print(json.dumps({"bench": "soak-pg", **figures}))
     for problem in report.problems:
         print(f"PROBLEM: {problem}", file=sys.stderr)
+    for detail in report.details:
+        print(f"  {detail}", file=sys.stderr)
     sys.exit(0 if report.ok else 1)
 
 
