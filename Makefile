@@ -17,13 +17,14 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 DEV_STAMP := $(VENV)/.durable-dev.stamp
 TEST_STAMP := $(VENV)/.durable-test.stamp
 
-.PHONY: help dev test lint typecheck pytest bench clean soak soak-pg
+.PHONY: help dev test lint typecheck pytest bench bench-peers clean soak soak-pg
 
 help:
 	@echo "make dev    - install (editable) and run the dev server on examples/"
 	@echo "              (make dev PORT=9000, make dev ARGS=\"--no-tui --db :memory:\")"
 	@echo "make test   - install with test extras, then ruff (lint, format), mypy and pytest"
 	@echo "make bench  - run the benchmarks (bench/all.py): one table against the SPEC targets"
+	@echo "make bench-peers - the DBOS Transact peer (its own venv), then bench/pg_throughput.py"
 	@echo "make soak   - kill -9 soak: 20 cycles over 200 runs"
 	@echo "make soak-pg - 3 servers on one PostgreSQL (DURABLE_TEST_PG): kill -9, SIGSTOP, audit"
 	@echo "make clean  - remove build artefacts and caches (keeps .venv)"
@@ -56,6 +57,13 @@ test: $(TEST_STAMP)
 
 bench: $(DEV_STAMP)
 	$(PY) bench/all.py
+
+# The peer runs in its own virtualenv (bench/peers/dbos/.venv, made by run.sh): DBOS is not a
+# dependency of durable. Once that venv exists, pg_throughput (and so `make bench`) runs the
+# peer itself, in the same bench run, and prints durable's ratio to it.
+bench-peers: $(TEST_STAMP)
+	PYTHON=$(PYTHON) bench/peers/dbos/run.sh --runs 1000
+	$(PY) bench/pg_throughput.py
 
 soak: $(DEV_STAMP)
 	$(PY) bench/soak.py
