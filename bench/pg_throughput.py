@@ -364,8 +364,9 @@ def peer_result(runs: int, run_peer: bool) -> tuple[dict[str, Any] | None, str]:
     result = PEER / "result.json"
     python = PEER / ".venv" / "bin" / "python"
     if run_peer and python.exists():
+        peer = [str(PEER / "peer.py"), "--runs", str(runs), "--mode", "best"]
         done = subprocess.run(
-            [str(python), str(PEER / "peer.py"), "--runs", str(runs), "--pg", server_url()],
+            [str(python), *peer, "--pg", server_url()],
             capture_output=True,
             text=True,
             timeout=900,
