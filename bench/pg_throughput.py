@@ -224,11 +224,12 @@ class Server:
     def __init__(self, folder: Path, db_url: str, workers: int, profile: Path | None) -> None:
         self.port = free_port()
         self.log = folder / f"server-{self.port}.log"
-        prefix = [sys.executable]
-        if profile is not None:
-            prefix += ["-m", "cProfile", "-o", str(profile / f"server-{self.port}.prof")]
+        command = [sys.executable, "-m", "durable.cli.main"]
+        if profile is not None:  # CPU time of the server process (not its workers)
+            out = profile / f"server-{self.port}.prof"
+            command = [sys.executable, str(HERE / "_profile_server.py"), str(out)]
         self.args = [
-            *prefix, "-m", "durable.cli.main", "start", str(folder / "app.py"),
+            *command, "start", str(folder / "app.py"),
             "--port", str(self.port), "--db", db_url, "--workers", str(workers),
         ]  # fmt: skip
         self.folder = folder
@@ -480,7 +481,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=60)
     parser.add_argument("--no-peer", action="store_true", help="do not run the DBOS peer now")
     parser.add_argument(
-        "--profile", type=Path, default=None, help="cProfile each server process into DIR"
+        "--profile",
+        type=Path,
+        default=None,
+        help="cProfile (CPU time) each server process into DIR/server-PORT.prof",
     )
     args = parser.parse_args()
     counts = tuple(int(n) for n in args.servers.split(",") if n.strip())
