@@ -451,14 +451,23 @@ def collect(
                 theirs,
                 unit="",
                 digits=0,
-                note=f"({peer.get('seconds', '?')} s)",
+                note=f"({peer.get('seconds', '?')} s, mode {peer.get('mode', '?')})",
             )
         )
+        if peer.get("process_cpu_ms_per_step") is not None:
+            figures.append(
+                Figure(
+                    "pg_dbos_cpu_ms_per_step",
+                    "    DBOS CPU per step: its process only (backends not counted)",
+                    float(peer["process_cpu_ms_per_step"]),
+                )
+            )
         if ours is not None:
             figures.append(
                 Figure(
                     "pg_vs_dbos",
-                    "  durable (1 server) / DBOS, steps/s",
+                    "  durable (1 server) / DBOS, steps/s"
+                    + ("" if peer.get("runs") == runs else f" (DBOS: {peer.get('runs')} runs)"),
                     ours / theirs if theirs else None,
                     unit="x",
                     target=TARGETS["vs_dbos"],
