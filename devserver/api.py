@@ -484,10 +484,9 @@ def create_app(
     Bearer auth on ``/api/*``, ``event_keys`` on ``/e/{key}``). ``metrics`` renders
     ``GET /metrics`` (Prometheus text).
     """
-    reads = ctx.reads
     follow: Follow | None = None
-    if reads is not None and reads.follows_other_servers:  # many servers: show theirs too
-        follow = lambda restart: reads.run_changes(restart=restart)  # noqa: E731
+    if ctx.reads is not None and ctx.reads.follows_other_servers:  # others' runs too
+        follow = ctx.reads.run_changes
     hub = StreamHub(keepalive=keepalive, follow=follow)
     ctx.orchestrator.subscribe(hub.publish)
     api = Api(ctx, hub)

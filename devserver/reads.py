@@ -62,7 +62,7 @@ class OffLoopReads:
             self.flush()
         return await asyncio.get_running_loop().run_in_executor(self._thread, read, self._reader)
 
-    async def run_changes(self, *, restart: bool = False) -> list[dict[str, Any]]:
+    async def run_changes(self, restart: bool = False) -> list[dict[str, Any]]:
         """The runs other servers changed since the last call, as ``run`` changes (in the
         reading thread). ``restart``: forget the last look; this one only notes where the
         next starts (a stream that had no client is following again). Without other

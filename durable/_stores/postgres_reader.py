@@ -66,6 +66,13 @@ class _ReadSession(Session):
         try:
             return self.connection().execute(sql, params)
         except psycopg.Error as exc:
+            if not self.conn.closed:
+                raise self.fault(exc) from exc
+        # The connection dropped (a restarted database, an ended session): a read loses
+        # nothing, so it runs again on a new connection once.
+        try:
+            return self.connection().execute(sql, params)
+        except psycopg.Error as exc:
             raise self.fault(exc) from exc
 
     def write(self, sql: str, params: Any = None) -> Any:
@@ -73,6 +80,9 @@ class _ReadSession(Session):
 
     def write_many(self, sql: str, rows: Any) -> None:
         raise StoreError(f"the read-only connection to {self.where} cannot write")
+
+    def side(self, body: Any) -> Any:
+        raise StoreError(f"the read-only connection to {self.where} has no side connection")
 
     def commit(self) -> bool:
         return False  # autocommit: nothing is pending

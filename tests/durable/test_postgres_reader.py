@@ -109,7 +109,10 @@ def test_the_reader_is_read_only_on_a_connection_of_its_own(
             (reader.backend_pid(), APPLICATION_NAME),
         ).fetchone()
     assert row == (1,)
-    reader.close()  # a dropped connection is opened again on the next read
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # the database drops it
+        conn.execute("SELECT pg_terminate_backend(%s)", (reader.backend_pid(),))
+    assert [run.run_id for run in reader.list_runs()] == ["r1"]  # read again, reconnected
+    reader.close()  # closed: opened again on the next read
     assert [run.run_id for run in reader.list_runs()] == ["r1"]
 
 
