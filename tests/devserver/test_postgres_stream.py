@@ -133,7 +133,7 @@ def test_a_listing_held_up_in_the_database_does_not_hold_up_health(
             conn.rollback()  # released (under the 2 s lock timeout): the listing completes
         thread.join(10)
         assert listing["status"] == 200 and listing["took"] >= 0.8, listing
-        assert max(health_took) < 0.3, health_took
+        assert max(health_took) < 0.5, health_took  # inline, it waited up to 2 s
     finally:
         output = dev.stop()
     assert "Traceback" not in output, output
