@@ -39,7 +39,7 @@ DEAD_AFTER = 2.0
 
 APP = textwrap.dedent(
     f"""
-    import os, uuid
+    import os, time, uuid
     from pathlib import Path
     from durable import Durable
 
@@ -49,6 +49,7 @@ APP = textwrap.dedent(
 
     def work(n, key):
         token = uuid.uuid4().hex
+        time.sleep(0.02)  # a step in flight for a while: a kill or a pause catches some
         with LEDGER.open("a") as f:
             f.write(f"{{n}} {{key}} {{SERVER}} {{token}}\\n")
         return token
@@ -193,6 +194,18 @@ class Server:
         self.client.close()
 
 
+def _send_until_accepted(servers: list[Server], event: dict[str, Any]) -> None:
+    """Send ``event`` to the first server, or the next ones, until one accepts it (a 503
+    while the database refuses writes says: send again; its id makes that safe)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for server in servers:
+            if server.alive() and server.send([event]):
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"no server accepted event {event['id']} in 60 s")
+
+
 def _get(server: Server, path: str, **params: Any) -> Any:
     response = server.client.get(path, params=params)
     response.raise_for_status()
@@ -250,12 +263,12 @@ def soak_servers(db_url: str, runs: int, *, seed: int = 0) -> MultiSoakReport:
             for i, event in enumerate(events[:half]):
                 targets = rng.sample(servers, 2 if i % 7 == 0 else 1)  # some ids sent twice
                 for target in targets:
-                    target.send([event])
+                    _send_until_accepted([target, survivor], event)
             time.sleep(0.3)
             killed.signal(signal.SIGKILL)  # mid-way: one server dies with its workers
             paused.signal(signal.SIGSTOP)  # another freezes past dead_after
             for event in events[half:]:
-                survivor.send([event])
+                _send_until_accepted([survivor], event)
             time.sleep(DEAD_AFTER * 2.5)
             paused.signal(signal.SIGCONT)  # it wakes reaped: it must stop by itself
             deadline = time.monotonic() + 120 + runs * 0.5
@@ -316,10 +329,19 @@ def _audit(server: Server, ledger: Path, report: MultiSoakReport, faulted: set[s
             checked.append((n, "c0", child_steps.get("c0", {}).get("output")))
         for n_, key, output in checked:
             done = executions[(n_, key)]
-            if not done or output != done[-1][1]:
+            tokens = [token for _who, token in done]
+            # A paused server's body in flight finishes (and writes its ledger line) after
+            # SIGCONT, so the ledger's order says nothing about the faulted servers: a
+            # committed step was re-executed if its output is not a body's, or a healthy
+            # server ran it again after the run that was kept.
+            kept = tokens.index(output) if output in tokens else None
+            later = done[kept + 1 :] if kept is not None else []
+            if kept is None or any(who not in faulted for who, _token in later):
                 report.committed_reexecuted += 1
                 report.details.append(f"committed re-executed: n={n_} {key} {done} kept {output}")
-            for who, _token in done[:-1]:  # earlier executions whose result was not kept
+            for who, token in done:
+                if token == output:
+                    continue
                 if who in faulted:
                     report.reexecuted_by_faulted += 1
                 else:

@@ -31,8 +31,33 @@ class Session:
         self.announcer = Announcer(url, sender)
 
     def fault(self, exc: Exception) -> Exception:
-        """The StoreError naming a database fault, or ``exc`` itself (a statement's bug)."""
-        return store_error(exc, self.url) or exc
+        """The StoreError naming a database fault; the open transaction, which PostgreSQL
+        aborted with the error, is rolled back at once (its writes are lost: the journal
+        tells the passes that made them). An error of no known kind (a conflict a statement
+        did not expect) is a StoreError too: the passes go again from their last commit,
+        rather than each later statement of the aborted transaction failing too."""
+        self._roll_back_aborted()
+        known = store_error(exc, self.url)
+        if known is not None:
+            return known
+        return StoreError(
+            f"PostgreSQL at {self.where} refused a statement ({type(exc).__name__}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no detail'}); the "
+            "transaction was rolled back and durable retries from the last commit",
+            reason="database_error",
+            path=self.where,
+        )
+
+    def _roll_back_aborted(self) -> None:
+        psycopg = require_psycopg()
+        if self.conn.closed:
+            return
+        if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            try:
+                self.conn.rollback()
+            except psycopg.Error:
+                return
+            self.dirty = self.announce = False
 
     def _lost(self, when: str) -> StoreError:
         return StoreError(

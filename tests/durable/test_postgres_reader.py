@@ -101,7 +101,7 @@ def test_the_reader_is_read_only_on_a_connection_of_its_own(
     assert reader.backend_pid() != a._db.conn.info.backend_pid
     with pytest.raises(StoreError, match="read-only"):
         reader.insert_run(queued("r2"))
-    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):  # so does the database
+    with pytest.raises(StoreError, match="ReadOnlySqlTransaction"):  # so does the database
         reader._db.exec("DELETE FROM runs")
     with psycopg.connect(postgres_url) as conn:
         row = conn.execute(
