@@ -20,44 +20,54 @@ class PostgresFlowOps:
 
     _db: Session
 
+    # Slots live outside the open transaction: each acquire and release is its own short
+    # transaction on the side connection, taking the keys' rows in sorted order. In the
+    # shared transaction (group commit, many runs' writes) two servers took the same keys
+    # in different orders and deadlocked. A slot taken for a claim that is then rolled back
+    # stays the run's: its next claim finds it held (taken once, never twice); whoever ends
+    # the run releases it.
+
     def acquire_slots(self, run_id: str, slots: Sequence[tuple[str, int]]) -> bool:
-        held = {
-            str(row[0])
-            for row in self._db.all("SELECT key FROM flow_holds WHERE run_id=%s", (run_id,))
-        }
-        wanted = sorted({key: limit for key, limit in slots if key not in held}.items())
-        taken: list[str] = []
-        for key, limit in wanted:  # sorted: two claimers never lock keys in opposite orders
-            self._db.write(
-                "INSERT INTO flow_slots (key, in_use) VALUES (%s, 0) ON CONFLICT (key) DO NOTHING",
-                (key,),
-            )
-            won = self._db.one(
-                "UPDATE flow_slots SET in_use=in_use+1 WHERE key=%s AND in_use<%s RETURNING 1",
-                (key, limit),
-            )
-            if won is None:  # all or none: give back what this call took
-                for done in taken:
-                    self._db.write(
-                        "UPDATE flow_slots SET in_use=in_use-1 WHERE key=%s AND in_use>0", (done,)
-                    )
-                    self._db.write(
-                        "DELETE FROM flow_holds WHERE key=%s AND run_id=%s", (done, run_id)
-                    )
-                return False
-            self._db.write("INSERT INTO flow_holds (key, run_id) VALUES (%s, %s)", (key, run_id))
-            taken.append(key)
-        return True
+        limits = dict(slots)
+
+        def acquire(conn: Any) -> bool:
+            held = {
+                str(row[0])
+                for row in conn.execute(
+                    "SELECT key FROM flow_holds WHERE run_id=%s", (run_id,)
+                ).fetchall()
+            }
+            for key in sorted(set(limits) - held):
+                conn.execute(
+                    "INSERT INTO flow_slots (key, in_use) VALUES (%s, 0) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    (key,),
+                )
+                won = conn.execute(
+                    "UPDATE flow_slots SET in_use=in_use+1 WHERE key=%s AND in_use<%s RETURNING 1",
+                    (key, limits[key]),
+                ).fetchone()
+                if won is None:  # all or none
+                    conn.rollback()
+                    return False
+                conn.execute("INSERT INTO flow_holds (key, run_id) VALUES (%s, %s)", (key, run_id))
+            return True
+
+        return bool(self._db.side(acquire))
 
     def release_slots(self, run_id: str) -> None:
-        rows = self._db.all("DELETE FROM flow_holds WHERE run_id=%s RETURNING key", (run_id,))
-        self._db.dirty = True
-        for (key,) in sorted(rows):
-            self._db.write(
-                "UPDATE flow_slots SET in_use=in_use-1 WHERE key=%s AND in_use>0", (key,)
-            )
-        if rows:
-            self._db.announce = True  # a slot freed: a held-back run may start elsewhere
+        def release(conn: Any) -> bool:
+            rows = conn.execute(
+                "DELETE FROM flow_holds WHERE run_id=%s RETURNING key", (run_id,)
+            ).fetchall()
+            for (key,) in sorted(rows):
+                conn.execute(
+                    "UPDATE flow_slots SET in_use=in_use-1 WHERE key=%s AND in_use>0", (key,)
+                )
+            return bool(rows)
+
+        if self._db.side(release):
+            self._db.announcer.announce()  # a slot freed: a held-back run may start elsewhere
 
     def slots_in_use(self, key: str) -> int:
         row = self._db.one("SELECT in_use FROM flow_slots WHERE key=%s", (key,))
