@@ -40,6 +40,8 @@ from .sqlite_rows import (
 )
 from .sqlite_schema import AFTER_MIGRATION, MIGRATIONS, SCHEMA_VERSION, statements
 
+_UPSERT_STEP = f"INSERT OR REPLACE INTO steps ({STEP_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+
 
 class SchemaError(RuntimeError):
     """The database was written by a newer version of durable."""
@@ -288,7 +290,7 @@ class SQLiteStore(SQLiteFlowOps):
 
     def upsert_step(self, step: StepRecord) -> None:
         self._db.execute(
-            f"INSERT OR REPLACE INTO steps ({STEP_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+            _UPSERT_STEP,
             (
                 step.run_id,
                 step.key,
