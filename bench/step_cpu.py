@@ -3,7 +3,8 @@
 Starts ``durable dev`` (no reload, SQLite file), sends ``--runs`` events at once, each starting
 a run of 3 no-op steps, and reads the CPU time (user + system, from ``/proc/PID/stat``) of the
 server process and of the worker process before and after: wall-clock figures are noisy on a
-shared machine, CPU time per step much less so. Several rounds; the median is printed.
+shared machine, CPU time per step much less so. Several rounds; the medians are printed,
+then one JSON line (``make bench`` shows its figures).
 
 With ``--profile DIR`` both processes run under cProfile (a ``sitecustomize`` put on
 ``PYTHONPATH``) and write ``server-PID.prof`` / ``worker-PID.prof`` into DIR when they exit;
@@ -15,6 +16,7 @@ the top functions by own time are printed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pstats
 import statistics
@@ -139,16 +141,15 @@ def main() -> None:
             (root / "app.py").write_text(APP)
             results.append(one_round(root, args.runs, env))
             print(" ".join(f"{k}={v:,.1f}" for k, v in results[-1].items()), flush=True)
-    print(
-        "median: "
-        + " ".join(f"{k}={statistics.median(r[k] for r in results):,.1f}" for k in results[0])
-    )
+    medians = {k: round(statistics.median(r[k] for r in results), 1) for k in results[0]}
+    print("median: " + " ".join(f"{k}={v:,.1f}" for k, v in medians.items()))
     if args.profile is not None:
         for kind in ("server", "worker"):
             files = sorted(str(p) for p in args.profile.glob(f"{kind}-*.prof"))
             if files:
                 print(f"\n==== {kind} ({len(files)} profile(s)) ====")
                 pstats.Stats(*files).sort_stats("tottime").print_stats(args.top)
+    print(json.dumps({"bench": "step_cpu", "runs": args.runs, "rounds": args.rounds, **medians}))
 
 
 if __name__ == "__main__":
