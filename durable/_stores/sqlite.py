@@ -510,6 +510,7 @@ class SQLiteStore(SQLiteFlowOps):
         return wrote
 
     def rollback(self) -> None:
+        self._holders = None  # slots released since the last commit are held again
         self._db.rollback()
 
     def probe_write(self) -> None:
