@@ -72,6 +72,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def switches(pid: int) -> int:
+    """Context switches of ``pid`` so far (voluntary + involuntary): wake-ups, mostly."""
+    total = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if "ctxt_switches:" in line:
+            total += int(line.split()[-1])
+    return total
+
+
 def children(pid: int) -> list[int]:
     """The child processes of ``pid``."""
     found = []
@@ -95,6 +104,7 @@ def one_round(root: Path, runs: int, env: dict[str, str]) -> dict[str, float]:
         wait_for(lambda: all_finished(dev, "three", 10), 60, "warm-up", 0.02)
         worker = children(server)[0]
         before = cpu_seconds(server), cpu_seconds(worker)
+        woken = switches(server), switches(worker)
         began = time.perf_counter()
         for start in range(0, runs, 500):
             dev.send([{"name": "bench/three"} for _ in range(min(500, runs - start))])
@@ -106,6 +116,7 @@ def one_round(root: Path, runs: int, env: dict[str, str]) -> dict[str, float]:
         )
         wall = time.perf_counter() - began
         after = cpu_seconds(server), cpu_seconds(worker)
+        woken = switches(server) - woken[0], switches(worker) - woken[1]
     finally:
         dev.stop()
     steps = runs * 3
@@ -113,6 +124,8 @@ def one_round(root: Path, runs: int, env: dict[str, str]) -> dict[str, float]:
         "steps_per_s": steps / wall,
         "server_cpu_us_per_step": (after[0] - before[0]) / steps * 1e6,
         "worker_cpu_us_per_step": (after[1] - before[1]) / steps * 1e6,
+        "server_switches_per_step": woken[0] / steps,
+        "worker_switches_per_step": woken[1] / steps,
     }
 
 
@@ -140,9 +153,9 @@ def main() -> None:
             root.mkdir()
             (root / "app.py").write_text(APP)
             results.append(one_round(root, args.runs, env))
-            print(" ".join(f"{k}={v:,.1f}" for k, v in results[-1].items()), flush=True)
-    medians = {k: round(statistics.median(r[k] for r in results), 1) for k in results[0]}
-    print("median: " + " ".join(f"{k}={v:,.1f}" for k, v in medians.items()))
+            print(" ".join(f"{k}={v:,.2f}" for k, v in results[-1].items()), flush=True)
+    medians = {k: round(statistics.median(r[k] for r in results), 2) for k in results[0]}
+    print("median: " + " ".join(f"{k}={v:,.2f}" for k, v in medians.items()))
     if args.profile is not None:
         for kind in ("server", "worker"):
             files = sorted(str(p) for p in args.profile.glob(f"{kind}-*.prof"))
