@@ -20,8 +20,13 @@ class Outbox:
         self.writer = writer
         self._pending: list[bytes] = []
 
-    def put(self, data: bytes) -> None:
-        """Queue ``data`` (whole lines) behind what is queued already."""
+    def put(self, data: bytes, *, now: bool = False) -> None:
+        """Queue ``data`` (whole lines) behind what is queued already; ``now``: write it at
+        once, with what is queued (nothing else would join it, or it must not wait)."""
+        if now:
+            self._pending.append(data)
+            self.flush()
+            return
         if not self._pending:
             asyncio.get_running_loop().call_soon(self.flush)
         self._pending.append(data)

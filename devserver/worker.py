@@ -102,12 +102,11 @@ class Worker:
         self.runs: dict[asyncio.Task[None], str] = {}  #: the run of each pass in flight
 
     def send(self, message: dict[str, Any], *, now: bool = False) -> None:
-        """Queue one message (written at the end of this loop pass, with the others; ``now``:
-        written at once, with those queued before it); :class:`MessageTooLarge` (nothing
-        written) if the server could not read it."""
-        self.outbox.put(encode(message))
-        if now:
-            self.outbox.flush()
+        """Queue one message (written at the end of this loop pass, with the others; ``now``,
+        or a single pass running: written at once, after those queued before it);
+        :class:`MessageTooLarge` (nothing written) if the server could not read it."""
+        # (one pass running: nothing would join it)
+        self.outbox.put(encode(message), now=now or len(self.tasks) <= 1)
 
     async def serve(self, reader: asyncio.StreamReader) -> None:
         """Handle server messages until ``stop`` or the socket closes."""

@@ -218,7 +218,8 @@ class WorkerProcess:
     def send(self, message: dict[str, Any]) -> None:
         """Write one message to the worker (dropped if it is gone)."""
         if self._outbox is not None and self.alive:
-            self._outbox.put(encode(message))
+            # one pass here: no other reply would join it, so it goes at once
+            self._outbox.put(encode(message), now=len(self._passes) <= 1)
 
     async def execute(self, request: ExecutionRequest, host: ExecutionHost) -> ExecutionResult:
         """Run one pass in this worker."""
