@@ -100,6 +100,7 @@ class MultiSoakReport:
     reexecuted_otherwise: int = 0
     paused_server_stopped: bool = False
     problems: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)  #: which runs and steps, for a problem
 
     @property
     def ok(self) -> bool:
@@ -302,6 +303,8 @@ def _audit(server: Server, ledger: Path, report: MultiSoakReport, faulted: set[s
             steps.get(k, {}).get("status") != "completed" for k in keys
         ):
             report.incomplete_runs += 1
+            shown = {k: s["status"] for k, s in steps.items()}
+            report.details.append(f"incomplete: run {run['run_id']} n={n} {run['status']} {shown}")
             continue
         if n % 4 == 0 and "timed out" in (run.get("output") or ""):
             report.waits_timed_out += 1
@@ -315,11 +318,13 @@ def _audit(server: Server, ledger: Path, report: MultiSoakReport, faulted: set[s
             done = executions[(n_, key)]
             if not done or output != done[-1][1]:
                 report.committed_reexecuted += 1
+                report.details.append(f"committed re-executed: n={n_} {key} {done} kept {output}")
             for who, _token in done[:-1]:  # earlier executions whose result was not kept
                 if who in faulted:
                     report.reexecuted_by_faulted += 1
                 else:
                     report.reexecuted_otherwise += 1
+                    report.details.append(f"re-executed: n={n_} {key} {done}")
     problems = ("lost_runs", "duplicate_runs", "duplicate_children", "incomplete_runs")
     for name in (*problems, "waits_timed_out"):
         if getattr(report, name):

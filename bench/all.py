@@ -24,6 +24,7 @@ from pathlib import Path
 import event_matching
 import flow_control
 import hot_reload
+import pg_throughput
 import restart
 import server_overhead
 import sleeping
@@ -40,12 +41,17 @@ BENCHES: dict[str, tuple[Callable[[], Report], Callable[[], Report]]] = {
     "restart": (restart.collect, lambda: restart.collect(20, 1)),
     "hot_reload": (hot_reload.collect, lambda: hot_reload.collect(2)),
     "flow_control": (flow_control.collect, lambda: flow_control.collect(1000)),
+    # One "skipped: ..." row when PostgreSQL (DURABLE_TEST_PG) or psycopg is missing.
+    "pg_throughput": (
+        pg_throughput.collect,
+        lambda: pg_throughput.collect(200, (1, 2), warmup=20, run_peer=False),
+    ),
 }
 
 
 HERE = Path(__file__).resolve().parent
-#: Not part of ``make bench``: the soak has its own target (make soak).
-SKIPPED = {"all.py", "soak.py"}
+#: Not part of ``make bench``: the soaks have their own targets (make soak, make soak-pg).
+SKIPPED = {"all.py", "soak.py", "soak_pg.py"}
 
 
 def other_scripts() -> list[Path]:

@@ -38,8 +38,11 @@ def main() -> None:
         url = urlunsplit(urlsplit(args.pg)._replace(path=f"/{name}"))
         report = soak_servers(url, args.runs, seed=args.seed)
     finally:
-        with psycopg.connect(args.pg, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if os.environ.get("SOAK_KEEP_DB"):  # to look into a failed soak: say where it is
+            print(f"kept the database {name}", file=sys.stderr)
+        else:
+            with psycopg.connect(args.pg, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     figures = report.to_dict()
     table = Table(title=f"durable: 3 servers on one PostgreSQL, {args.runs} runs")
     for column in ("measure", "value", "target"):
@@ -68,6 +71,8 @@ def main() -> None:
     print(json.dumps({"bench": "soak-pg", **figures}))
     for problem in report.problems:
         print(f"PROBLEM: {problem}", file=sys.stderr)
+    for detail in report.details:
+        print(f"  {detail}", file=sys.stderr)
     sys.exit(0 if report.ok else 1)
 
 

@@ -35,7 +35,7 @@ from .context import ServerContext
 from .guard import RequestGuard, allowed_hosts
 from .invoke import invocation_event
 from .rerun import RerunError, start_rerun
-from .stream import DEFAULT_KEEPALIVE, StreamHub
+from .stream import DEFAULT_KEEPALIVE, Follow, StreamHub
 from .views import accepted_view, event_view, iso, log_view, run_view
 
 #: The largest request body read (a batch of events); larger ones get a 413.
@@ -484,7 +484,10 @@ def create_app(
     Bearer auth on ``/api/*``, ``event_keys`` on ``/e/{key}``). ``metrics`` renders
     ``GET /metrics`` (Prometheus text).
     """
-    hub = StreamHub(keepalive=keepalive)
+    follow: Follow | None = None
+    if ctx.reads is not None and ctx.reads.follows_other_servers:  # others' runs too
+        follow = ctx.reads.run_changes
+    hub = StreamHub(keepalive=keepalive, follow=follow)
     ctx.orchestrator.subscribe(hub.publish)
     api = Api(ctx, hub)
     routes = [

@@ -117,7 +117,7 @@ class Server:
             clock=self.clock,
             started_at=self.clock.now(),
             root=self.root,
-            reads=OffLoopReads(self.store, self.orchestrator.flush),
+            reads=OffLoopReads(self.store, self.orchestrator.flush, server_id=self.server_id),
         )
         self.metrics = Metrics(self.store.count_runs_by_status, lambda: self.executor.restarts)
         self.orchestrator.subscribe(self.metrics)

@@ -16,13 +16,24 @@ frame and its stream ends (it reconnects and refetches what it shows). Frames::
 
 plus a ``: keepalive`` comment when nothing happened for a while. Streams end when the
 client disconnects or when :meth:`StreamHub.close` is called (server shutdown).
+
+Many servers on one PostgreSQL database: the orchestrator tells only this server's changes,
+so while at least one client is connected the hub also *follows* the others: every
+:data:`DEFAULT_FOLLOW_INTERVAL` seconds it asks ``follow`` (off the event loop: the reads'
+thread, :meth:`devserver.reads.OffLoopReads.run_changes`) for the runs other servers changed
+since its last look, and publishes each as the same ``run`` frame. A change whose status is the
+one last published for that run is not repeated. ``: connected`` is sent once the first look
+noted where following starts: every change committed after it is delivered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +41,18 @@ from typing import Any
 DEFAULT_QUEUE_SIZE = 1000
 #: Seconds of silence before a keepalive comment.
 DEFAULT_KEEPALIVE = 15.0
+#: Seconds between two looks at other servers' run changes (while a client is connected).
+DEFAULT_FOLLOW_INTERVAL = 0.5
+#: How long a new stream waits for the first look before it says ``: connected`` anyway.
+FIRST_LOOK_TIMEOUT = 5.0
+#: Runs whose last published status is remembered (to not repeat a change).
+REMEMBERED_RUNS = 10_000
+
+#: ``follow(restart)``: the run changes other servers made since the last look (``restart``:
+#: a first look, which only notes where the next starts and returns none).
+Follow = Callable[[bool], Awaitable[list[dict[str, Any]]]]
+
+logger = logging.getLogger("durable.devserver")
 
 _CLOSE = ""  # sentinel frame: end this stream
 
@@ -59,12 +82,22 @@ class StreamHub:
     """Fans orchestrator changes out to SSE clients without ever blocking the orchestrator."""
 
     def __init__(
-        self, *, queue_size: int = DEFAULT_QUEUE_SIZE, keepalive: float = DEFAULT_KEEPALIVE
+        self,
+        *,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        keepalive: float = DEFAULT_KEEPALIVE,
+        follow: Follow | None = None,
+        follow_interval: float = DEFAULT_FOLLOW_INTERVAL,
     ) -> None:
         self.queue_size = queue_size
         self.keepalive = keepalive
+        self.follow = follow  #: other servers' run changes (None: this server is alone)
+        self.follow_interval = follow_interval
         self.clients: set[StreamClient] = set()
         self.closed = False
+        self._follower: asyncio.Task[None] | None = None
+        self._first_look = asyncio.Event()
+        self._last_status: OrderedDict[str, str] = OrderedDict()
 
     # -- the orchestrator side -----------------------------------------------------------
 
@@ -72,6 +105,8 @@ class StreamHub:
         """Orchestrator listener: queue the change for every interested client."""
         if not self.clients:
             return
+        if kind == "run" and self.follow is not None:
+            self._remember(payload)
         frame: str | None = None
         for client in list(self.clients):
             if client.ended or not client.wants(kind, payload):
@@ -82,6 +117,45 @@ class StreamHub:
                 self._overflow(client)
             else:
                 client.queue.put_nowait(frame)
+
+    def _remember(self, payload: dict[str, Any]) -> None:
+        run_id, status = payload.get("run_id"), payload.get("status")
+        if isinstance(run_id, str) and isinstance(status, str):
+            self._last_status[run_id] = status
+            self._last_status.move_to_end(run_id)
+            if len(self._last_status) > REMEMBERED_RUNS:
+                self._last_status.popitem(last=False)
+
+    # -- other servers' changes ----------------------------------------------------------
+
+    def _start_following(self) -> None:
+        if self.follow is None or self._follower is not None or self.closed:
+            return
+        self._first_look.clear()
+        self._last_status.clear()
+        self._follower = asyncio.ensure_future(self._following())
+
+    async def _following(self) -> None:
+        """Look for other servers' changes while a client is connected."""
+        assert self.follow is not None
+        restart, failing = True, False
+        try:
+            while self.clients and not self.closed:
+                try:
+                    changes = await self.follow(restart)
+                    restart, failing = False, False
+                except Exception as exc:  # the database is away: the next look retries
+                    if not failing:
+                        logger.warning("stream: cannot read other servers' changes: %s", exc)
+                    changes, failing = [], True
+                self._first_look.set()
+                for change in changes:
+                    if self._last_status.get(change.get("run_id", "")) != change.get("status"):
+                        self.publish("run", change)
+                await asyncio.sleep(self.follow_interval)
+        finally:
+            self._first_look.set()
+            self._follower = None
 
     def _overflow(self, client: StreamClient) -> None:
         dropped = client.queue.qsize()
@@ -104,6 +178,7 @@ class StreamHub:
         if self.closed:
             self._end(client)
         self.clients.add(client)
+        self._start_following()
         return client
 
     def disconnect(self, client: StreamClient) -> None:
@@ -113,6 +188,9 @@ class StreamHub:
     async def frames(self, client: StreamClient) -> AsyncIterator[str]:
         """The SSE text of ``client``'s stream, until it is closed or the client goes."""
         try:
+            if self._follower is not None:  # changes from now on are all delivered
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._first_look.wait(), FIRST_LOOK_TIMEOUT)
             yield ": connected\n\n"
             while True:
                 try:
@@ -132,6 +210,8 @@ class StreamHub:
         for client in list(self.clients):
             if not client.ended:
                 self._end(client)
+        if self._follower is not None:
+            self._follower.cancel()
 
 
 def format_frame(kind: str, payload: dict[str, Any]) -> str:

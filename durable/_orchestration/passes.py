@@ -152,16 +152,20 @@ class Passes:
             raise host.store_error
         cancelled_here = run.run_id in self.in_flight.cancelled
         if lease is not None and not cancelled_here and not self.store.holds_lease(lease):
-            # reaped (another server owns the run now and goes on from its last commit), or
-            # another server ended the run
+            # reaped (another server owns the run now and goes on from its last commit),
+            # another server ended the run, or the transaction of the claim was rolled back
             logger.warning(
-                "run %s: lease %d lost during the pass (its server was reaped, or another "
-                "server ended the run): "
-                "nothing more of this pass is written",
+                "run %s: lease %d lost during the pass (its server was reaped, another "
+                "server ended the run, or the claim was rolled back): nothing more of this "
+                "pass is written",
                 run.run_id,
                 lease.epoch,
             )
             self.in_flight.rerun.discard(run.run_id)
+            # Due again from its last commit, unless it ended: with no owner (a claim rolled
+            # back) at once, with a new owner after that owner's pass (a harmless extra one).
+            self.store.make_ready(run.run_id, self.clock.now())
+            self.journal.flush()
             return
         self.store.release_slots(run.run_id)  # committed with the pass's end
         latest = self.store.get_run(run.run_id)

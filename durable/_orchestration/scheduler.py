@@ -22,7 +22,7 @@ from .._define.config import FunctionConfig
 from .._define.triggers import CronTrigger
 from .._errors import StoreError
 from .._limits import EVENT_DEDUP_WINDOW_SECONDS
-from .._stores.base import EventRecord, RunRecord, RunStatus, SharedStore, Store
+from .._stores.base import EventRecord, Lease, RunRecord, RunStatus, SharedStore, Store
 from .admission import on_start
 from .clock import Clock
 from .flow import concurrency_slots, cron_event, flow_key
@@ -99,9 +99,13 @@ class Scheduler:
     def recover(self) -> int:
         """After a restart: make runs that were mid-pass ready again. Returns their number."""
         store, now, count = self.store, self.clock.now(), 0
+        if isinstance(store, SharedStore):
+            # Other servers may be mid-pass right now: a dead server's runs come back by
+            # reaping (heartbeat), not by making every parked run due from here.
+            return 0
         for run in store.unfinished_runs():
             if run.ready_at is None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
-                run.ready_at = now
+                run.ready_at = now  # one server on this store: nobody else writes it
                 store.update_run(run)
                 count += 1
         self.journal.flush()
@@ -119,6 +123,13 @@ class Scheduler:
             if run.run_id in self.in_flight.tasks or started >= room:
                 continue
             config = self.functions.get(run.function_id)
+            if config is not None and self._known_full(run, config, full):
+                continue
+            # Claim first: only the run's lease holder takes its slots and throttle start
+            # (two servers finding the same due run would otherwise both count it).
+            lease = self.store.claim_run(run.run_id, self.server_id)
+            if lease is None:  # another server holds it for a pass
+                continue
             if config is not None:
                 reason = self._hold_back(run, config, now, full)
                 if reason is not None:
@@ -126,11 +137,8 @@ class Scheduler:
                         run.queued_reason = reason
                         self.runs.save_run(run, reason=reason)
                         held = True
+                    self.store.release_run(lease)
                     continue
-            lease = self.store.claim_run(run.run_id, self.server_id)
-            if lease is None:  # another server holds it for a pass
-                self.store.release_slots(run.run_id)
-                continue
             if config is not None and run.started_at is None:
                 on_start(self.store, config, run)
             run.queued_reason = None
@@ -153,6 +161,18 @@ class Scheduler:
         with contextlib.suppress(StoreError):  # rolled back and reported by the journal
             self.journal.flush()
 
+    @staticmethod
+    def _known_full(run: RunRecord, config: FunctionConfig, full: set[str]) -> bool:
+        """Held back already for a concurrency key this round found full (no slot freed
+        since): no need to claim it only to be refused. A run that started before may hold
+        its slot from a pass cut short by a crash: it asks the store."""
+        return bool(
+            config.concurrency
+            and run.started_at is None
+            and run.queued_reason == "concurrency"
+            and full.intersection(run.concurrency_keys)
+        )
+
     def _hold_back(
         self, run: RunRecord, config: FunctionConfig, now: float, full: set[str]
     ) -> str | None:
@@ -160,10 +180,6 @@ class Scheduler:
         having taken its concurrency slots and (first pass) its throttle start."""
         if config.concurrency:
             keys = run.concurrency_keys
-            # no slot freed since this round found the key full (a run that started before
-            # may hold its slot from a pass cut short by a crash: it asks the store)
-            if run.started_at is None and full.intersection(keys):
-                return "concurrency"
             if not self.store.acquire_slots(run.run_id, concurrency_slots(config, keys)):
                 if len(keys) == 1:
                     full.add(keys[0])
@@ -182,6 +198,14 @@ class Scheduler:
         run.ready_at = now + wait
         return "throttle"
 
+    def _lost_to_another(self, lease: Lease) -> bool:
+        """Whether the run of ``lease`` is another server's now (reaped, then claimed): its
+        slots are that server's pass's. An ended run is nobody's."""
+        if self.store.holds_lease(lease):
+            return False
+        run = self.store.get_run(lease.run_id)
+        return run is not None and not run.status.terminal
+
     async def _pass(self, run: RunRecord) -> None:
         try:
             await self.execute(run)
@@ -191,13 +215,17 @@ class Scheduler:
     def _pass_done(self, run_id: str, _task: object = None) -> None:
         self.in_flight.tasks.pop(run_id, None)
         lease = self.in_flight.leases.pop(run_id, None)
+        if run_id not in self.stranded:  # (a stranded run keeps its slots: it goes again)
+            # Slots before the lease: once released, the run (and its slots) may be another
+            # server's. A pass gives them back as it commits its end; this covers one that
+            # did not.
+            with contextlib.suppress(StoreError):
+                if lease is None or not self._lost_to_another(lease):
+                    self.store.release_slots(run_id)
+            self._retry_delay = 0.0  # a pass went through: the database takes writes
         if lease is not None:
             with contextlib.suppress(StoreError):  # a lease left behind is this server's own
                 self.store.release_run(lease)
-        if run_id not in self.stranded:  # (a stranded run keeps its slots: it goes again)
-            with contextlib.suppress(StoreError):  # a pass gives them back as it commits its
-                self.store.release_slots(run_id)  # end; this covers one that did not
-            self._retry_delay = 0.0  # a pass went through: the database takes writes
         self.wakeup.set()
 
     def tick(self) -> int:

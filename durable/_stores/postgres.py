@@ -53,6 +53,12 @@ _NOT_HELD = (
     "(owner IS NULL OR owner = %(me)s OR NOT EXISTS "
     "(SELECT 1 FROM servers WHERE servers.server_id = runs.owner))"
 )
+#: What every write of a run's state stamps it with (schema 3): when (database clock), in
+#: which transaction, by which server (the ``%s``); other servers' streams follow these.
+_STAMP = (
+    "updated_at=extract(epoch FROM clock_timestamp()), updated_xid=pg_current_xact_id(), "
+    "updated_by=%s"
+)
 
 
 class PostgresStore(PostgresFlowOps):
@@ -85,23 +91,27 @@ class PostgresStore(PostgresFlowOps):
 
     def insert_run(self, run: RunRecord) -> None:
         self._db.write(
-            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join(['%s'] * 23)})", run_row(run)
+            f"INSERT INTO runs ({RUN_COLUMNS}, updated_at, updated_xid, updated_by) "
+            f"VALUES ({', '.join(['%s'] * 23)}, extract(epoch FROM clock_timestamp()), "
+            "pg_current_xact_id(), %s)",
+            (*run_row(run), self._server_id),
         )
         if run.ready_at is not None:
             self._db.announce = True
 
     def update_run(self, run: RunRecord) -> None:
         self._db.write(
-            f"UPDATE runs SET {RUN_CHANGES} WHERE run_id=%s", (*run_changes(run), run.run_id)
+            f"UPDATE runs SET {RUN_CHANGES}, {_STAMP} WHERE run_id=%s",
+            (*run_changes(run), self._server_id, run.run_id),
         )
         if run.ready_at is not None and not run.status.terminal:
             self._db.announce = True
 
     def end_run(self, run: RunRecord) -> bool:
         row = self._db.one(
-            f"UPDATE runs SET {RUN_CHANGES}, rerun_at=NULL "
+            f"UPDATE runs SET {RUN_CHANGES}, rerun_at=NULL, {_STAMP} "
             f"WHERE run_id=%s AND status NOT IN {TERMINAL} RETURNING 1",
-            (*run_changes(run), run.run_id),
+            (*run_changes(run), self._server_id, run.run_id),
         )
         self._db.dirty = True
         return row is not None

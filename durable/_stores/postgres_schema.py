@@ -181,6 +181,17 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (function_id, key)
     );
     """,
+    # 3: live updates across servers (devserver/stream.py): every run write stamps the run
+    # with the database clock, the writing transaction's id and the writing server; a
+    # server's stream reads the runs other servers changed since its last look, by
+    # transaction id against that look's snapshot (commit order, not clock order). Added
+    # without defaults: no rewrite of the existing rows (they stay NULL until next written).
+    """
+    ALTER TABLE runs ADD COLUMN updated_at double precision;
+    ALTER TABLE runs ADD COLUMN updated_xid xid8;
+    ALTER TABLE runs ADD COLUMN updated_by text;
+    CREATE INDEX runs_updated ON runs (updated_xid) WHERE updated_xid IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

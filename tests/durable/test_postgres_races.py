@@ -157,3 +157,45 @@ def test_concurrency_slots_never_pass_their_limit_across_servers(
         won = sum(pool.map(lambda pair_: take_all(*pair_), [(first, "a"), (second, "b")]))
     assert first.slots_in_use("llm") == won == 4
     assert all(first.slots_in_use(f"user-{n}") <= 2 for n in range(3))
+
+
+async def test_a_pass_whose_claim_was_rolled_back_leaves_its_run_due_not_stranded(
+    postgres_url: str,
+) -> None:
+    from typing import Any
+
+    from durable import Durable
+    from durable._engine.inprocess import InProcessExecutor, collect_functions
+    from durable._orchestration.clock import VirtualClock
+    from durable._orchestration.orchestrator import Orchestrator
+
+    app = Durable(id="t")
+    bodies: list[str] = []
+
+    @app.function(id="f", triggers=[{"event": "go"}], retries=0)
+    async def f(ctx: Any) -> str:
+        await ctx.step.run("one", lambda: bodies.append("one"))
+        return "done"
+
+    store = PostgresStore(postgres_url)
+    try:
+        store.register_server("a", NOW)
+        clock = VirtualClock(NOW)
+        functions = collect_functions([app])
+        engine = Orchestrator(
+            store,
+            clock,
+            InProcessExecutor(functions, clock.now),
+            [fn.config for fn in functions.values()],
+            server_id="a",
+        )
+        run_id = engine.start_run("f", {"name": "go", "data": {}}).run_id
+        engine.flush()
+        engine.tick()  # the claim is written, not committed yet...
+        store.rollback()  # ...and its transaction is rolled back (a deadlock, say)
+        await engine.settle()
+        run = store.get_run(run_id)
+        assert run is not None and run.status is RunStatus.COMPLETED  # due again, not stuck
+        assert run.output == '"done"'
+    finally:
+        store.close()
