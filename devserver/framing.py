@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+#: one encoder for every message (``json.dumps`` with options builds a new one per call)
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
 #: Largest message accepted on the socket: a pass's whole history can be 32 MB of state.
 MESSAGE_LIMIT = 64 * 1024 * 1024
 
@@ -32,7 +35,7 @@ def encode(message: dict[str, Any], limit: int = MESSAGE_LIMIT) -> bytes:
     ``\\udcff``, exactly what ``backslashreplace`` writes there: encoding never fails on text,
     and the other side reads the same string back.
     """
-    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    text = _encode(message)
     data = text.encode("utf-8", "backslashreplace") + b"\n"
     if len(data) > limit:
         raise MessageTooLarge(len(data), limit)

@@ -41,6 +41,7 @@ from durable._stored_errors import error_dict
 from .framing import MESSAGE_LIMIT, MessageTooLarge, encode
 from .lifeline import die_with_parent, exit_when_closed
 from .loader import function_info, load
+from .outbox import Outbox
 from .watchdog import LoopWatch, WatchdogConfig
 
 
@@ -78,7 +79,8 @@ class _RemoteHost:
         self.worker.send({"t": "log", "x": self.exec_id, "l": log_to_wire(line)})
 
     def step_started(self, notice: StepStarted) -> None:
-        self.worker.send({"t": "start", "x": self.exec_id, "m": started_to_wire(notice)})
+        # At once: if the body kills this process, the server must know which step it was.
+        self.worker.send({"t": "start", "x": self.exec_id, "m": started_to_wire(notice)}, now=True)
 
 
 class Worker:
@@ -92,16 +94,19 @@ class Worker:
     ) -> None:
         self.functions = functions
         self.writer = writer
+        self.outbox = Outbox(writer)  #: checkpoints of one loop pass go out together
         self.clock = clock
         self.pending: dict[tuple[int, int], asyncio.Future[dict[str, Any]]] = {}
         self.cancelled: set[str] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.runs: dict[asyncio.Task[None], str] = {}  #: the run of each pass in flight
 
-    def send(self, message: dict[str, Any]) -> None:
-        """Write one message; :class:`MessageTooLarge` (nothing written) if the server could
-        not read it."""
-        self.writer.write(encode(message))
+    def send(self, message: dict[str, Any], *, now: bool = False) -> None:
+        """Queue one message (written at the end of this loop pass, with the others; ``now``,
+        or a single pass running: written at once, after those queued before it);
+        :class:`MessageTooLarge` (nothing written) if the server could not read it."""
+        # (one pass running: nothing would join it)
+        self.outbox.put(encode(message), now=now or len(self.tasks) <= 1)
 
     async def serve(self, reader: asyncio.StreamReader) -> None:
         """Handle server messages until ``stop`` or the socket closes."""
@@ -148,13 +153,13 @@ class Worker:
             except Exception as exc:
                 result = ExecutionResult("errored", error=error_dict(exc))
         try:
-            self.send({"t": "done", "x": exec_id, "result": result_to_wire(result)})
+            self.send({"t": "done", "x": exec_id, "result": result_to_wire(result)}, now=True)
         except MessageTooLarge as exc:  # an output near the state limit, escaped twice
             error = LimitExceededError(
                 f"the result of the pass: {exc}", limit="message_bytes", run_id=request.run_id
             )
             result = ExecutionResult("failed", error=error_dict(error))
-            self.send({"t": "done", "x": exec_id, "result": result_to_wire(result)})
+            self.send({"t": "done", "x": exec_id, "result": result_to_wire(result)}, now=True)
         await self.writer.drain()
 
 
@@ -183,7 +188,9 @@ async def main_async(fd: int, root: Path, files: list[Path]) -> None:
     config = WatchdogConfig.from_env()
     if config.enabled:
         LoopWatch(sock, writer, config).start()
-    await Worker(functions, writer).serve(reader)
+    worker = Worker(functions, writer)
+    await worker.serve(reader)
+    worker.outbox.flush()
     writer.close()
 
 

@@ -40,6 +40,7 @@ from .faults import Fault, SharedCrash, WorkerDied, verdicts
 from .framing import MESSAGE_LIMIT, encode
 from .imports import DEFAULT_IMPORT_TIMEOUT, WorkerStartError, not_loaded_reason, read_hello
 from .isolation import Isolation
+from .outbox import Outbox
 from .spawn import SpawnedWorker, spawn_worker
 from .watchdog import Watchdog, WatchdogConfig
 
@@ -80,6 +81,7 @@ class WorkerProcess:
         self._socket: socket.socket | None = None
         self.hello: dict[str, Any] = {}
         self._writer: asyncio.StreamWriter | None = None
+        self._outbox: Outbox | None = None  #: replies of one loop pass go out together
         self._passes: dict[int, _Pass] = {}
         self._next = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -114,6 +116,7 @@ class WorkerProcess:
         self.launch()
         assert self._socket is not None
         reader, self._writer = await asyncio.open_connection(sock=self._socket, limit=MESSAGE_LIMIT)
+        self._outbox = Outbox(self._writer)
         self._spawn(self._pump_output())
         try:
             self.hello = await read_hello(
@@ -214,8 +217,9 @@ class WorkerProcess:
 
     def send(self, message: dict[str, Any]) -> None:
         """Write one message to the worker (dropped if it is gone)."""
-        if self._writer is not None and self.alive:
-            self._writer.write(encode(message))
+        if self._outbox is not None and self.alive:
+            # one pass here: no other reply would join it, so it goes at once
+            self._outbox.put(encode(message), now=len(self._passes) <= 1)
 
     async def execute(self, request: ExecutionRequest, host: ExecutionHost) -> ExecutionResult:
         """Run one pass in this worker."""
@@ -274,6 +278,8 @@ class WorkerProcess:
                 self.process.kill()
             await self._exit_code()
         if self._writer is not None:
+            if self._outbox is not None:
+                self._outbox.flush()
             self._writer.close()
         self._closed.set()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -24,6 +25,23 @@ def _now() -> str:
     return format_moment(datetime.now().astimezone(), ms=True)
 
 
+class _Stamps:
+    """``_now()`` for many lines a second: the local ``14:03:07`` is formatted once per
+    second (a timezone conversion and a ``strftime``), the milliseconds per line."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def __call__(self) -> str:
+        micros = round(time.time() * 1_000_000)  # as datetime.fromtimestamp rounds
+        second, within = divmod(micros, 1_000_000)
+        if second != self._second:
+            self._second = second
+            self._text = format_moment(datetime.fromtimestamp(second).astimezone())
+        return f"{self._text}.{within // 1000:03d}"
+
+
 class HeadlessLog:
     """An orchestrator listener printing changes as they happen."""
 
@@ -33,12 +51,21 @@ class HeadlessLog:
         self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
         self._pending: list[str] = []
         self._flush_scheduled = False
+        self._now = _Stamps()
+        #: status -> that status painted (ANSI colours on a terminal)
+        self._statuses: dict[str, str] = {}
 
     def _paint(self, text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.colour and code else text
 
     def _stamp(self) -> str:
-        return self._paint(_now(), "2")
+        return self._paint(self._now(), "2") if self.colour else self._now()
+
+    def _status(self, status: str) -> str:
+        painted = self._statuses.get(status)
+        if painted is None:
+            painted = self._statuses[status] = self._paint(status, _COLOURS.get(status, ""))
+        return painted
 
     def _emit(self, line: str) -> None:
         self._pending.append(f"{self._stamp()} {line}\n")
@@ -66,8 +93,7 @@ class HeadlessLog:
             extra = change.get("error") or change.get("reason")
             tail = f" {self._paint(str(extra), '2')}" if extra else ""
             self._emit(
-                f"run   {change['run_id']} {change['function_id']} "
-                f"{self._paint(status, _COLOURS.get(status, ''))}{tail}"
+                f"run   {change['run_id']} {change['function_id']} {self._status(status)}{tail}"
             )
         elif kind == "step":
             status = change["status"]
@@ -76,7 +102,7 @@ class HeadlessLog:
             error = f" {self._paint(str(change['error']), '2')}" if change.get("error") else ""
             self._emit(
                 f"step  {change['run_id']} {change['function_id']} {change['key']} "
-                f"{self._paint(status, _COLOURS.get(status, ''))}{tries}{error}"
+                f"{self._status(status)}{tries}{error}"
             )
         elif kind == "event":
             runs = len(change.get("run_ids") or [])

@@ -36,14 +36,19 @@ _CHECKPOINTS: dict[str, type[Any]] = {
     "send": SendEventRequest,
 }
 _OPS = {cls: op for op, cls in _CHECKPOINTS.items()}
+#: each checkpoint type's field names, read once (``dataclasses.fields`` per message costs)
+_FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _CHECKPOINTS.values()}
 
 
 def checkpoint_to_wire(message: Checkpoint) -> dict[str, Any]:
     """A checkpoint as a dict with its ``op``."""
-    fields = {f.name: getattr(message, f.name) for f in dataclasses.fields(message)}
-    if "events" in fields:
-        fields["events"] = list(fields["events"])
-    return {"op": _OPS[type(message)], **fields}
+    cls = type(message)
+    wire: dict[str, Any] = {"op": _OPS[cls]}
+    for name in _FIELDS[cls]:
+        wire[name] = getattr(message, name)
+    if "events" in wire:
+        wire["events"] = list(wire["events"])
+    return wire
 
 
 def checkpoint_from_wire(raw: dict[str, Any]) -> Checkpoint:
@@ -117,7 +122,13 @@ def result_from_wire(raw: dict[str, Any]) -> ExecutionResult:
 
 def started_to_wire(notice: StepStarted) -> dict[str, Any]:
     """A step-started notice as a dict."""
-    return dataclasses.asdict(notice)
+    return {
+        "key": notice.key,
+        "id": notice.id,
+        "attempt": notice.attempt,
+        "started_at": notice.started_at,
+        "seq": notice.seq,
+    }
 
 
 def started_from_wire(raw: dict[str, Any]) -> StepStarted:
@@ -127,7 +138,7 @@ def started_from_wire(raw: dict[str, Any]) -> StepStarted:
 
 def log_to_wire(line: LogLine) -> dict[str, Any]:
     """A log line as a dict."""
-    return dataclasses.asdict(line)
+    return {"level": line.level, "message": line.message, "ts": line.ts, "step_key": line.step_key}
 
 
 def log_from_wire(raw: dict[str, Any]) -> LogLine:

@@ -23,7 +23,7 @@ from .._engine.protocol import (
 )
 from .._errors import StoreError, UnknownFunctionError
 from .._serialization import dumps, encoded_size
-from .._stores.base import RunRecord, RunStatus, StepStatus, Store
+from .._stores.base import PARKED_STEP_STATUSES, RunRecord, RunStatus, StepStatus, Store
 from .clock import Clock
 from .functions import FunctionRegistry
 from .history import build_history
@@ -177,14 +177,24 @@ class Passes:
             self.in_flight.rerun.discard(run.run_id)
             self.parking.hold(run, held)
         else:
-            self._apply(run, config, result)
+            # The pass's steps are the run's steps (its history, plus what it wrote): if none
+            # is parked, ending the run has none to close (no query for them).
+            parked = any(s.status in PARKED_STEP_STATUSES for s in host.steps.values())
+            self._apply(run, config, result, parked=parked)
         self.journal.flush()
 
-    def _apply(self, run: RunRecord, config: FunctionConfig, result: ExecutionResult) -> None:
+    def _apply(
+        self,
+        run: RunRecord,
+        config: FunctionConfig,
+        result: ExecutionResult,
+        *,
+        parked: bool = True,
+    ) -> None:
         if result.status != "suspended":
             self.in_flight.rerun.discard(run.run_id)
         if result.status == "completed":
-            self.runs.complete(run, result.output)
+            self.runs.complete(run, result.output, parked=parked)
         elif result.status == "failed":
             self.runs.fail(run, dict(result.error or {}))
         elif result.status == "errored":

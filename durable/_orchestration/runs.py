@@ -352,10 +352,11 @@ class Runs:
             self._resolve_parent(run, error={"name": "FunctionCancelled", "message": reason})
         return True
 
-    def complete(self, run: RunRecord, output: str | None) -> None:
-        """End a run as completed with ``output`` (JSON text), answering a parent's invoke."""
+    def complete(self, run: RunRecord, output: str | None, *, parked: bool = True) -> None:
+        """End a run as completed with ``output`` (JSON text), answering a parent's invoke.
+        ``parked=False``: the caller knows the run has no parked step to close."""
         run.status, run.output, run.error = RunStatus.COMPLETED, output, None
-        if self._end(run):
+        if self._end(run, parked=parked):
             self._resolve_parent(run, output=output)
 
     def fail(self, run: RunRecord, error: dict[str, Any]) -> None:
@@ -372,7 +373,7 @@ class Runs:
         run's end is written: nothing is left half-done if it cannot be."""
         return system_event(name, run, extra, now_ms=int(self.clock.now() * 1000))
 
-    def _end(self, run: RunRecord) -> bool:
+    def _end(self, run: RunRecord, *, parked: bool = True) -> bool:
         """Save a run that just reached a terminal status and drop what it was waiting on:
         its waits, and its parked steps (closed as ``cancelled`` at the run's end).
 
@@ -390,7 +391,8 @@ class Runs:
         if config is not None:
             on_end(self.store, config, run)
         self.journal.after_commit(functools.partial(self._mocks.pop, run.run_id, None))
-        for step in self.store.get_steps(run.run_id, statuses=PARKED_STEP_STATUSES):
+        closing = self.store.get_steps(run.run_id, statuses=PARKED_STEP_STATUSES) if parked else []
+        for step in closing:
             step.status, step.ended_at, step.wake_at = StepStatus.CANCELLED, run.ended_at, None
             step.detail = {**step.detail, "closed_by": f"run {run.status.value}"}
             self.store.upsert_step(step)

@@ -40,6 +40,8 @@ from .sqlite_rows import (
 )
 from .sqlite_schema import AFTER_MIGRATION, MIGRATIONS, SCHEMA_VERSION, statements
 
+_UPSERT_STEP = f"INSERT OR REPLACE INTO steps ({STEP_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+
 
 class SchemaError(RuntimeError):
     """The database was written by a newer version of durable."""
@@ -57,6 +59,10 @@ class SQLiteStore(SQLiteFlowOps):
         #: SQLite file (its lock says so), so every claim, release and reap goes through this
         #: object, and a checkpoint's lease check needs no query.
         self._leases: dict[str, tuple[str, int]] = {}
+        #: supersets of the event names and runs in ``waits`` (None: read again), so that an
+        #: event nobody waits for, or the end of a run that waited for nothing, costs no query
+        self._wait_names: set[str] | None = None
+        self._waiting_runs: set[str] | None = None
         self._db = connect(self.path)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -288,7 +294,7 @@ class SQLiteStore(SQLiteFlowOps):
 
     def upsert_step(self, step: StepRecord) -> None:
         self._db.execute(
-            f"INSERT OR REPLACE INTO steps ({STEP_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+            _UPSERT_STEP,
             (
                 step.run_id,
                 step.key,
@@ -381,7 +387,17 @@ class SQLiteStore(SQLiteFlowOps):
     def lock_event_names(self, names: Sequence[str], *, exclusive: bool) -> None:
         """Nothing to lock: one writer at a time."""
 
+    def _waits_known(self) -> tuple[set[str], set[str]]:
+        if self._wait_names is None or self._waiting_runs is None:
+            rows = self._db.fetchall("SELECT DISTINCT event_name, run_id FROM waits")
+            self._wait_names = {str(row[0]) for row in rows}
+            self._waiting_runs = {str(row[1]) for row in rows}
+        return self._wait_names, self._waiting_runs
+
     def add_wait(self, wait: WaitRecord) -> None:
+        names, runs = self._waits_known()
+        names.add(wait.event_name)
+        runs.add(wait.run_id)
         self._db.execute(
             "INSERT OR REPLACE INTO waits (run_id, step_key, event_name, condition, expires_at, "
             "since, kind, match_field, match_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -404,6 +420,8 @@ class SQLiteStore(SQLiteFlowOps):
     def waits_for(
         self, event_name: str, matches: Mapping[str, str] | None = None
     ) -> list[WaitRecord]:
+        if event_name not in self._waits_known()[0]:
+            return []
         sql = (
             "SELECT run_id, step_key, event_name, condition, expires_at, since, kind, "
             "match_field, match_value FROM waits WHERE event_name=?"
@@ -419,6 +437,8 @@ class SQLiteStore(SQLiteFlowOps):
         return [WaitRecord(*row) for row in rows]
 
     def wait_match_fields(self, event_name: str) -> list[str]:
+        if event_name not in self._waits_known()[0]:
+            return []
         rows = self._db.fetchall(
             "SELECT DISTINCT match_field FROM waits WHERE event_name=? "
             "AND match_field IS NOT NULL ORDER BY match_field",
@@ -427,7 +447,10 @@ class SQLiteStore(SQLiteFlowOps):
         return [str(row[0]) for row in rows]
 
     def remove_waits(self, run_id: str) -> None:
-        self._db.execute("DELETE FROM waits WHERE run_id=?", (run_id,))
+        runs = self._waits_known()[1]
+        if run_id in runs:
+            self._db.execute("DELETE FROM waits WHERE run_id=?", (run_id,))
+            runs.discard(run_id)
 
     def claim_idempotency(
         self, function_id: str, key: str, run_id: str, *, now: float, window: float
@@ -508,6 +531,8 @@ class SQLiteStore(SQLiteFlowOps):
         return wrote
 
     def rollback(self) -> None:
+        # what was removed since the last commit is back: read the supersets again
+        self._holders = self._wait_names = self._waiting_runs = None
         self._db.rollback()
 
     def probe_write(self) -> None:

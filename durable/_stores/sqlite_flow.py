@@ -19,12 +19,28 @@ class SQLiteFlowOps:
     """Mixed into the SQLite store: ``_db`` is its connection."""
 
     _db: _Connection
+    #: every run that may hold a concurrency slot (a superset of the ``flow_holds`` runs), so
+    #: that the end of each pass of a run holding none (most runs) costs no ``DELETE``. One
+    #: server writes a SQLite file; None: not known (at open, after a rollback), read again.
+    _holders: set[str] | None = None
+
+    def _holding(self) -> set[str]:
+        if self._holders is None:
+            rows = self._db.fetchall("SELECT DISTINCT run_id FROM flow_holds")
+            self._holders = {str(row[0]) for row in rows}
+        return self._holders
 
     def acquire_slots(self, run_id: str, slots: Sequence[tuple[str, int]]) -> bool:
-        held = {
-            str(row[0])
-            for row in self._db.fetchall("SELECT key FROM flow_holds WHERE run_id=?", (run_id,))
-        }
+        holders = self._holding()
+        held = (
+            {
+                str(row[0])
+                for row in self._db.fetchall("SELECT key FROM flow_holds WHERE run_id=?", (run_id,))
+            }
+            if run_id in holders
+            else set()
+        )
+        holders.add(run_id)  # before the first INSERT: the set stays a superset
         taken: list[str] = []
         for key, limit in slots:
             if key in held or key in taken:
@@ -50,7 +66,11 @@ class SQLiteFlowOps:
         return True
 
     def release_slots(self, run_id: str) -> None:
+        holders = self._holding()
+        if run_id not in holders:
+            return
         rows = self._db.fetchall("DELETE FROM flow_holds WHERE run_id=? RETURNING key", (run_id,))
+        holders.discard(run_id)  # a rollback restoring the rows forgets the set (rollback())
         for (key,) in rows:
             self._db.execute(
                 "UPDATE flow_slots SET in_use=in_use-1 WHERE key=? AND in_use>0", (key,)

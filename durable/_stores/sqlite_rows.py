@@ -22,12 +22,17 @@ EVENT_COLUMNS = "id, name, data, ts, user_data, received_at, run_ids, skipped"
 TERMINAL = "('completed', 'failed', 'cancelled')"
 
 
+#: one encoder for every row (``json.dumps`` with options builds a new one per call)
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+_decode = json.JSONDecoder().decode
+
+
 def dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else _encode(value)
 
 
 def load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return None if text is None else _decode(text)
 
 
 def run_row(run: RunRecord) -> tuple[Any, ...]:

@@ -50,3 +50,17 @@ def test_colours_on_a_terminal() -> None:
     log("run", {"run_id": "R1", "function_id": "f", "status": "completed"})
     log.flush()
     assert "\x1b[32mcompleted\x1b[0m" in out.getvalue()
+
+
+def test_line_stamps_are_the_local_time_to_the_millisecond(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from datetime import datetime
+
+    from durable.devserver.dev import headless
+
+    moments = iter([1_700_000_000.25, 1_700_000_000.999, 1_700_000_001.004])
+    monkeypatch.setattr(headless.time, "time", lambda: next(moments))
+    stamps = headless._Stamps()
+    shown = [stamps(), stamps(), stamps()]
+    second = datetime.fromtimestamp(1_700_000_000).astimezone().strftime("%H:%M:%S")
+    following = datetime.fromtimestamp(1_700_000_001).astimezone().strftime("%H:%M:%S")
+    assert shown == [f"{second}.250", f"{second}.999", f"{following}.004"]

@@ -86,3 +86,24 @@ def test_flow_state_survives_reopening_the_sqlite_file(tmp_path: Path) -> None:
     assert second.gcra_take("t", 1.0, 60.0, 0.0) == 59.0
     assert second.debounce_push("f", "k", "r2", now=5, period=10, timeout=None) == ("r1", 15)
     second.close()
+    third = SQLiteStore(tmp_path / "d.db")  # a holder from before the open is released
+    third.release_slots("r1")
+    assert third.acquire_slots("r2", [("a", 1)])
+    third.close()
+
+
+def test_a_release_rolled_back_is_released_again(tmp_path: Path) -> None:
+    # The SQLite store skips the release of a run it knows holds nothing: a rollback that
+    # restores a released hold must not leave that hold unreleasable.
+    store = SQLiteStore(tmp_path / "d.db")
+    assert store.acquire_slots("r1", [("a", 1)])
+    store.commit()
+    store.release_slots("r1")
+    assert store.slots_in_use("a") == 0
+    store.rollback()
+    assert store.slots_in_use("a") == 1
+    store.release_slots("r1")
+    assert store.slots_in_use("a") == 0
+    store.commit()
+    assert store.acquire_slots("r2", [("a", 1)])
+    store.close()

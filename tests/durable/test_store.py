@@ -462,6 +462,32 @@ def test_waits_for_exact_name_oldest_first(store: Store) -> None:
     assert store.waits_for("order/nothing") == []
 
 
+def test_sqlite_waits_written_before_the_open_or_restored_by_a_rollback_are_found(
+    tmp_path: Path,
+) -> None:
+    # The SQLite store skips the query for an event name nobody waits for (and the delete
+    # for a run that waits for nothing): what it knows must cover every wait in the file.
+    first = SQLiteStore(tmp_path / "d.db")
+    first.add_wait(make_wait("r1", "w", "order/paid", since=1.0))
+    first.commit()
+    first.close()
+    store = SQLiteStore(tmp_path / "d.db")
+    assert [w.run_id for w in store.waits_for("order/paid")] == ["r1"]
+    store.remove_waits("r1")
+    assert store.waits_for("order/paid") == []
+    store.rollback()
+    assert [w.run_id for w in store.waits_for("order/paid", {})] == ["r1"]
+    assert store.wait_match_fields("order/paid") == []
+    store.remove_waits("r1")
+    store.commit()
+    assert store.waits_for("order/paid") == []
+    store.add_wait(make_wait("r2", "w", "order/new", since=2.0))
+    store.rollback()
+    store.add_wait(make_wait("r3", "w", "order/new", since=3.0))
+    assert [w.run_id for w in store.waits_for("order/new")] == ["r3"]
+    store.close()
+
+
 def test_wait_with_no_expiry_round_trips(store: Store) -> None:
     wait = make_wait("r1", "cancel_on[0]", "order/cancelled", since=1.0, expires_at=math.inf)
     store.add_wait(wait)

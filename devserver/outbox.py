@@ -1,0 +1,41 @@
+"""Messages to one socket, written together once per pass of the event loop.
+
+With many runs in flight, a group commit answers dozens of checkpoints in one pass of the
+server's loop, and the worker's passes send their checkpoints in one pass of its loop: each
+message written on its own was one ``send`` system call (and a wake-up of the other process)
+per message. An :class:`Outbox` gathers the messages of one loop pass and writes them as one
+block at its end, in order (several checkpoints per frame).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class Outbox:
+    """Encoded messages for ``writer``, written in one block by :meth:`flush`: at the end of
+    the current event-loop pass, or at once when the caller must not wait (:meth:`flush`)."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self._pending: list[bytes] = []
+
+    def put(self, data: bytes, *, now: bool = False) -> None:
+        """Queue ``data`` (whole lines) behind what is queued already; ``now``: write it at
+        once, with what is queued (nothing else would join it, or it must not wait)."""
+        if now:
+            self._pending.append(data)
+            self.flush()
+            return
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        """Write everything queued now (nothing if the socket is closing)."""
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending = []
+        if not self.writer.is_closing():
+            self.writer.write(data)
