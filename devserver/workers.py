@@ -94,8 +94,11 @@ class WorkerProcess:
 
     @property
     def alive(self) -> bool:
-        """True until the process ends or the socket closes."""
-        return not self._closed.is_set()
+        """True until the process ends or the socket closes (a process killed a moment ago
+        counts as dead before its socket's end is read)."""
+        if self._closed.is_set():
+            return False
+        return self.process is None or self.process.poll() is None
 
     @property
     def in_flight(self) -> int:
