@@ -10,7 +10,7 @@ import pytest
 from durable._stores.base import Store
 from durable._stores.memory import MemoryStore
 from durable._stores.sqlite import SQLiteStore
-from tests.support.postgres import postgres_database, postgres_url  # noqa: F401 (fixtures)
+from tests.support.postgres import pair, postgres_database, postgres_url  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])

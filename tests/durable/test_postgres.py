@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,17 +35,6 @@ from tests.support.postgres import temporary_database, with_database
 T = TypeVar("T")
 NOW = 1_000_000.0
 DAY = 86_400.0
-
-
-@pytest.fixture
-def pair(postgres_url: str) -> Iterator[tuple[PostgresStore, PostgresStore]]:
-    """Two servers' stores on one database (two connections), registered as a and b."""
-    first, second = PostgresStore(postgres_url), PostgresStore(postgres_url)
-    first.register_server("a", NOW)
-    second.register_server("b", NOW)
-    yield first, second
-    first.close()
-    second.close()
 
 
 def ready_run(run_id: str) -> RunRecord:

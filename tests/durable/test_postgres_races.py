@@ -7,28 +7,15 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
-
-import pytest
 
 from durable._stores.base import EventRecord, RunRecord, RunStatus, WaitRecord
 from durable._stores.postgres import PostgresStore
 
 T = TypeVar("T")
 NOW = 1_000_000.0
-
-
-@pytest.fixture
-def pair(postgres_url: str) -> Iterator[tuple[PostgresStore, PostgresStore]]:
-    """Two servers' stores on one database (two connections), registered as a and b."""
-    first, second = PostgresStore(postgres_url), PostgresStore(postgres_url)
-    first.register_server("a", NOW)
-    second.register_server("b", NOW)
-    yield first, second
-    first.close()
-    second.close()
 
 
 def queued(run_id: str) -> RunRecord:

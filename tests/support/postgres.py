@@ -12,13 +12,19 @@ import contextlib
 import os
 import secrets
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from durable._stores.postgres_schema import TABLES
 
+if TYPE_CHECKING:
+    from durable._stores.postgres import PostgresStore
+
 ENV = "DURABLE_TEST_PG"
+#: the time at which the ``pair`` fixture's servers register
+PAIR_NOW = 1_000_000.0
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -100,3 +106,16 @@ def postgres_url(postgres_database: str) -> str:
     """This session's database, emptied for this test."""
     empty_tables(postgres_database)
     return postgres_database
+
+
+@pytest.fixture
+def pair(postgres_url: str) -> Iterator[tuple[PostgresStore, PostgresStore]]:
+    """Two servers' stores on one database (two connections), registered as a and b."""
+    from durable._stores.postgres import PostgresStore
+
+    first, second = PostgresStore(postgres_url), PostgresStore(postgres_url)
+    first.register_server("a", PAIR_NOW)
+    second.register_server("b", PAIR_NOW)
+    yield first, second
+    first.close()
+    second.close()
