@@ -124,13 +124,16 @@ def test_a_killed_servers_runs_finish_on_the_other_within_dead_after(
 ) -> None:
     ledger = tmp_path / "ledger.txt"
     doomed = server(tmp_path / "a", ledger, postgres_url).start()
-    survivor = server(tmp_path / "b", ledger, postgres_url).start()
+    survivor = server(tmp_path / "b", ledger, postgres_url)
     try:
         for n in range(6):  # slow steps: the doomed server is mid-run when it dies
             doomed.send({"name": "chain/go", "data": {"n": n, "pause": 0.3}})
         wait_for(lambda: ledger_lines(ledger), 20, "a first step body")
         doomed.kill()  # kill -9 of its process group: server and worker
         killed_at = time.monotonic()
+        # Started only now, the survivor cannot have taken any run before the kill: the runs
+        # with a step done are the doomed server's, taken over mid-run.
+        survivor.start()
         runs = wait_for(lambda: survivor.finished("chain", 6), 30, "the 6 runs to finish")
         assert {run["status"] for run in runs} == {"completed"}, survivor.output()
         # the doomed server's runs were reaped within dead_after and a heartbeat (plus the
