@@ -167,7 +167,8 @@ class Passes:
             self.store.make_ready(run.run_id, self.clock.now())
             self.journal.flush()
             return
-        self.store.release_slots(run.run_id)  # committed with the pass's end
+        if config.concurrency:  # a function without concurrency took no slot
+            self.store.release_slots(run.run_id)  # committed with the pass's end
         latest = self.store.get_run(run.run_id)
         if latest is None or latest.status.terminal:
             self.in_flight.ended(run.run_id)

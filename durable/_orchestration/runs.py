@@ -385,9 +385,11 @@ class Runs:
         if self.journal.listeners:
             self.journal.notify("run", run_change(run))
         self.store.remove_waits(run.run_id)
-        if run.run_id not in self.in_flight:  # else the pass gives its slots back as it ends
-            self.store.release_slots(run.run_id)
         config = self.functions.get(run.function_id)
+        # (a pass in flight gives its slots back as it ends; a function without concurrency
+        # took none)
+        if run.run_id not in self.in_flight and (config is None or config.concurrency):
+            self.store.release_slots(run.run_id)
         if config is not None:
             on_end(self.store, config, run)
         self.journal.after_commit(functools.partial(self._mocks.pop, run.run_id, None))

@@ -145,7 +145,8 @@ class Scheduler:
             self.in_flight.leases[run.run_id] = lease
             task = asyncio.ensure_future(self._pass(run))
             self.in_flight.tasks[run.run_id] = task
-            task.add_done_callback(functools.partial(self._pass_done, run.run_id))
+            slots = config is None or bool(config.concurrency)
+            task.add_done_callback(functools.partial(self._pass_done, run.run_id, slots))
             started += 1
         if held:
             self.journal.flush()
@@ -194,7 +195,8 @@ class Scheduler:
         if wait <= 0:
             return None
         # the start is reserved (FIFO, one write per run): due then, with no second check
-        self.store.release_slots(run.run_id)
+        if config.concurrency:
+            self.store.release_slots(run.run_id)
         run.ready_at = now + wait
         return "throttle"
 
@@ -212,15 +214,15 @@ class Scheduler:
         except StoreError:  # rolled back by the pass: go again once writes work
             self.strand(run.run_id)
 
-    def _pass_done(self, run_id: str, _task: object = None) -> None:
+    def _pass_done(self, run_id: str, slots: bool = True, _task: object = None) -> None:
         self.in_flight.tasks.pop(run_id, None)
         lease = self.in_flight.leases.pop(run_id, None)
         if run_id not in self.stranded:  # (a stranded run keeps its slots: it goes again)
             # Slots before the lease: once released, the run (and its slots) may be another
             # server's. A pass gives them back as it commits its end; this covers one that
             # did not.
-            with contextlib.suppress(StoreError):
-                if lease is None or not self._lost_to_another(lease):
+            with contextlib.suppress(StoreError):  # (``slots``: the function takes some)
+                if slots and (lease is None or not self._lost_to_another(lease)):
                     self.store.release_slots(run_id)
             self._retry_delay = 0.0  # a pass went through: the database takes writes
         if lease is not None:
