@@ -57,6 +57,10 @@ def run_view(
         "queued_reason": (queued_reason or run.queued_reason)
         if run.status.value == "queued"
         else None,
+        # a body error waiting for the handler's next attempt: when that attempt is due
+        "retry_at": iso(run.ready_at)
+        if run.status.value == "running" and run.error is not None and run.ready_at is not None
+        else None,
     }
     if len(run.events) > 1:
         view["events"] = run.events

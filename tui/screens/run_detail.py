@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
@@ -165,6 +166,9 @@ class RunDetailScreen(DurableScreen):
             summary.append(f"\n⊘ cancelled: {reason}", style="bold yellow")
         if run.get("status") == "queued" and run.get("queued_reason"):
             summary.append(f"\n⏸ held back: {run['queued_reason']}", style="bold yellow")
+        retry_notice = retry_text(run, self.tz)
+        if retry_notice:
+            summary.append(f"\n{retry_notice}", style="bold yellow")
         self.query_one("#run-summary", Static).update(summary)
 
     def timeline_widths(self) -> tuple[int, ...]:
@@ -344,3 +348,16 @@ class RunDetailScreen(DurableScreen):
             path = await self.export_run(self.run_id)
             if path is not None and not self.gone:
                 self.sub_title = f"run {self.run_id} · fixture {path}"
+
+
+def retry_text(run: dict[str, Any], tz: tzinfo | None) -> str | None:
+    """What a running run whose handler body raised waits for: its next attempt, and why."""
+    error, retry_at = run.get("error"), run.get("retry_at")
+    if run.get("status") != "running" or not isinstance(error, dict) or not retry_at:
+        return None
+    what = f"{error.get('name') or 'Error'}: {error.get('message') or ''}".strip().rstrip(":")
+    if len(what) > 120:
+        what = what[:119] + "…"
+    return (
+        f"↻ attempt {run.get('attempt') or 1} failed ({what}); retry at {date_time(retry_at, tz)}"
+    )
