@@ -8,7 +8,6 @@ at thousands of steps per second, a write per line would cost more than the step
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
@@ -18,6 +17,8 @@ from typing import Any, TextIO
 
 from rich.errors import MarkupError
 from rich.text import Text
+
+from .lines import BatchedLines
 
 __all__ = ["JsonLog", "JsonLogHandler", "json_line", "plain"]
 
@@ -45,29 +46,15 @@ class JsonLog:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream if stream is not None else sys.stdout
-        self._pending: list[str] = []
-        self._flush_scheduled = False
+        self._lines = BatchedLines(self.stream)
 
     def emit(self, level: str, msg: str, fields: dict[str, Any] | None = None) -> None:
         """Queue one line (written within 50 ms, or at once outside an event loop)."""
-        self._pending.append(json_line(level, msg, fields))
-        if self._flush_scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        self._flush_scheduled = True
-        loop.call_later(0.05, self.flush)
+        self._lines.add(json_line(level, msg, fields))
 
     def flush(self) -> None:
         """Write the lines gathered so far."""
-        self._flush_scheduled = False
-        if self._pending:
-            lines, self._pending = self._pending, []
-            self.stream.write("".join(lines))
-            self.stream.flush()
+        self._lines.flush()
 
     def __call__(self, kind: str, change: dict[str, Any]) -> None:
         level = "error" if change.get("status") == "failed" else "info"

@@ -6,7 +6,6 @@ at thousands of steps per second, a rich render per line would cost more than th
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from datetime import datetime
@@ -15,6 +14,8 @@ from typing import Any, TextIO
 from rich.console import Console
 
 from durable.presentation import STATUS_STYLE, ansi_sgr, format_moment
+
+from ..lines import BatchedLines
 
 #: status -> ANSI SGR codes, from the palette every face shares.
 _COLOURS = {status: ansi_sgr(style) for status, style in STATUS_STYLE.items()}
@@ -49,8 +50,7 @@ class HeadlessLog:
         self.stream = stream if stream is not None else sys.stdout
         self.colour = self.stream.isatty() if colour is None else colour
         self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
-        self._pending: list[str] = []
-        self._flush_scheduled = False
+        self._lines = BatchedLines(self.stream)
         self._now = _Stamps()
         #: status -> that status painted (ANSI colours on a terminal)
         self._statuses: dict[str, str] = {}
@@ -68,24 +68,11 @@ class HeadlessLog:
         return painted
 
     def _emit(self, line: str) -> None:
-        self._pending.append(f"{self._stamp()} {line}\n")
-        if self._flush_scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        self._flush_scheduled = True
-        loop.call_later(0.05, self.flush)
+        self._lines.add(f"{self._stamp()} {line}\n")
 
     def flush(self) -> None:
         """Write the lines gathered so far."""
-        self._flush_scheduled = False
-        if self._pending:
-            lines, self._pending = self._pending, []
-            self.stream.write("".join(lines))
-            self.stream.flush()
+        self._lines.flush()
 
     def __call__(self, kind: str, change: dict[str, Any]) -> None:
         if kind == "run":
