@@ -1,32 +1,34 @@
-"""Rows of the PostgreSQL store: column lists, and records to and from rows.
+"""Rows of the PostgreSQL store: JSON values as ``jsonb``, and the shared row mapping
+(``rows.py``) bound to them.
 
-JSON columns are ``jsonb``: values go in wrapped in :class:`psycopg.types.json.Jsonb` and come
-back as Python values (psycopg decodes them); ``output`` stays JSON text, spelled as written.
+Values go in wrapped in :class:`psycopg.types.json.Jsonb` and come back as Python values
+(psycopg decodes them); ``output`` stays JSON text, spelled as written.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from .base import EventRecord, RunRecord, RunStatus
+from . import rows
+from .base import EventRecord, RunRecord
+from .rows import EVENT_COLUMNS, RUN_COLUMNS, STEP_COLUMNS, TERMINAL
 
-RUN_COLUMNS = (
-    "run_id, function_id, status, created_at, started_at, ended_at, ready_at, attempt, trigger, "
-    "parent_run_id, parent_step_key, cancel_reason, idempotency_key, concurrency_keys, output, "
-    "error, event, events, deadline_at, deadline_reason, cancel_event_id, queued_reason, priority"
-)
-#: What :func:`run_changes` gives values for, in its order (``update_run``, ``end_run``).
-RUN_CHANGES = (
-    "status=%s, started_at=%s, ended_at=%s, ready_at=%s, attempt=%s, cancel_reason=%s, "
-    "idempotency_key=%s, concurrency_keys=%s, output=%s, error=%s, deadline_at=%s, "
-    "deadline_reason=%s, cancel_event_id=%s, queued_reason=%s"
-)
-STEP_COLUMNS = (
-    "run_id, key, id, kind, status, position, output, error, attempts, wake_at, detail, "
-    "started_at, ended_at"
-)
-EVENT_COLUMNS = "id, name, data, ts, user_data, received_at, run_ids, skipped"
-TERMINAL = "('completed', 'failed', 'cancelled')"
+__all__ = [
+    "EVENT_COLUMNS",
+    "RUN_CHANGES",
+    "RUN_COLUMNS",
+    "STEP_COLUMNS",
+    "TERMINAL",
+    "event_from",
+    "json_value",
+    "run_changes",
+    "run_from",
+    "run_row",
+]
+
+#: ``status=%s, ...``: the columns :func:`run_changes` gives values for
+RUN_CHANGES = rows.run_assignments("%s")
 
 
 def json_value(value: Any) -> Any:
@@ -38,93 +40,25 @@ def json_value(value: Any) -> Any:
     return Jsonb(value)
 
 
+def _decoded(value: Any) -> Any:
+    return value  # psycopg decodes jsonb itself
+
+
 def run_row(run: RunRecord) -> tuple[Any, ...]:
     """The values of ``RUN_COLUMNS`` for ``run``."""
-    return (
-        run.run_id,
-        run.function_id,
-        run.status.value,
-        run.created_at,
-        run.started_at,
-        run.ended_at,
-        run.ready_at,
-        run.attempt,
-        run.trigger,
-        run.parent_run_id,
-        run.parent_step_key,
-        run.cancel_reason,
-        run.idempotency_key,
-        json_value(run.concurrency_keys),
-        run.output,
-        json_value(run.error),
-        json_value(run.event),
-        json_value(run.events),
-        run.deadline_at,
-        run.deadline_reason,
-        run.cancel_event_id,
-        run.queued_reason,
-        run.priority,
-    )
+    return rows.run_row(run, json_value)
 
 
 def run_changes(run: RunRecord) -> tuple[Any, ...]:
-    """The values of ``RUN_CHANGES`` for ``run``: what changes after a run is inserted."""
-    return (
-        run.status.value,
-        run.started_at,
-        run.ended_at,
-        run.ready_at,
-        run.attempt,
-        run.cancel_reason,
-        run.idempotency_key,
-        json_value(run.concurrency_keys),
-        run.output,
-        json_value(run.error),
-        run.deadline_at,
-        run.deadline_reason,
-        run.cancel_event_id,
-        run.queued_reason,
-    )
+    """The values of ``RUN_CHANGES`` for ``run``."""
+    return rows.run_changes(run, json_value)
 
 
-def run_from(row: tuple[Any, ...]) -> RunRecord:
+def run_from(row: Sequence[Any]) -> RunRecord:
     """The run of a row of ``RUN_COLUMNS``."""
-    return RunRecord(
-        run_id=row[0],
-        function_id=row[1],
-        status=RunStatus(row[2]),
-        created_at=row[3],
-        started_at=row[4],
-        ended_at=row[5],
-        ready_at=row[6],
-        attempt=row[7],
-        trigger=row[8],
-        parent_run_id=row[9],
-        parent_step_key=row[10],
-        cancel_reason=row[11],
-        idempotency_key=row[12],
-        concurrency_keys=row[13],
-        output=row[14],
-        error=row[15],
-        event=row[16],
-        events=row[17],
-        deadline_at=row[18],
-        deadline_reason=row[19],
-        cancel_event_id=row[20],
-        queued_reason=row[21],
-        priority=row[22],
-    )
+    return rows.run_from(row, _decoded)
 
 
-def event_from(row: tuple[Any, ...]) -> EventRecord:
+def event_from(row: Sequence[Any]) -> EventRecord:
     """The event of a row of ``EVENT_COLUMNS``."""
-    return EventRecord(
-        id=row[0],
-        name=row[1],
-        data=row[2],
-        ts=row[3],
-        user=row[4],
-        received_at=row[5],
-        run_ids=row[6],
-        skipped=row[7],
-    )
+    return rows.event_from(row, _decoded)

@@ -28,6 +28,7 @@ from .sqlite_connection import BUSY_TIMEOUT_MS, ServerLock, connect
 from .sqlite_flow import SQLiteFlowOps
 from .sqlite_rows import (
     EVENT_COLUMNS,
+    RUN_CHANGES,
     RUN_COLUMNS,
     STEP_COLUMNS,
     TERMINAL,
@@ -35,6 +36,7 @@ from .sqlite_rows import (
     event_from,
     event_row,
     load,
+    run_changes,
     run_from,
     run_row,
 )
@@ -133,39 +135,14 @@ class SQLiteStore(SQLiteFlowOps):
 
     def update_run(self, run: RunRecord) -> None:
         self._db.execute(
-            "UPDATE runs SET status=?, started_at=?, ended_at=?, ready_at=?, attempt=?, "
-            "cancel_reason=?, idempotency_key=?, concurrency_keys=?, output=?, error=?, "
-            "deadline_at=?, deadline_reason=?, cancel_event_id=?, queued_reason=? WHERE run_id=?",
-            (*self._changing_fields(run), run.run_id),
-        )
-
-    @staticmethod
-    def _changing_fields(run: RunRecord) -> tuple[Any, ...]:
-        """The values of the columns :meth:`update_run` writes, in its order."""
-        return (
-            run.status.value,
-            run.started_at,
-            run.ended_at,
-            run.ready_at,
-            run.attempt,
-            run.cancel_reason,
-            run.idempotency_key,
-            dump(run.concurrency_keys),
-            run.output,
-            dump(run.error),
-            run.deadline_at,
-            run.deadline_reason,
-            run.cancel_event_id,
-            run.queued_reason,
+            f"UPDATE runs SET {RUN_CHANGES} WHERE run_id=?", (*run_changes(run), run.run_id)
         )
 
     def end_run(self, run: RunRecord) -> bool:
         ended = self._db.execute(
-            "UPDATE runs SET status=?, started_at=?, ended_at=?, ready_at=?, attempt=?, "
-            "cancel_reason=?, idempotency_key=?, concurrency_keys=?, output=?, error=?, "
-            "deadline_at=?, deadline_reason=?, cancel_event_id=?, queued_reason=?, rerun_at=NULL "
+            f"UPDATE runs SET {RUN_CHANGES}, rerun_at=NULL "
             f"WHERE run_id=? AND status NOT IN {TERMINAL}",
-            (*self._changing_fields(run), run.run_id),
+            (*run_changes(run), run.run_id),
         ).rowcount
         if ended:  # an ended run's lease, whoever holds it, fences in nothing more
             self._leases.pop(run.run_id, None)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-#: The statuses of an ended run (kept in step with RunStatus.terminal).
-_ENDED = "('completed', 'failed', 'cancelled')"
+from .rows import TERMINAL
 
 
 def delete_expired(db: Any, before: float, limit: int, claims_before: float) -> int:
@@ -20,7 +19,7 @@ def delete_expired(db: Any, before: float, limit: int, claims_before: float) -> 
         row[0]
         for row in db.fetchall(
             "SELECT run_id FROM runs WHERE ended_at IS NOT NULL AND ended_at < ? "
-            f"AND status IN {_ENDED} LIMIT ?",
+            f"AND status IN {TERMINAL} LIMIT ?",
             (before, limit),
         )
     ]
