@@ -138,7 +138,7 @@ def test_json_logs_metrics_and_two_workers_one_replaced(tmp_path: Path) -> None:
 def test_sigterm_drains_and_a_handed_back_run_completes_after_a_restart(tmp_path: Path) -> None:
     server = start_server(tmp_path, "--workers", "1", "--drain-timeout", "1")
     ids = server.send(
-        [{"name": "job/start", "data": {"sleep": 0.3}}, {"name": "job/start", "data": {"sleep": 8}}]
+        [{"name": "job/start", "data": {"sleep": 0.3}}, {"name": "job/start", "data": {"sleep": 3}}]
     )
     wait_for(lambda: sum(step == "first" for _, step, _ in ledger(tmp_path)) == 2, 20, "steps")
     assert stop(server) == 0  # the quick run finished in the drain; the slow one was handed back
