@@ -1,9 +1,10 @@
 """The journal: when writes become durable, and who hears of them.
 
 One :class:`Journal` sits between the orchestration and its :class:`~durable._stores.base.Store`.
-It buffers log lines until the next commit, shares one commit among the passes in flight
-(group commit), makes a block of writes all-or-nothing (:meth:`Journal.atomic`), rolls back
-and tells the passes that shared a commit when the database refuses it, and tells listeners
+It buffers log lines until the next commit, shares one commit among the checkpoints of the
+passes in flight (group commit: one look-up of their leases, one commit), makes a block of
+writes all-or-nothing (:meth:`Journal.atomic`), rolls back and tells the passes that shared a
+commit when the database refuses it, and tells listeners
 (the SSE stream, the headless log) of changes, holding back what an atomic block changed
 until that block is committed.
 """
@@ -13,10 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from .._errors import StoreError
-from .._stores.base import LogRecord, Store
+from .._stores.base import Lease, LogRecord, Store
+
+R = TypeVar("R")
 
 Listener = Callable[[str, dict[str, Any]], None]
 
@@ -31,7 +35,8 @@ class Journal:
         #: the last database fault, until a write works again (``/health`` reports it)
         self.store_problem: StoreError | None = None
         self._logs: list[LogRecord] = []
-        self._commit_waiters: asyncio.Future[None] | None = None
+        self._checkpoints: list[_Pending] = []  #: waiting for the group commit
+        self._group_commit_due = False
         #: effects on memory (notifications, cancels of passes in flight) held back until the
         #: enclosing :meth:`atomic` block commits; None outside one
         self._deferred: list[Callable[[], object]] | None = None
@@ -81,7 +86,8 @@ class Journal:
             self.store_problem = None
 
     def store_failed(self, error: StoreError) -> None:
-        """A write or commit was refused: roll back, and fail the commits that shared it.
+        """A write or commit was refused: roll back (the writes since the last commit are
+        lost; a group commit fails every checkpoint it held).
 
         Once per error: its later handlers (the passes that shared the commit) find it done.
         """
@@ -91,9 +97,6 @@ class Journal:
         error._rolled_back = True  # type: ignore[attr-defined]
         with contextlib.suppress(StoreError):
             self.store.rollback()
-        waiters, self._commit_waiters = self._commit_waiters, None
-        if waiters is not None and not waiters.done():
-            waiters.set_exception(error)
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
@@ -122,25 +125,81 @@ class Journal:
         for effect in effects:
             effect()
 
-    async def commit(self) -> None:
-        """Commit now; with several passes in flight, share one commit among them."""
+    async def checkpoint(self, lease: Lease | None, apply: Callable[[], R]) -> R | None:
+        """Apply a pass's checkpoint (``apply()`` makes its writes) under ``lease``, commit
+        it, and return what ``apply`` returned; None, with nothing applied, if the lease no
+        longer holds (the run was reaped, claimed by another server, or ended).
+
+        With several passes in flight, the checkpoints that arrive in one turn of the event
+        loop share one look-up of their leases (:meth:`Store.held_leases`) and one commit.
+        A :class:`StoreError` rolls back the whole group: every checkpoint in it raises it.
+        """
         if self._passes_in_flight() <= 1:
+            if lease is not None and not self.store.holds_lease(lease):
+                return None
+            result = apply()
             self.flush()
-            return
-        if self._commit_waiters is None:
-            self._commit_waiters = asyncio.get_running_loop().create_future()
+            return result
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._checkpoints.append(_Pending(lease, apply, future))
+        if not self._group_commit_due:
+            self._group_commit_due = True
             asyncio.get_running_loop().call_soon(self._group_commit)
-        await asyncio.shield(self._commit_waiters)
+        applied: R | None = await future
+        return applied
 
     def _group_commit(self) -> None:
-        waiters, self._commit_waiters = self._commit_waiters, None
+        self._group_commit_due = False
+        pending = [each for each in self._checkpoints if not each.future.done()]
+        self._checkpoints = []
         try:
+            outcomes = self._apply_all(pending)
             self.flush()
         except BaseException as exc:
-            if waiters is not None and not waiters.done():
-                waiters.set_exception(exc)
+            if isinstance(exc, StoreError):
+                self.store_failed(exc)
+            for each in pending:
+                if not each.future.done():
+                    each.future.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
             return
-        if waiters is not None:
-            waiters.set_result(None)
+        for each, outcome in zip(pending, outcomes, strict=True):
+            if each.future.done():
+                continue
+            if isinstance(outcome, _Failed):
+                each.future.set_exception(outcome.error)
+            else:
+                each.future.set_result(outcome)
+
+    def _apply_all(self, pending: list[_Pending]) -> list[Any]:
+        leases = [each.lease for each in pending if each.lease is not None]
+        held = self.store.held_leases(leases) if leases else set()
+        outcomes: list[Any] = []
+        for each in pending:
+            if each.lease is not None and each.lease.run_id not in held:
+                outcomes.append(None)
+                continue
+            try:
+                outcomes.append(each.apply())
+            except StoreError:
+                raise  # the shared transaction is lost: the whole group fails
+            except Exception as exc:  # this pass's own fault: the others go on
+                outcomes.append(_Failed(exc))
+        return outcomes
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A checkpoint waiting for the group commit."""
+
+    lease: Lease | None
+    apply: Callable[[], Any]
+    future: asyncio.Future[Any]
+
+
+@dataclass(slots=True)
+class _Failed:
+    """``apply`` raised ``error`` (raised in its pass once the group is committed)."""
+
+    error: Exception

@@ -126,11 +126,8 @@ class RunHost:
         self.in_flight.pop(message.key, None)
         if self.is_cancelled() or self.store_error is not None:
             return STOP
-        if self.lease is not None and not self.store.holds_lease(self.lease):
-            return STOP  # reaped: the run's new owner redoes this step from the last commit
         try:
-            reply = self._apply(message)
-            await self.journal.commit()
+            reply = await self.journal.checkpoint(self.lease, lambda: self._apply(message))
         except StoreError as exc:
             # Not saved, so not done: stop the handler; the run goes again from its last
             # commit once the database takes writes (the step body runs again then).
@@ -138,9 +135,13 @@ class RunHost:
                 self.store_error = exc
                 self.journal.store_failed(exc)
             return STOP
+        if reply is None:
+            return STOP  # reaped: the run's new owner redoes this step from the last commit
         return reply
 
     def _apply(self, message: Checkpoint) -> Reply:
+        if self.is_cancelled():  # while the checkpoint waited for its group commit
+            return STOP
         if isinstance(message, StepCompleted):
             return self._completed(message)
         if isinstance(message, StepFailed):

@@ -230,6 +230,12 @@ class Store(Protocol):
         server fences the pass out too)."""
         ...
 
+    def held_leases(self, leases: Sequence[Lease]) -> set[str]:
+        """The run ids of ``leases`` that :meth:`holds_lease` would confirm, in one look-up
+        (a group commit checks the leases of all its checkpoints at once). On a shared
+        database the rows are locked until the commit, in run-id order."""
+        ...
+
     def release_run(self, lease: Lease) -> None:
         """The pass of ``lease`` ended: the run is free to be claimed (if the lease is current).
         A run flagged by :meth:`make_ready` during the pass becomes due again."""

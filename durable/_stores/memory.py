@@ -124,6 +124,9 @@ class MemoryStore:
             and not run.status.terminal
         )
 
+    def held_leases(self, leases: Sequence[Lease]) -> set[str]:
+        return {lease.run_id for lease in leases if self.holds_lease(lease)}
+
     def release_run(self, lease: Lease) -> None:
         if self._owners.get(lease.run_id) != (lease.server_id, lease.epoch):
             return

@@ -39,6 +39,7 @@ from .postgres_rows import (
     STEP_COLUMNS,
     TERMINAL,
     event_from,
+    json_text,
     json_value,
     run_changes,
     run_from,
@@ -58,6 +59,19 @@ _NOT_HELD = (
 _STAMP = (
     "updated_at=extract(epoch FROM clock_timestamp()), updated_xid=pg_current_xact_id(), "
     "updated_by=%s"
+)
+
+
+#: Many steps in one statement, a column per array (see ``Session.defer``).
+_UPSERT_STEPS = (
+    f"INSERT INTO steps ({STEP_COLUMNS}) SELECT r, k, i, kind, st, pos, o, e::jsonb, a::jsonb, "
+    "w, d::jsonb, sa, ea FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::int[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::text[], "
+    "%s::float8[], %s::float8[]) AS u(r, k, i, kind, st, pos, o, e, a, w, d, sa, ea) "
+    "ON CONFLICT (run_id, key) DO UPDATE SET id=excluded.id, kind=excluded.kind, "
+    "status=excluded.status, position=excluded.position, output=excluded.output, "
+    "error=excluded.error, attempts=excluded.attempts, wake_at=excluded.wake_at, "
+    "detail=excluded.detail, started_at=excluded.started_at, ended_at=excluded.ended_at"
 )
 
 
@@ -212,6 +226,27 @@ class PostgresStore(PostgresFlowOps):
         )
         return row is not None
 
+    def held_leases(self, leases: Sequence[Lease]) -> set[str]:
+        if len(leases) == 1:
+            return {leases[0].run_id} if self.holds_lease(leases[0]) else set()
+        if not leases:
+            return set()
+        # Locked in run-id order (as every multi-row lock here): two group commits never
+        # wait on each other in a cycle.
+        rows = self._db.all(
+            "SELECT run_id FROM runs WHERE (run_id, owner, epoch) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[])) "
+            f"AND status NOT IN {TERMINAL} AND EXISTS "
+            "(SELECT 1 FROM servers WHERE servers.server_id = runs.owner) "
+            "ORDER BY run_id FOR UPDATE OF runs",
+            (
+                [lease.run_id for lease in leases],
+                [lease.server_id for lease in leases],
+                [lease.epoch for lease in leases],
+            ),
+        )
+        return {str(row[0]) for row in rows}
+
     def release_run(self, lease: Lease) -> None:
         row = self._db.one(
             "UPDATE runs SET owner=NULL, rerun_at=NULL, ready_at=CASE "
@@ -300,12 +335,10 @@ class PostgresStore(PostgresFlowOps):
     # -- steps --------------------------------------------------------------------------
 
     def upsert_step(self, step: StepRecord) -> None:
-        self._db.write(
-            f"INSERT INTO steps ({STEP_COLUMNS}) VALUES ({', '.join(['%s'] * 13)}) "
-            "ON CONFLICT (run_id, key) DO UPDATE SET id=excluded.id, kind=excluded.kind, "
-            "status=excluded.status, position=excluded.position, output=excluded.output, "
-            "error=excluded.error, attempts=excluded.attempts, wake_at=excluded.wake_at, "
-            "detail=excluded.detail, started_at=excluded.started_at, ended_at=excluded.ended_at",
+        # Queued: the steps checkpointed together (a group commit) go in one statement.
+        self._db.defer(
+            _UPSERT_STEPS,
+            (step.run_id, step.key),
             (
                 step.run_id,
                 step.key,
@@ -314,10 +347,10 @@ class PostgresStore(PostgresFlowOps):
                 step.status.value,
                 step.position,
                 step.output,
-                json_value(step.error),
-                json_value(step.attempts),
+                json_text(step.error),
+                json_text(step.attempts),
                 step.wake_at,
-                json_value(step.detail),
+                json_text(step.detail),
                 step.started_at,
                 step.ended_at,
             ),

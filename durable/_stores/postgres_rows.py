@@ -7,6 +7,7 @@ Values go in wrapped in :class:`psycopg.types.json.Jsonb` and come back as Pytho
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "STEP_COLUMNS",
     "TERMINAL",
     "event_from",
+    "json_text",
     "json_value",
     "run_changes",
     "run_from",
@@ -29,6 +31,15 @@ __all__ = [
 
 #: ``status=%s, ...``: the columns :func:`run_changes` gives values for
 RUN_CHANGES = rows.run_assignments("%s")
+
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def json_text(value: Any) -> str | None:
+    """``value`` as JSON text for a ``jsonb`` cast (None stays NULL), encoded now: a value
+    changed after the call is not what gets written."""
+    return None if value is None else _encode(value)
 
 
 def json_value(value: Any) -> Any:

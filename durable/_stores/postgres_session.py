@@ -10,7 +10,7 @@ transaction of its own (the orchestration's open transaction is not theirs to co
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from .._errors import StoreError
@@ -28,6 +28,8 @@ class Session:
         self.announce = False  #: the open transaction made work due: tell other servers
         self.conn: Any = connect(url)
         self._side: Any = None
+        #: rows queued by :meth:`defer`, by statement, then by key (a later row replaces)
+        self._deferred: dict[str, dict[Hashable, Sequence[Any]]] = {}
         self.announcer = Announcer(url, sender)
 
     def fault(self, exc: Exception) -> Exception:
@@ -58,6 +60,7 @@ class Session:
             except psycopg.Error:
                 return
             self.dirty = self.announce = False
+            self._deferred.clear()
 
     def _lost(self, when: str) -> StoreError:
         return StoreError(
@@ -67,8 +70,29 @@ class Session:
             path=self.where,
         )
 
+    def defer(self, sql: str, key: Hashable, row: Sequence[Any]) -> None:
+        """Queue ``row`` for ``sql``, a write that takes one array per column (many rows in
+        one statement: ``... SELECT * FROM unnest(%s::text[], ...)``). Queued rows are sent
+        before the next statement or commit, sorted by ``key`` (two servers writing the same
+        rows lock them in one order); a row queued again under the same key replaces the
+        first. ``row`` must not change after this call (encode JSON values first)."""
+        self._deferred.setdefault(sql, {})[key] = row
+        self.dirty = True
+
+    def _send_deferred(self) -> None:
+        batches, self._deferred = self._deferred, {}
+        for sql, rows in batches.items():
+            ordered = [rows[key] for key in sorted(rows)]  # type: ignore[type-var]
+            self._exec(sql, [list(column) for column in zip(*ordered, strict=True)])
+
     def exec(self, sql: str, params: Any = None) -> Any:
-        """Run ``sql`` in the open transaction; its cursor."""
+        """Run ``sql`` in the open transaction (after the rows :meth:`defer` queued); its
+        cursor."""
+        if self._deferred:
+            self._send_deferred()
+        return self._exec(sql, params)
+
+    def _exec(self, sql: str, params: Any) -> Any:
         psycopg = require_psycopg()
         if self.conn.closed:  # dropped: its open transaction was lost with it
             if self.dirty:  # never commit the rest of a transaction whose start was lost
@@ -131,6 +155,8 @@ class Session:
     def commit(self) -> bool:
         """Commit the open transaction; True if it wrote anything."""
         psycopg = require_psycopg()
+        if self._deferred and not self.conn.closed:
+            self._send_deferred()
         wrote, announce = self.dirty, self.announce
         self.dirty = self.announce = False
         if self.conn.closed:
@@ -149,6 +175,7 @@ class Session:
         """Discard the open transaction (nothing to do if the connection dropped)."""
         psycopg = require_psycopg()
         self.dirty = self.announce = False
+        self._deferred.clear()
         if self.conn.closed:
             return
         try:

@@ -237,6 +237,13 @@ class SQLiteStore(SQLiteFlowOps):
     def holds_lease(self, lease: Lease) -> bool:
         return self._leases.get(lease.run_id) == (lease.server_id, lease.epoch)
 
+    def held_leases(self, leases: Sequence[Lease]) -> set[str]:
+        return {
+            lease.run_id
+            for lease in leases
+            if self._leases.get(lease.run_id) == (lease.server_id, lease.epoch)
+        }
+
     def release_run(self, lease: Lease) -> None:
         if self._leases.get(lease.run_id) == (lease.server_id, lease.epoch):
             del self._leases[lease.run_id]
