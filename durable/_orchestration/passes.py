@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterable
 from typing import Any
 
 from .._define.backoff import DEFAULT_BACKOFF, Backoff
@@ -23,7 +24,14 @@ from .._engine.protocol import (
 )
 from .._errors import StoreError, UnknownFunctionError
 from .._serialization import dumps, encoded_size
-from .._stores.base import PARKED_STEP_STATUSES, RunRecord, RunStatus, StepStatus, Store
+from .._stores.base import (
+    PARKED_STEP_STATUSES,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+    Store,
+)
 from .clock import Clock
 from .functions import FunctionRegistry
 from .history import build_history
@@ -151,7 +159,13 @@ class Passes:
         if host.store_error is not None:  # the handler was stopped: nothing to apply
             raise host.store_error
         cancelled_here = run.run_id in self.in_flight.cancelled
-        if lease is not None and not cancelled_here and not self.store.holds_lease(lease):
+        # The pass's end is a checkpoint too: the ends of passes finishing together share
+        # one look-up of their leases and one commit.
+        ended = await self.journal.checkpoint(
+            None if cancelled_here else lease,
+            lambda: self._end_pass(run, config, result, host.steps.values(), held),
+        )
+        if ended is None and lease is not None:
             # reaped (another server owns the run now and goes on from its last commit),
             # another server ended the run, or the transaction of the claim was rolled back
             logger.warning(
@@ -166,23 +180,31 @@ class Passes:
             # back) at once, with a new owner after that owner's pass (a harmless extra one).
             self.store.make_ready(run.run_id, self.clock.now())
             self.journal.flush()
-            return
+
+    def _end_pass(
+        self,
+        run: RunRecord,
+        config: FunctionConfig,
+        result: ExecutionResult,
+        steps: Iterable[StepRecord],
+        held: str | None,
+    ) -> bool:
+        """Write the end of a pass whose lease holds (committed by the caller's checkpoint)."""
         if config.concurrency:  # a function without concurrency took no slot
             self.store.release_slots(run.run_id)  # committed with the pass's end
         latest = self.store.get_run(run.run_id)
         if latest is None or latest.status.terminal:
             self.in_flight.ended(run.run_id)
-            self.journal.flush()
-            return
+            return True
         if held is not None:
             self.in_flight.rerun.discard(run.run_id)
             self.parking.hold(run, held)
         else:
             # The pass's steps are the run's steps (its history, plus what it wrote): if none
             # is parked, ending the run has none to close (no query for them).
-            parked = any(s.status in PARKED_STEP_STATUSES for s in host.steps.values())
+            parked = any(s.status in PARKED_STEP_STATUSES for s in steps)
             self._apply(run, config, result, parked=parked)
-        self.journal.flush()
+        return True
 
     def _apply(
         self,

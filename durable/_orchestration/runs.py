@@ -143,7 +143,6 @@ class Runs:
                 self.store.insert_event(record)
                 self._notify_event(record)
                 continue
-            self.store.insert_event(record)
             data = record.to_event_dict()
             skipped = []
             for config in self.functions.triggered(data):
@@ -154,8 +153,7 @@ class Runs:
                     skipped.append(run)
             if skipped and not record.run_ids:
                 record.skipped = "; ".join(skipped)
-            if record.run_ids or record.skipped:
-                self.store.update_event(record)
+            self.store.insert_event(record)  # once, with the runs it started
             self._resolve_waits(data)
             self._notify_event(record)
         self.in_flight.wakeup.set()

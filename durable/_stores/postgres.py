@@ -38,12 +38,14 @@ from .postgres_rows import (
     RUN_COLUMNS,
     STEP_COLUMNS,
     TERMINAL,
+    UPSERT_STEPS,
     event_from,
-    json_text,
     json_value,
     run_changes,
     run_from,
     run_row,
+    step_from,
+    step_row,
 )
 from .postgres_schema import EVENT_NAME_LOCKS
 from .postgres_session import Session
@@ -59,19 +61,6 @@ _NOT_HELD = (
 _STAMP = (
     "updated_at=extract(epoch FROM clock_timestamp()), updated_xid=pg_current_xact_id(), "
     "updated_by=%s"
-)
-
-
-#: Many steps in one statement, a column per array (see ``Session.defer``).
-_UPSERT_STEPS = (
-    f"INSERT INTO steps ({STEP_COLUMNS}) SELECT r, k, i, kind, st, pos, o, e::jsonb, a::jsonb, "
-    "w, d::jsonb, sa, ea FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-    "%s::text[], %s::int[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::text[], "
-    "%s::float8[], %s::float8[]) AS u(r, k, i, kind, st, pos, o, e, a, w, d, sa, ea) "
-    "ON CONFLICT (run_id, key) DO UPDATE SET id=excluded.id, kind=excluded.kind, "
-    "status=excluded.status, position=excluded.position, output=excluded.output, "
-    "error=excluded.error, attempts=excluded.attempts, wake_at=excluded.wake_at, "
-    "detail=excluded.detail, started_at=excluded.started_at, ended_at=excluded.ended_at"
 )
 
 
@@ -336,25 +325,7 @@ class PostgresStore(PostgresFlowOps):
 
     def upsert_step(self, step: StepRecord) -> None:
         # Queued: the steps checkpointed together (a group commit) go in one statement.
-        self._db.defer(
-            _UPSERT_STEPS,
-            (step.run_id, step.key),
-            (
-                step.run_id,
-                step.key,
-                step.id,
-                step.kind,
-                step.status.value,
-                step.position,
-                step.output,
-                json_text(step.error),
-                json_text(step.attempts),
-                step.wake_at,
-                json_text(step.detail),
-                step.started_at,
-                step.ended_at,
-            ),
-        )
+        self._db.defer(UPSERT_STEPS, (step.run_id, step.key), step_row(step))
 
     def get_steps(
         self, run_id: str, *, statuses: Collection[StepStatus] | None = None
@@ -365,24 +336,7 @@ class PostgresStore(PostgresFlowOps):
             sql += " AND status = ANY(%s)"
             params.append([status.value for status in statuses])
         rows = self._db.all(sql + " ORDER BY position", params)
-        return [
-            StepRecord(
-                run_id=row[0],
-                key=row[1],
-                id=row[2],
-                kind=row[3],
-                status=StepStatus(row[4]),
-                position=row[5],
-                output=row[6],
-                error=row[7],
-                attempts=row[8],
-                wake_at=row[9],
-                detail=row[10],
-                started_at=row[11],
-                ended_at=row[12],
-            )
-            for row in rows
-        ]
+        return [step_from(row) for row in rows]
 
     # -- events -------------------------------------------------------------------------
 
@@ -444,8 +398,14 @@ class PostgresStore(PostgresFlowOps):
             self._db.exec(f"SELECT {lock}(%s, hashtext(%s))", (EVENT_NAME_LOCKS, name))
         if names:
             self._db.dirty = True  # the locks are held until this transaction ends
+        if names and not exclusive:  # an ingest: which of its names anyone waits for, once
+            waited = self._db.all(
+                "SELECT DISTINCT event_name FROM waits WHERE event_name = ANY(%s)", (list(names),)
+            )
+            self._db.unwaited.update(set(names) - {str(row[0]) for row in waited})
 
     def add_wait(self, wait: WaitRecord) -> None:
+        self._db.unwaited.discard(wait.event_name)
         self._db.write(
             "INSERT INTO waits (run_id, step_key, event_name, condition, expires_at, since, "
             "kind, match_field, match_value) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
@@ -472,6 +432,8 @@ class PostgresStore(PostgresFlowOps):
     def waits_for(
         self, event_name: str, matches: Mapping[str, str] | None = None
     ) -> list[WaitRecord]:
+        if event_name in self._db.unwaited:
+            return []
         sql = (
             "SELECT run_id, step_key, event_name, condition, expires_at, since, kind, "
             "match_field, match_value FROM waits WHERE event_name=%s"
@@ -487,6 +449,8 @@ class PostgresStore(PostgresFlowOps):
         return [WaitRecord(*row) for row in rows]
 
     def wait_match_fields(self, event_name: str) -> list[str]:
+        if event_name in self._db.unwaited:
+            return []
         rows = self._db.all(
             "SELECT DISTINCT match_field FROM waits WHERE event_name=%s "
             "AND match_field IS NOT NULL ORDER BY match_field",

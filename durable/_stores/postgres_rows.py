@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import rows
-from .base import EventRecord, RunRecord
+from .base import EventRecord, RunRecord, StepRecord, StepStatus
 from .rows import EVENT_COLUMNS, RUN_COLUMNS, STEP_COLUMNS, TERMINAL
 
 __all__ = [
@@ -21,12 +21,15 @@ __all__ = [
     "RUN_COLUMNS",
     "STEP_COLUMNS",
     "TERMINAL",
+    "UPSERT_STEPS",
     "event_from",
     "json_text",
     "json_value",
     "run_changes",
     "run_from",
     "run_row",
+    "step_from",
+    "step_row",
 ]
 
 #: ``status=%s, ...``: the columns :func:`run_changes` gives values for
@@ -73,3 +76,55 @@ def run_from(row: Sequence[Any]) -> RunRecord:
 def event_from(row: Sequence[Any]) -> EventRecord:
     """The event of a row of ``EVENT_COLUMNS``."""
     return rows.event_from(row, _decoded)
+
+
+#: Many steps in one statement, one array per column (``Session.defer``; rows of
+#: :func:`step_row`).
+UPSERT_STEPS = (
+    f"INSERT INTO steps ({STEP_COLUMNS}) SELECT r, k, i, kind, st, pos, o, e::jsonb, a::jsonb, "
+    "w, d::jsonb, sa, ea FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::int[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::text[], "
+    "%s::float8[], %s::float8[]) AS u(r, k, i, kind, st, pos, o, e, a, w, d, sa, ea) "
+    "ON CONFLICT (run_id, key) DO UPDATE SET id=excluded.id, kind=excluded.kind, "
+    "status=excluded.status, position=excluded.position, output=excluded.output, "
+    "error=excluded.error, attempts=excluded.attempts, wake_at=excluded.wake_at, "
+    "detail=excluded.detail, started_at=excluded.started_at, ended_at=excluded.ended_at"
+)
+
+
+def step_row(step: StepRecord) -> tuple[Any, ...]:
+    """The values of ``STEP_COLUMNS`` for ``step``, JSON encoded now (for :data:`UPSERT_STEPS`)."""
+    return (
+        step.run_id,
+        step.key,
+        step.id,
+        step.kind,
+        step.status.value,
+        step.position,
+        step.output,
+        json_text(step.error),
+        json_text(step.attempts),
+        step.wake_at,
+        json_text(step.detail),
+        step.started_at,
+        step.ended_at,
+    )
+
+
+def step_from(row: Sequence[Any]) -> StepRecord:
+    """The step of a row of ``STEP_COLUMNS``."""
+    return StepRecord(
+        run_id=row[0],
+        key=row[1],
+        id=row[2],
+        kind=row[3],
+        status=StepStatus(row[4]),
+        position=row[5],
+        output=row[6],
+        error=row[7],
+        attempts=row[8],
+        wake_at=row[9],
+        detail=row[10],
+        started_at=row[11],
+        ended_at=row[12],
+    )

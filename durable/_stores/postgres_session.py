@@ -30,6 +30,9 @@ class Session:
         self._side: Any = None
         #: rows queued by :meth:`defer`, by statement, then by key (a later row replaces)
         self._deferred: dict[str, dict[Hashable, Sequence[Any]]] = {}
+        #: event names this transaction holds a shared lock on and found no wait for: no
+        #: other server registers one before it ends (it would need the exclusive lock)
+        self.unwaited: set[str] = set()
         self.announcer = Announcer(url, sender)
 
     def fault(self, exc: Exception) -> Exception:
@@ -59,8 +62,7 @@ class Session:
                 self.conn.rollback()
             except psycopg.Error:
                 return
-            self.dirty = self.announce = False
-            self._deferred.clear()
+            self._ended()
 
     def _lost(self, when: str) -> StoreError:
         return StoreError(
@@ -69,6 +71,12 @@ class Session:
             reason="database_unreachable",
             path=self.where,
         )
+
+    def _ended(self) -> None:
+        """The open transaction ends (commit or rollback): forget what was only its own."""
+        self.dirty = self.announce = False
+        self._deferred.clear()
+        self.unwaited.clear()
 
     def defer(self, sql: str, key: Hashable, row: Sequence[Any]) -> None:
         """Queue ``row`` for ``sql``, a write that takes one array per column (many rows in
@@ -158,7 +166,7 @@ class Session:
         if self._deferred and not self.conn.closed:
             self._send_deferred()
         wrote, announce = self.dirty, self.announce
-        self.dirty = self.announce = False
+        self._ended()
         if self.conn.closed:
             if wrote:
                 raise self._lost("before the commit")
@@ -174,8 +182,7 @@ class Session:
     def rollback(self) -> None:
         """Discard the open transaction (nothing to do if the connection dropped)."""
         psycopg = require_psycopg()
-        self.dirty = self.announce = False
-        self._deferred.clear()
+        self._ended()
         if self.conn.closed:
             return
         try:
