@@ -113,8 +113,7 @@ def _dev(
     retention: str,
 ) -> None:
     """:func:`dev`'s body: check the options, then serve (with the TUI in front or not)."""
-    from durable.devserver import DatabaseError, DevOptions, ListenError, run
-    from durable.devserver.interrupts import usual_ctrl_c
+    from durable.devserver import DatabaseError, DevOptions, ListenError, run, usual_ctrl_c
 
     interval = None
     if retry_interval is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-from durable.devserver.interrupts import exit_on_ctrl_c, interrupted, usual_ctrl_c
+from durable.devserver import exit_on_ctrl_c, interrupted, usual_ctrl_c
 
 
 def interrupt_exit_code(command: str | None) -> int:
