@@ -2,10 +2,10 @@
 traceback, no worker left, the database fine for the next start.
 
 The moments are found by watching the real process, not by guessing delays: the import-time
-lines Python writes (``PYTHONPROFILEIMPORTTIME``) show how far the command line has loaded, and
-``/proc`` shows when the worker is spawned. The cases after the spawn then wait a little more:
-wherever that lands (the worker importing, the server's imports, the store, uvicorn's start),
-the outcome must be the same.
+lines Python writes (``PYTHONPROFILEIMPORTTIME``) show how far the command line has loaded,
+and ``/proc`` (Linux) shows when the worker is spawned. The cases after the spawn then wait a
+little more: wherever that lands (the worker importing, the server's imports, the store,
+uvicorn's start), the outcome must be the same.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from tests.support.harness import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 
 class Dev:
