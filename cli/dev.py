@@ -82,7 +82,38 @@ def dev(
     retention: RetentionOption = "7d",
 ) -> None:
     """Run the dev server: discover functions, execute runs durably, serve the HTTP API."""
-    from durable.devserver import DatabaseError, DevOptions, ListenError, run
+    # Ctrl-C stops the server at any moment: exit 0, as once it serves (docs/cli.md). Until
+    # the server's own handler is installed, `durable` runs this with a handler that exits
+    # quietly (durable.devserver.interrupts); the server ends what it had begun on the way out
+    # (durable.devserver.dev.launch.run). Without that handler, Ctrl-C is a KeyboardInterrupt.
+    try:
+        _dev(
+            paths, host, port, db, no_tui, retry_interval, fsync, no_reload, allow_host,
+            fixtures, import_timeout, dead_after, signing_key, event_key, retention,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+def _dev(
+    paths: list[Path] | None,
+    host: str,
+    port: int,
+    db: str,
+    no_tui: bool,
+    retry_interval: str | None,
+    fsync: bool,
+    no_reload: bool,
+    allow_host: list[str] | None,
+    fixtures: Path,
+    import_timeout: float,
+    dead_after: float,
+    signing_key: str | None,
+    event_key: list[str] | None,
+    retention: str,
+) -> None:
+    """:func:`dev`'s body: check the options, then serve (with the TUI in front or not)."""
+    from durable.devserver import DatabaseError, DevOptions, ListenError, run, usual_ctrl_c
 
     interval = None
     if retry_interval is not None:
@@ -122,6 +153,7 @@ def dev(
         args += ["--retention", retention] if retention != "7d" else []
         if key is not None:  # to the child and the inspector by the environment, not argv
             os.environ[SIGNING_KEY_ENV] = key
+        usual_ctrl_c()  # the inspector and its server child handle Ctrl-C themselves
         raise typer.Exit(_dev_with_tui(args, host, port, db, fixtures=fixtures))
     options = DevOptions(
         paths=list(paths or []),
@@ -146,8 +178,6 @@ def dev(
     except DatabaseError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    except KeyboardInterrupt:  # Ctrl-C before the server's own handler was installed
-        raise typer.Exit(130) from None
 
 
 def _allowed_hosts(names: list[str]) -> list[str]:

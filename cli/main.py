@@ -9,7 +9,25 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import typer
+from durable.devserver import exit_on_ctrl_c, interrupted, usual_ctrl_c
+
+
+def interrupt_exit_code(command: str | None) -> int:
+    """The exit code of a Ctrl-C: 0 for ``durable dev`` (Ctrl-C is how it is stopped, at any
+    moment: docs/cli.md), 130 for the other commands."""
+    return 0 if command == "dev" else 130
+
+
+def _command(argv: list[str]) -> str | None:
+    """The command ``argv`` names, before it is parsed (the root takes no option values)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+# Ctrl-C while the command line loads (typer, rich, the commands: a fifth of a second) and
+# parses its arguments exits quietly (no traceback of an import); main() sets it again.
+exit_on_ctrl_c(interrupt_exit_code(_command(sys.argv[1:])))
+
+import typer  # noqa: E402
 
 app = typer.Typer(
     name="durable",
@@ -27,6 +45,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     _version: Annotated[
         bool,
         typer.Option(
@@ -38,6 +57,13 @@ def _root(
     ] = False,
 ) -> None:
     """Durable functions for Python: SDK, local dev server and run inspector."""
+    # The arguments are parsed: a Ctrl-C lost on the way (see durable.devserver.interrupts)
+    # ends it now; then each command handles Ctrl-C, `durable dev` quietly until its server's
+    # own handler is installed.
+    if interrupted():
+        raise SystemExit(interrupt_exit_code(ctx.invoked_subcommand))
+    if ctx.invoked_subcommand != "dev":
+        usual_ctrl_c()
 
 
 def installed_version() -> str:
@@ -79,10 +105,13 @@ app.command()(functions)
 app.command()(tui)
 app.command()(replay)
 
+usual_ctrl_c()  # importing this module (tests) leaves no handler behind
+
 
 def main() -> None:
     """Console-script entry point (`durable`): usage errors are one ``error:`` line, exit 2."""
     # typer's own (vendored) click: the exceptions its parser raises
+    exit_on_ctrl_c(interrupt_exit_code(_command(sys.argv[1:])))
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
     try:

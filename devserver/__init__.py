@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .dev.launch import run
     from .errors import DatabaseError
     from .guard import check_host_name, key_problem
+    from .interrupts import exit_on_ctrl_c, interrupted, usual_ctrl_c
     from .listen import ListenError
     from .listen import listen as bind_listeners
     from .options import DevOptions
@@ -45,12 +46,15 @@ __all__ = [
     "bind_listeners",
     "check_host_name",
     "connect_host",
+    "exit_on_ctrl_c",
+    "interrupted",
     "key_problem",
     "load_apps",
     "log_path",
     "run",
     "run_production",
     "run_with_tui",
+    "usual_ctrl_c",
     "wants_tui",
 ]
 
@@ -68,6 +72,9 @@ _HOMES: dict[str, Home] = {
     "check_host_name": ".guard",
     "key_problem": ".guard",
     "DatabaseError": ".errors",
+    "exit_on_ctrl_c": ".interrupts",
+    "interrupted": ".interrupts",
+    "usual_ctrl_c": ".interrupts",
     "run": ".dev.launch",
     "ListenError": ".listen",
     "bind_listeners": (".listen", "listen"),  # not `listen`: the module's own name

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import signal
 import socket
+import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +29,7 @@ from durable._stores.open import open_store
 from .context import ServerContext
 from .discovery import DiscoveryError, discover, find_project_root
 from .imports import not_loaded_reason, start_loading
+from .interrupts import interrupted
 from .listen import listen
 from .metrics import Metrics
 from .options import DevOptions
@@ -129,14 +131,18 @@ class Server:
         self.files: list[Path] = []
         self._warming: asyncio.Future[None] | None = None
         self._stop = asyncio.Event()
+        self._workers: weakref.WeakSet[WorkerProcess] = weakref.WeakSet()  #: for abandon()
+        self._closed = False  #: serve() ended and closed the store
 
     def _spawn(self, files: list[Path] | None = None) -> WorkerProcess:
-        return WorkerProcess(
+        worker = WorkerProcess(
             self.files if files is None else files,
             self.root,
             on_output=self._worker_output,
             import_timeout=self.options.import_timeout,
         )
+        self._workers.add(worker)
+        return worker
 
     def _not_loaded(self, function_id: str) -> str | None:
         """Why ``function_id`` has no loaded code: the modules that failed to load (its runs
@@ -201,6 +207,8 @@ class Server:
         for sig in (signal.SIGINT, signal.SIGTERM):  # from the start: Ctrl-C while booting
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
+        if interrupted():  # a Ctrl-C lost while this process started (see .interrupts)
+            self.stop()
         booting = asyncio.ensure_future(self.start())
         await asyncio.sleep(0)
         from .api import create_app
@@ -243,6 +251,25 @@ class Server:
         if self.context.reads is not None:
             self.context.reads.close()
         self.store.close()
+        self._closed = True
+
+    def abandon(self) -> None:
+        """End, without the event loop, what an interrupted :meth:`serve` began: Ctrl-C
+        before its own handler was installed (``asyncio.run`` then cancels it and raises
+        :class:`KeyboardInterrupt`). Kills the worker processes and closes the sockets and the
+        store; what was committed stays (runs in flight resume at the next start)."""
+        if self.launched is not None:  # not adopted yet
+            self.launched.discard()
+            self.launched = None
+        for worker in list(self._workers):
+            worker.abandon()
+        for sock in self.sockets or []:
+            sock.close()
+        if not self._closed:
+            self._closed = True
+            if self.context.reads is not None:
+                self.context.reads.close()
+            self.store.close()
 
     async def drain(self, timeout: float) -> None:
         """Let passes in flight finish for up to ``timeout`` seconds, then stop the workers:

@@ -199,9 +199,12 @@ def main(argv: list[str] | None = None) -> None:
     # Ctrl-C on the terminal reaches the whole process group, and so does a SIGTERM sent to
     # the group (``systemctl stop``, ``kill -TERM -PGID``): the server shuts the worker down
     # itself (``stop``, then SIGKILL) once it has drained, so the worker ignores both; it
-    # still dies with the server (lifeline).
+    # still dies with the server (lifeline). The server spawns it with both blocked (a Ctrl-C
+    # while this interpreter started would have ended it with a traceback): ignored now, a
+    # pending one is dropped, and they are unblocked for the processes user code starts.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))
     parser = argparse.ArgumentParser(description="durable worker process")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--root", type=Path, required=True)

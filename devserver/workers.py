@@ -269,6 +269,19 @@ class WorkerProcess:
         self.send({"t": "stop"})
         await self.kill(wait=0.5)
 
+    def abandon(self) -> None:
+        """Kill and reap the process and close its socket, without the event loop (the
+        server was interrupted while starting: :meth:`Server.abandon`)."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+            self.process.wait()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+        if self._socket is not None:
+            self._socket.close()
+
     async def kill(self, wait: float = 0.0) -> None:
         """End the process (after ``wait`` seconds for it to exit by itself)."""
         if self.process is None:

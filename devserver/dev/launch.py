@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from socket import socket
+from typing import TYPE_CHECKING
 
 from ..discovery import DiscoveryError, discover, find_project_root
 from ..errors import DatabaseError
@@ -17,17 +19,44 @@ from ..listen import ListenError, listen
 from ..options import DevOptions
 from ..spawn import SpawnedWorker, spawn_worker
 
+if TYPE_CHECKING:
+    from .server import DevServer
+
 __all__ = ["DatabaseError", "ListenError", "launch_first_worker", "run"]
 
 
 def run(options: DevOptions) -> None:
     """Blocking entry point of ``durable dev``; :class:`DatabaseError` if ``--db`` is unusable,
-    :class:`ListenError` if the HTTP port cannot be bound."""
+    :class:`ListenError` if the HTTP port cannot be bound.
+
+    Ctrl-C before the server's own handler is installed (in :meth:`~durable.devserver.server.
+    Server.serve`) raises :class:`KeyboardInterrupt` here, after the worker spawned so far is
+    ended and the store closed: the caller exits as on a later Ctrl-C.
+    """
     options = replace(options, root=options.root or find_project_root(Path.cwd()))
     sockets = listen(options.host, options.port)
-    launched = launch_first_worker(options)
+    launched: SpawnedWorker | None = None
+    server: DevServer | None = None
+    try:
+        launched = launch_first_worker(options)
+        server = _build(options, launched, sockets)
+        import asyncio
+
+        asyncio.run(server.serve())
+    except BaseException:
+        if server is not None:  # it ends what it began (nothing, once serve() returned)
+            server.abandon()
+        else:
+            if launched is not None:  # nobody adopted it: end it here
+                launched.discard()
+            for sock in sockets:
+                sock.close()
+        raise
+
+
+def _build(options: DevOptions, launched: SpawnedWorker | None, sockets: list[socket]) -> DevServer:
+    """The server around ``launched``; :class:`DatabaseError` if the store cannot be opened."""
     # asyncio, the engine, the store and the HTTP side: only once the worker is on its way.
-    import asyncio
     import sqlite3
 
     from durable._errors import StoreError
@@ -37,15 +66,10 @@ def run(options: DevOptions) -> None:
     from .server import DevServer
 
     try:
-        server = DevServer(options, launched=launched, sockets=sockets)
+        return DevServer(options, launched=launched, sockets=sockets)
     except (SchemaError, StoreError, sqlite3.Error, OSError) as exc:
-        if launched is not None:  # nobody adopted it: end it here
-            launched.discard()
-        for sock in sockets:
-            sock.close()
         shown = redact(options.db)  # a PostgreSQL URL's password is never shown
         raise DatabaseError(f"cannot open the database {shown}: {exc}") from None
-    asyncio.run(server.serve())
 
 
 def launch_first_worker(options: DevOptions) -> SpawnedWorker | None:
