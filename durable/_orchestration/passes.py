@@ -26,6 +26,7 @@ from .._errors import StoreError, UnknownFunctionError
 from .._serialization import dumps, encoded_size
 from .._stores.base import (
     PARKED_STEP_STATUSES,
+    Lease,
     RunRecord,
     RunStatus,
     StepRecord,
@@ -161,11 +162,14 @@ class Passes:
         cancelled_here = run.run_id in self.in_flight.cancelled
         # The pass's end is a checkpoint too: the ends of passes finishing together share
         # one look-up of their leases and one commit.
+        checked = None if cancelled_here else lease
         ended = await self.journal.checkpoint(
-            None if cancelled_here else lease,
-            lambda: self._end_pass(run, config, result, host.steps.values(), held),
+            checked,
+            lambda: self._end_pass(run, config, result, host.steps.values(), held, checked),
         )
-        if ended is None and lease is not None:
+        if ended is None and run.run_id in self.in_flight.cancelled:
+            self.in_flight.ended(run.run_id)  # cancelled here while its end waited to commit
+        elif ended is None and lease is not None:
             # reaped (another server owns the run now and goes on from its last commit),
             # another server ended the run, or the transaction of the claim was rolled back
             logger.warning(
@@ -188,14 +192,18 @@ class Passes:
         result: ExecutionResult,
         steps: Iterable[StepRecord],
         held: str | None,
+        lease: Lease | None,
     ) -> bool:
         """Write the end of a pass whose lease holds (committed by the caller's checkpoint)."""
         if config.concurrency:  # a function without concurrency took no slot
             self.store.release_slots(run.run_id)  # committed with the pass's end
-        latest = self.store.get_run(run.run_id)
-        if latest is None or latest.status.terminal:
-            self.in_flight.ended(run.run_id)
-            return True
+        # A lease that holds (checked in this transaction) is on a run that has not ended;
+        # without one (cancelled here, or no leases), ask whether it ended meanwhile.
+        if lease is None:
+            latest = self.store.get_run(run.run_id)
+            if latest is None or latest.status.terminal:
+                self.in_flight.ended(run.run_id)
+                return True
         if held is not None:
             self.in_flight.rerun.discard(run.run_id)
             self.parking.hold(run, held)

@@ -63,6 +63,17 @@ _STAMP = (
     "updated_by=%s"
 )
 
+#: Ends the leases of many passes (a run flagged by ``make_ready`` meanwhile is due again);
+#: returns, per run released, whether it is due.
+_RELEASE_RUNS = (
+    "UPDATE runs SET owner=NULL, rerun_at=NULL, ready_at=CASE "
+    f"WHEN runs.rerun_at IS NULL OR runs.status IN {TERMINAL} THEN runs.ready_at "
+    "ELSE LEAST(COALESCE(runs.ready_at, runs.rerun_at), runs.rerun_at) END "
+    "FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS u(run_id, owner, epoch) "
+    "WHERE runs.run_id=u.run_id AND runs.owner=u.owner AND runs.epoch=u.epoch "
+    f"RETURNING runs.ready_at IS NOT NULL AND runs.status NOT IN {TERMINAL}"
+)
+
 
 class PostgresStore(PostgresFlowOps):
     """The Store protocol on a PostgreSQL database (``postgresql://user@host:port/name``)."""
@@ -237,16 +248,12 @@ class PostgresStore(PostgresFlowOps):
         return {str(row[0]) for row in rows}
 
     def release_run(self, lease: Lease) -> None:
-        row = self._db.one(
-            "UPDATE runs SET owner=NULL, rerun_at=NULL, ready_at=CASE "
-            f"WHEN rerun_at IS NULL OR status IN {TERMINAL} THEN ready_at "
-            "ELSE LEAST(COALESCE(ready_at, rerun_at), rerun_at) END "
-            "WHERE run_id=%s AND owner=%s AND epoch=%s "
-            f"RETURNING ready_at IS NOT NULL AND status NOT IN {TERMINAL}",
-            (lease.run_id, lease.server_id, lease.epoch),
-        )
-        self._db.dirty = True
-        if row is not None and row[0]:  # due again: another server may start it now
+        # Queued: the passes that end together release their runs in one statement.
+        row = (lease.run_id, lease.server_id, lease.epoch)
+        self._db.defer(_RELEASE_RUNS, (lease.run_id, lease.epoch), row, self._released)
+
+    def _released(self, rows: list[tuple[Any, ...]]) -> None:
+        if any(due for (due,) in rows):  # due again: another server may start it now
             self._db.announce = True
 
     def heartbeat(self, server_id: str, now: float) -> bool:
@@ -459,7 +466,8 @@ class PostgresStore(PostgresFlowOps):
         return [str(row[0]) for row in rows]
 
     def remove_waits(self, run_id: str) -> None:
-        self._db.write("DELETE FROM waits WHERE run_id=%s", (run_id,))
+        # Queued: the runs that end together (a group commit) drop their waits in one go.
+        self._db.defer("DELETE FROM waits WHERE run_id = ANY(%s::text[])", run_id, (run_id,))
 
     def claim_idempotency(
         self, function_id: str, key: str, run_id: str, *, now: float, window: float

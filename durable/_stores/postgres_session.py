@@ -30,6 +30,7 @@ class Session:
         self._side: Any = None
         #: rows queued by :meth:`defer`, by statement, then by key (a later row replaces)
         self._deferred: dict[str, dict[Hashable, Sequence[Any]]] = {}
+        self._returned: dict[str, Callable[[list[tuple[Any, ...]]], None]] = {}
         #: event names this transaction holds a shared lock on and found no wait for: no
         #: other server registers one before it ends (it would need the exclusive lock)
         self.unwaited: set[str] = set()
@@ -78,20 +79,32 @@ class Session:
         self._deferred.clear()
         self.unwaited.clear()
 
-    def defer(self, sql: str, key: Hashable, row: Sequence[Any]) -> None:
+    def defer(
+        self,
+        sql: str,
+        key: Hashable,
+        row: Sequence[Any],
+        returned: Callable[[list[tuple[Any, ...]]], None] | None = None,
+    ) -> None:
         """Queue ``row`` for ``sql``, a write that takes one array per column (many rows in
         one statement: ``... SELECT * FROM unnest(%s::text[], ...)``). Queued rows are sent
         before the next statement or commit, sorted by ``key`` (two servers writing the same
         rows lock them in one order); a row queued again under the same key replaces the
-        first. ``row`` must not change after this call (encode JSON values first)."""
+        first. ``row`` must not change after this call (encode JSON values first).
+        ``returned`` (one per statement) is given the rows a ``RETURNING`` statement gave."""
         self._deferred.setdefault(sql, {})[key] = row
+        if returned is not None:
+            self._returned[sql] = returned
         self.dirty = True
 
     def _send_deferred(self) -> None:
         batches, self._deferred = self._deferred, {}
         for sql, rows in batches.items():
             ordered = [rows[key] for key in sorted(rows)]  # type: ignore[type-var]
-            self._exec(sql, [list(column) for column in zip(*ordered, strict=True)])
+            cursor = self._exec(sql, [list(column) for column in zip(*ordered, strict=True)])
+            returned = self._returned.get(sql)
+            if returned is not None:
+                returned(cursor.fetchall())
 
     def exec(self, sql: str, params: Any = None) -> Any:
         """Run ``sql`` in the open transaction (after the rows :meth:`defer` queued); its

@@ -7,6 +7,7 @@ The store contract itself runs over PostgreSQL through the ``store`` fixture (``
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import subprocess
 import sys
 import threading
@@ -438,3 +439,34 @@ def test_a_server_closing_its_store_hands_its_runs_back_at_once(
     assert [run.run_id for run in second.ready_runs(time.time() + 1, 10)] == ["r"]
     assert second.claim_run("r", "b") is not None
     second.commit()
+
+
+def test_passes_ending_together_release_their_runs_at_once_and_announce_a_due_one(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    for run_id in ("flagged", "parked", "stale"):
+        first.insert_run(dataclasses.replace(ready_run(run_id), ready_at=None))
+    first.register_server("a", NOW)
+    leases = {run_id: first.claim_run(run_id, "a") for run_id in ("flagged", "parked", "stale")}
+    first.commit()
+    assert all(leases.values())
+    assert second.make_ready("flagged", NOW + 1)  # a wait matched on the other server
+    second.commit()
+    woken = threading.Event()
+    second.listen_for_work(woken.set)
+    time.sleep(0.3)  # listening
+    woken.clear()
+    for lease in leases.values():
+        assert lease is not None
+        first.release_run(lease)  # queued: one statement for the three
+    stale = leases["stale"]
+    assert stale is not None
+    first.release_run(dataclasses.replace(stale, epoch=stale.epoch - 1))  # changes nothing
+    assert first.commit()
+    assert woken.wait(2)  # "flagged" is due again: the other servers are told
+    second.stop_listening()
+    runs = {run_id: second.get_run(run_id) for run_id in leases}
+    assert runs["flagged"] is not None and runs["flagged"].ready_at == NOW + 1
+    assert runs["parked"] is not None and runs["parked"].ready_at is None
+    assert second.claim_run("parked", "a") is not None  # released: claimable again
