@@ -128,7 +128,10 @@ class Runs:
         # Lock order "event name, then run": a wait registered concurrently (another server)
         # either sees these events or is seen by them, never neither.
         self.store.lock_event_names(sorted({event.name for event in events}), exclusive=False)
-        for event in events:
+        claims = self.store.claim_event_ids(
+            [event.id for event in events], now=now, window=EVENT_DEDUP_WINDOW_SECONDS
+        )
+        for event, claimed in zip(events, claims, strict=True):
             record = EventRecord(
                 id=event.id,
                 name=event.name,
@@ -138,7 +141,7 @@ class Runs:
                 user=event.user,
             )
             records.append(record)
-            if not self.store.claim_event_id(event.id, now=now, window=EVENT_DEDUP_WINDOW_SECONDS):
+            if not claimed:
                 record.skipped = f"duplicate: event id {event.id!r} was already received"
                 self.store.insert_event(record)
                 self._notify_event(record)

@@ -331,6 +331,11 @@ class Store(Protocol):
         processed), False for a duplicate. One atomic write: of two ingesters, one wins."""
         ...
 
+    def claim_event_ids(self, event_ids: Sequence[str], *, now: float, window: float) -> list[bool]:
+        """:meth:`claim_event_id` for a batch, in one write where the backend can: one answer
+        per id, in order (an id repeated in the batch is a duplicate after its first)."""
+        ...
+
     def advance_cron(self, function_id: str, cron: str, expected: float, next_at: float) -> bool:
         """Move a cron trigger's next tick from ``expected`` to ``next_at`` (compare-and-set):
         False if it is not at ``expected`` any more (that tick was fired elsewhere)."""

@@ -240,6 +240,9 @@ class MemoryStore:
         self._event_claims[event_id] = now
         return True
 
+    def claim_event_ids(self, event_ids: Sequence[str], *, now: float, window: float) -> list[bool]:
+        return [self.claim_event_id(each, now=now, window=window) for each in event_ids]
+
     def advance_cron(self, function_id: str, cron: str, expected: float, next_at: float) -> bool:
         if self._crons.get((function_id, cron)) != expected:
             return False

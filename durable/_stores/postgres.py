@@ -12,6 +12,7 @@ servers with a coalesced ``NOTIFY`` (:mod:`.postgres_signals`).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import socket
 import time
@@ -34,16 +35,19 @@ from .postgres_flow import PostgresFlowOps
 from .postgres_migrate import migrate, read_version
 from .postgres_rows import (
     EVENT_COLUMNS,
+    INSERT_EVENTS,
+    INSERT_RUNS,
     RUN_CHANGES,
     RUN_COLUMNS,
     STEP_COLUMNS,
     TERMINAL,
     UPSERT_STEPS,
     event_from,
+    event_insert_row,
     json_value,
     run_changes,
     run_from,
-    run_row,
+    run_insert_row,
     step_from,
     step_row,
 )
@@ -85,6 +89,7 @@ class PostgresStore(PostgresFlowOps):
         self._server_id = ""  #: the server this store serves (set by register_server)
         self._db = Session(url, lambda: self._server_id)
         self._listener: Listener | None = None
+        self._event_order = itertools.count()  #: keys that keep queued events in order
         try:
             self._migrate()
         except BaseException:
@@ -104,12 +109,8 @@ class PostgresStore(PostgresFlowOps):
     # -- runs ---------------------------------------------------------------------------
 
     def insert_run(self, run: RunRecord) -> None:
-        self._db.write(
-            f"INSERT INTO runs ({RUN_COLUMNS}, updated_at, updated_xid, updated_by) "
-            f"VALUES ({', '.join(['%s'] * 23)}, extract(epoch FROM clock_timestamp()), "
-            "pg_current_xact_id(), %s)",
-            (*run_row(run), self._server_id),
-        )
+        # Queued: the runs an ingest creates go in one statement.
+        self._db.defer(INSERT_RUNS, run.run_id, run_insert_row(run, self._server_id))
         if run.ready_at is not None:
             self._db.announce = True
 
@@ -348,19 +349,8 @@ class PostgresStore(PostgresFlowOps):
     # -- events -------------------------------------------------------------------------
 
     def insert_event(self, event: EventRecord) -> None:
-        self._db.write(
-            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                event.id,
-                event.name,
-                json_value(event.data),
-                event.ts,
-                json_value(event.user),
-                event.received_at,
-                json_value(event.run_ids),
-                event.skipped,
-            ),
-        )
+        # Queued (in the order received): the events of an ingest go in one statement.
+        self._db.defer(INSERT_EVENTS, next(self._event_order), event_insert_row(event))
         if event.skipped is None:  # a wait elsewhere may match it
             self._db.announce = True
 
@@ -495,6 +485,27 @@ class PostgresStore(PostgresFlowOps):
         )
         self._db.dirty = True
         return bool(won)
+
+    def claim_event_ids(self, event_ids: Sequence[str], *, now: float, window: float) -> list[bool]:
+        if len(event_ids) <= 1:
+            return [self.claim_event_id(each, now=now, window=window) for each in event_ids]
+        # In id order (two ingesters of overlapping batches never wait on each other in a
+        # cycle); each id once: ON CONFLICT may not touch one row twice in a statement.
+        won = {
+            str(row[0])
+            for row in self._db.all(
+                "INSERT INTO event_ids AS e (id, claimed_at) SELECT id, %s FROM "
+                "unnest(%s::text[]) AS u(id) ORDER BY id ON CONFLICT (id) DO UPDATE SET "
+                "claimed_at=excluded.claimed_at WHERE e.claimed_at <= %s RETURNING id",
+                (now, sorted(set(event_ids)), now - window),
+            )
+        }
+        self._db.dirty = True
+        answers = []
+        for each in event_ids:
+            answers.append(each in won)
+            won.discard(each)  # a repeat in the batch is a duplicate of the first
+        return answers
 
     def advance_cron(self, function_id: str, cron: str, expected: float, next_at: float) -> bool:
         moved = self._db.write(

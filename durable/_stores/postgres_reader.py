@@ -46,6 +46,7 @@ class _ReadSession(Session):
         self.url = url
         self.where = redact(url)
         self.dirty = self.announce = False
+        self.unwaited: set[str] = set()  # (reads hold no locks: nothing is ever known here)
         self.conn: Any = None
 
     def connection(self) -> Any:
@@ -79,6 +80,9 @@ class _ReadSession(Session):
         raise StoreError(f"the read-only connection to {self.where} cannot write")
 
     def write_many(self, sql: str, rows: Any) -> None:
+        raise StoreError(f"the read-only connection to {self.where} cannot write")
+
+    def defer(self, sql: str, key: Any, row: Any, returned: Any = None) -> None:
         raise StoreError(f"the read-only connection to {self.where} cannot write")
 
     def side(self, body: Any) -> Any:

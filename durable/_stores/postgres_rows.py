@@ -17,16 +17,20 @@ from .rows import EVENT_COLUMNS, RUN_COLUMNS, STEP_COLUMNS, TERMINAL
 
 __all__ = [
     "EVENT_COLUMNS",
+    "INSERT_EVENTS",
+    "INSERT_RUNS",
     "RUN_CHANGES",
     "RUN_COLUMNS",
     "STEP_COLUMNS",
     "TERMINAL",
     "UPSERT_STEPS",
     "event_from",
+    "event_insert_row",
     "json_text",
     "json_value",
     "run_changes",
     "run_from",
+    "run_insert_row",
     "run_row",
     "step_from",
     "step_row",
@@ -128,3 +132,64 @@ def step_from(row: Sequence[Any]) -> StepRecord:
         started_at=row[11],
         ended_at=row[12],
     )
+
+
+def _insert_many(
+    table: str,
+    columns: str,
+    types: Sequence[str],
+    computed: Sequence[tuple[str, str, str]] = (),
+) -> str:
+    """``INSERT INTO table (columns) SELECT ... FROM unnest(...)``: one array per column (a
+    jsonb column goes as text and is cast), rows inserted in the arrays' order. ``computed``:
+    more columns, each ``(column, expression, input)``, where a non-empty ``input`` is one
+    more text array the expression may read as ``u.input``."""
+    names = [name.strip() for name in columns.split(",")]
+    inputs = [*names, *(extra for _, _, extra in computed if extra)]
+    kinds = [*types, *("text" for _, _, extra in computed if extra)]
+    arrays = ", ".join(f"%s::{'text' if kind == 'jsonb' else kind}[]" for kind in kinds)
+    values = [
+        f"u.{name}::jsonb" if kind == "jsonb" else f"u.{name}"
+        for name, kind in zip(names, types, strict=True)
+    ]
+    targets = [*names, *(column for column, _, _ in computed)]
+    values += [expression for _, expression, _ in computed]
+    return (
+        f"INSERT INTO {table} ({', '.join(targets)}) SELECT {', '.join(values)} "
+        f"FROM unnest({arrays}) WITH ORDINALITY AS u({', '.join(inputs)}, position_in_batch) "
+        "ORDER BY position_in_batch"
+    )
+
+
+_RUN_TYPES = (
+    *("text", "text", "text", "float8", "float8", "float8", "float8", "int", "text"),
+    *("text", "text", "text", "text", "jsonb", "text", "jsonb", "jsonb", "jsonb", "float8"),
+    *("text", "text", "text", "float8"),
+)
+#: Many runs in one statement (``Session.defer``; rows of :func:`run_insert_row`), stamped
+#: as every write of a run is (the last array: the writing server's id).
+INSERT_RUNS = _insert_many(
+    "runs",
+    RUN_COLUMNS,
+    _RUN_TYPES,
+    computed=(
+        ("updated_at", "extract(epoch FROM clock_timestamp())", ""),
+        ("updated_xid", "pg_current_xact_id()", ""),
+        ("updated_by", "u.writer", "writer"),
+    ),
+)
+#: Many events in one statement, in the order received (``Session.defer``).
+INSERT_EVENTS = _insert_many(
+    "events", EVENT_COLUMNS, ("text", "text", "jsonb", "bigint", "jsonb", "float8", "jsonb", "text")
+)
+
+
+def run_insert_row(run: RunRecord, server_id: str) -> tuple[Any, ...]:
+    """A row of :data:`INSERT_RUNS`: ``RUN_COLUMNS``' values, JSON encoded now, and the
+    writing server."""
+    return (*rows.run_row(run, json_text), server_id)
+
+
+def event_insert_row(event: EventRecord) -> tuple[Any, ...]:
+    """A row of :data:`INSERT_EVENTS`, JSON encoded now."""
+    return rows.event_row(event, json_text)

@@ -24,7 +24,7 @@ class Session:
     def __init__(self, url: str, sender: Callable[[], str]) -> None:
         self.url = url
         self.where = redact(url)
-        self.dirty = False  #: writes since the last commit
+        self.dirty = False  #: writes sent since the last commit (not counting queued rows)
         self.announce = False  #: the open transaction made work due: tell other servers
         self.conn: Any = connect(url)
         self._side: Any = None
@@ -95,13 +95,13 @@ class Session:
         self._deferred.setdefault(sql, {})[key] = row
         if returned is not None:
             self._returned[sql] = returned
-        self.dirty = True
 
     def _send_deferred(self) -> None:
         batches, self._deferred = self._deferred, {}
         for sql, rows in batches.items():
             ordered = [rows[key] for key in sorted(rows)]  # type: ignore[type-var]
             cursor = self._exec(sql, [list(column) for column in zip(*ordered, strict=True)])
+            self.dirty = True
             returned = self._returned.get(sql)
             if returned is not None:
                 returned(cursor.fetchall())
@@ -176,7 +176,7 @@ class Session:
     def commit(self) -> bool:
         """Commit the open transaction; True if it wrote anything."""
         psycopg = require_psycopg()
-        if self._deferred and not self.conn.closed:
+        if self._deferred:  # (on a new connection if the old one dropped before any write)
             self._send_deferred()
         wrote, announce = self.dirty, self.announce
         self._ended()

@@ -460,6 +460,9 @@ class SQLiteStore(SQLiteFlowOps):
         )
         return bool(won)
 
+    def claim_event_ids(self, event_ids: Sequence[str], *, now: float, window: float) -> list[bool]:
+        return [self.claim_event_id(each, now=now, window=window) for each in event_ids]
+
     def advance_cron(self, function_id: str, cron: str, expected: float, next_at: float) -> bool:
         moved = self._db.execute(
             "UPDATE crons SET next_at=? WHERE function_id=? AND cron=? AND next_at=?",

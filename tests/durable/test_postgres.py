@@ -121,6 +121,22 @@ def test_two_ingesters_of_one_event_id_have_one_winner(
         assert sorted(won) == [False, True]
 
 
+def test_two_ingesters_of_overlapping_batches_share_the_ids_out_without_a_deadlock(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    for n in range(10):
+        ids = [f"b{n}-{i}" for i in range(20)]
+        won = at_once(
+            committed(first, lambda ids=ids: first.claim_event_ids(ids, now=NOW, window=DAY)),
+            committed(
+                second, lambda ids=ids: second.claim_event_ids(ids[::-1], now=NOW, window=DAY)
+            ),
+        )
+        mine, theirs = won[0], won[1][::-1]
+        assert all(a != b for a, b in zip(mine, theirs, strict=True))  # one winner per id
+
+
 def claim_key(store: PostgresStore, key: str, run_id: str) -> Callable[[], str | None]:
     return lambda: store.claim_idempotency("f", key, run_id, now=NOW, window=DAY)
 
@@ -320,14 +336,21 @@ def test_a_dropped_connection_refuses_the_rest_of_its_transaction_then_reconnect
     store = PostgresStore(postgres_url)
     try:
         store.insert_run(ready_run("lost"))
+        store.set_cron("f", "* * * * *", NOW)  # sent at once: the transaction has begun
         store._db.conn.close()  # as a restarted PostgreSQL would
         with pytest.raises(StoreError) as info:
-            store.insert_run(ready_run("after"))
+            store.get_run("lost")
         assert info.value.reason == "database_unreachable" and info.value.transient
         store.rollback()
         store.insert_run(ready_run("again"))
         store.commit()
         assert store.get_run("lost") is None and store.get_run("again") is not None
+        assert store.get_cron("f", "* * * * *") is None
+
+        store.insert_run(ready_run("queued"))  # queued, not sent yet: nothing is lost
+        store._db.conn.close()
+        assert store.commit()
+        assert store.get_run("queued") is not None
     finally:
         store.close()
 

@@ -25,6 +25,26 @@ def test_an_event_id_is_claimed_once_within_its_window(store: Store) -> None:
     assert not store.claim_event_id("e1", now=NOW + DAY + 1, window=DAY)  # counted anew
 
 
+def test_a_batch_of_event_ids_is_claimed_at_once_and_a_repeat_in_it_is_a_duplicate(
+    store: Store,
+) -> None:
+    assert store.claim_event_id("old", now=NOW, window=DAY)
+    assert store.claim_event_id("expired", now=NOW - DAY, window=DAY)
+    batch = ["b", "old", "a", "b", "expired", "c", "a"]
+    assert store.claim_event_ids(batch, now=NOW + 1, window=DAY) == [
+        True,  # b
+        False,  # old: claimed a second ago
+        True,  # a
+        False,  # b again, in the same batch
+        True,  # expired: its window has passed
+        True,  # c
+        False,  # a again
+    ]
+    assert store.claim_event_ids(["c", "d"], now=NOW + 2, window=DAY) == [False, True]
+    assert store.claim_event_ids(["e"], now=NOW + 2, window=DAY) == [True]
+    assert store.claim_event_ids([], now=NOW + 2, window=DAY) == []
+
+
 def test_an_idempotency_key_is_claimed_once_within_its_window(store: Store) -> None:
     assert store.claim_idempotency("f", "k", "run-1", now=NOW, window=DAY) is None
     assert store.claim_idempotency("f", "k", "run-2", now=NOW + 1, window=DAY) == "run-1"
