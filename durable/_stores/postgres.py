@@ -73,7 +73,7 @@ _RELEASE_RUNS = (
     "UPDATE runs SET owner=NULL, rerun_at=NULL, ready_at=CASE "
     f"WHEN runs.rerun_at IS NULL OR runs.status IN {TERMINAL} THEN runs.ready_at "
     "ELSE LEAST(COALESCE(runs.ready_at, runs.rerun_at), runs.rerun_at) END "
-    "FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS u(run_id, owner, epoch) "
+    "FROM unnest(%b::text[], %b::text[], %b::bigint[]) AS u(run_id, owner, epoch) "
     "WHERE runs.run_id=u.run_id AND runs.owner=u.owner AND runs.epoch=u.epoch "
     f"RETURNING runs.ready_at IS NOT NULL AND runs.status NOT IN {TERMINAL}"
 )
@@ -236,7 +236,7 @@ class PostgresStore(PostgresFlowOps):
         # wait on each other in a cycle.
         rows = self._db.all(
             "SELECT run_id FROM runs WHERE (run_id, owner, epoch) IN "
-            "(SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[])) "
+            "(SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[])) "
             f"AND status NOT IN {TERMINAL} AND EXISTS "
             "(SELECT 1 FROM servers WHERE servers.server_id = runs.owner) "
             "ORDER BY run_id FOR UPDATE OF runs",
@@ -457,7 +457,7 @@ class PostgresStore(PostgresFlowOps):
 
     def remove_waits(self, run_id: str) -> None:
         # Queued: the runs that end together (a group commit) drop their waits in one go.
-        self._db.defer("DELETE FROM waits WHERE run_id = ANY(%s::text[])", run_id, (run_id,))
+        self._db.defer("DELETE FROM waits WHERE run_id = ANY(%b::text[])", run_id, (run_id,))
 
     def claim_idempotency(
         self, function_id: str, key: str, run_id: str, *, now: float, window: float
@@ -495,7 +495,7 @@ class PostgresStore(PostgresFlowOps):
             str(row[0])
             for row in self._db.all(
                 "INSERT INTO event_ids AS e (id, claimed_at) SELECT id, %s FROM "
-                "unnest(%s::text[]) AS u(id) ORDER BY id ON CONFLICT (id) DO UPDATE SET "
+                "unnest(%b::text[]) AS u(id) ORDER BY id ON CONFLICT (id) DO UPDATE SET "
                 "claimed_at=excluded.claimed_at WHERE e.claimed_at <= %s RETURNING id",
                 (now, sorted(set(event_ids)), now - window),
             )

@@ -87,7 +87,7 @@ class Session:
         returned: Callable[[list[tuple[Any, ...]]], None] | None = None,
     ) -> None:
         """Queue ``row`` for ``sql``, a write that takes one array per column (many rows in
-        one statement: ``... SELECT * FROM unnest(%s::text[], ...)``). Queued rows are sent
+        one statement: ``... SELECT * FROM unnest(%b::text[], ...)``). Queued rows are sent
         before the next statement or commit, sorted by ``key`` (two servers writing the same
         rows lock them in one order); a row queued again under the same key replaces the
         first. ``row`` must not change after this call (encode JSON values first).

@@ -24,7 +24,14 @@ from durable._engine.inprocess import InProcessExecutor, collect_functions
 from durable._errors import StoreError
 from durable._orchestration.clock import VirtualClock
 from durable._orchestration.orchestrator import Orchestrator
-from durable._stores.base import RunRecord, RunStatus, SharedStore, StepRecord, StepStatus
+from durable._stores.base import (
+    EventRecord,
+    RunRecord,
+    RunStatus,
+    SharedStore,
+    StepRecord,
+    StepStatus,
+)
 from durable._stores.open import open_store
 from durable._stores.postgres import PostgresStore
 from durable._stores.postgres_connection import redact
@@ -493,3 +500,27 @@ def test_passes_ending_together_release_their_runs_at_once_and_announce_a_due_on
     assert runs["flagged"] is not None and runs["flagged"].ready_at == NOW + 1
     assert runs["parked"] is not None and runs["parked"].ready_at is None
     assert second.claim_run("parked", "a") is not None  # released: claimable again
+
+
+def test_queued_rows_mixing_ints_and_floats_in_a_column_go_in_one_batch(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    store, other = pair
+    whole = dataclasses.replace(ready_run("whole"), created_at=1_000_000, priority=120)  # ints
+    half = dataclasses.replace(ready_run("half"), priority=0.5)
+    store.insert_run(whole)  # type: ignore[arg-type]
+    store.insert_run(half)
+    for run_id, started in (("whole", 5), ("half", 5.5)):
+        store.upsert_step(
+            StepRecord(
+                run_id=run_id, key="s", id="s", kind="run", status=StepStatus.COMPLETED,
+                position=0, started_at=started, ended_at=started, wake_at=None,
+            )
+        )  # fmt: skip
+    store.insert_event(EventRecord(id="e1", name="go", data={}, ts=1, received_at=7))
+    store.insert_event(EventRecord(id="e2", name="go", data={}, ts=2, received_at=7.5))
+    assert store.commit()
+    stored = other.get_run("whole")
+    assert stored is not None and (stored.created_at, stored.priority) == (1_000_000.0, 120.0)
+    assert [s.started_at for s in other.get_steps("whole") + other.get_steps("half")] == [5, 5.5]
+    assert [e.id for e in other.list_events(name="go")] == ["e2", "e1"]  # newest first
