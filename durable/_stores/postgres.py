@@ -30,9 +30,11 @@ from .base import (
     StepStatus,
     WaitRecord,
 )
+from .postgres_claims import PostgresClaimOps
 from .postgres_connection import redact, require_psycopg
 from .postgres_flow import PostgresFlowOps
 from .postgres_migrate import migrate, read_version
+from .postgres_queue import WriteQueue
 from .postgres_rows import (
     EVENT_COLUMNS,
     INSERT_EVENTS,
@@ -42,12 +44,14 @@ from .postgres_rows import (
     STEP_COLUMNS,
     TERMINAL,
     UPSERT_STEPS,
+    WRITE_RUNS,
     event_from,
     event_insert_row,
     json_value,
     run_changes,
     run_from,
     run_insert_row,
+    run_write_row,
     step_from,
     step_row,
 )
@@ -78,8 +82,10 @@ _RELEASE_RUNS = (
     f"RETURNING runs.ready_at IS NOT NULL AND runs.status NOT IN {TERMINAL}"
 )
 
+_DELETE_WAITS = "DELETE FROM waits WHERE run_id = ANY(%b::text[])"
 
-class PostgresStore(PostgresFlowOps):
+
+class PostgresStore(PostgresClaimOps, PostgresFlowOps):
     """The Store protocol on a PostgreSQL database (``postgresql://user@host:port/name``)."""
 
     def __init__(self, url: str) -> None:
@@ -88,6 +94,9 @@ class PostgresStore(PostgresFlowOps):
         self.where = redact(url)
         self._server_id = ""  #: the server this store serves (set by register_server)
         self._db = Session(url, lambda: self._server_id)
+        self._db.queue = WriteQueue(
+            (INSERT_RUNS, INSERT_EVENTS, WRITE_RUNS, UPSERT_STEPS, _DELETE_WAITS, _RELEASE_RUNS)
+        )
         self._listener: Listener | None = None
         self._event_order = itertools.count()  #: keys that keep queued events in order
         try:
@@ -110,26 +119,34 @@ class PostgresStore(PostgresFlowOps):
 
     def insert_run(self, run: RunRecord) -> None:
         # Queued: the runs an ingest creates go in one statement.
-        self._db.defer(INSERT_RUNS, run.run_id, run_insert_row(run, self._server_id))
+        self._db.defer(
+            INSERT_RUNS, run.run_id, run_insert_row(run, self._server_id), run=run.run_id
+        )
         if run.ready_at is not None:
             self._db.announce = True
 
     def update_run(self, run: RunRecord) -> None:
-        self._db.write(
-            f"UPDATE runs SET {RUN_CHANGES}, {_STAMP} WHERE run_id=%s",
-            (*run_changes(run), self._server_id, run.run_id),
-        )
+        # Queued: the runs changed together (passes starting, a group commit) go in one.
+        row = run_write_row(run, self._server_id, ending=False)
+        self._db.defer(WRITE_RUNS, run.run_id, row, run=run.run_id)
         if run.ready_at is not None and not run.status.terminal:
             self._db.announce = True
 
     def end_run(self, run: RunRecord) -> bool:
-        row = self._db.one(
+        if run.run_id in self._db.live_locked:
+            # This transaction locked the row and found the run unended: nobody else ends it
+            # first, so this write wins, and can wait in the queue with the others.
+            self._db.live_locked.discard(run.run_id)  # (a second end loses, as it should)
+            row = run_write_row(run, self._server_id, ending=True)
+            self._db.defer(WRITE_RUNS, run.run_id, row, run=run.run_id)
+            return True
+        won = self._db.one(
             f"UPDATE runs SET {RUN_CHANGES}, rerun_at=NULL, {_STAMP} "
             f"WHERE run_id=%s AND status NOT IN {TERMINAL} RETURNING 1",
             (*run_changes(run), self._server_id, run.run_id),
         )
         self._db.dirty = True
-        return row is not None
+        return won is not None
 
     def make_ready(self, run_id: str, now: float) -> bool:
         # Held by a pass (here or on another server): flagged, due when that pass releases it.
@@ -225,6 +242,8 @@ class PostgresStore(PostgresFlowOps):
             "(SELECT 1 FROM servers WHERE server_id=%s) FOR UPDATE",
             (lease.run_id, lease.server_id, lease.epoch, lease.server_id),
         )
+        if row is not None:
+            self._db.live_locked.add(lease.run_id)
         return row is not None
 
     def held_leases(self, leases: Sequence[Lease]) -> set[str]:
@@ -246,12 +265,15 @@ class PostgresStore(PostgresFlowOps):
                 [lease.epoch for lease in leases],
             ),
         )
-        return {str(row[0]) for row in rows}
+        held = {str(row[0]) for row in rows}
+        self._db.live_locked.update(held)
+        return held
 
     def release_run(self, lease: Lease) -> None:
         # Queued: the passes that end together release their runs in one statement.
         row = (lease.run_id, lease.server_id, lease.epoch)
-        self._db.defer(_RELEASE_RUNS, (lease.run_id, lease.epoch), row, self._released)
+        key = (lease.run_id, lease.epoch)
+        self._db.defer(_RELEASE_RUNS, key, row, self._released, run=lease.run_id)
 
     def _released(self, rows: list[tuple[Any, ...]]) -> None:
         if any(due for (due,) in rows):  # due again: another server may start it now
@@ -333,7 +355,7 @@ class PostgresStore(PostgresFlowOps):
 
     def upsert_step(self, step: StepRecord) -> None:
         # Queued: the steps checkpointed together (a group commit) go in one statement.
-        self._db.defer(UPSERT_STEPS, (step.run_id, step.key), step_row(step))
+        self._db.defer(UPSERT_STEPS, (step.run_id, step.key), step_row(step), run=step.run_id)
 
     def get_steps(
         self, run_id: str, *, statuses: Collection[StepStatus] | None = None
@@ -457,75 +479,7 @@ class PostgresStore(PostgresFlowOps):
 
     def remove_waits(self, run_id: str) -> None:
         # Queued: the runs that end together (a group commit) drop their waits in one go.
-        self._db.defer("DELETE FROM waits WHERE run_id = ANY(%b::text[])", run_id, (run_id,))
-
-    def claim_idempotency(
-        self, function_id: str, key: str, run_id: str, *, now: float, window: float
-    ) -> str | None:
-        won = self._db.all(
-            "INSERT INTO idempotency AS i (function_id, key, run_id, claimed_at) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (function_id, key) DO UPDATE SET "
-            "run_id=excluded.run_id, claimed_at=excluded.claimed_at WHERE i.claimed_at <= %s "
-            "RETURNING run_id",
-            (function_id, key, run_id, now, now - window),
-        )
-        self._db.dirty = True
-        if won:
-            return None
-        row = self._db.one(
-            "SELECT run_id FROM idempotency WHERE function_id=%s AND key=%s", (function_id, key)
-        )
-        return str(row[0]) if row else None
-
-    def claim_event_id(self, event_id: str, *, now: float, window: float) -> bool:
-        won = self._db.all(
-            "INSERT INTO event_ids AS e (id, claimed_at) VALUES (%s, %s) ON CONFLICT (id) "
-            "DO UPDATE SET claimed_at=excluded.claimed_at WHERE e.claimed_at <= %s RETURNING 1",
-            (event_id, now, now - window),
-        )
-        self._db.dirty = True
-        return bool(won)
-
-    def claim_event_ids(self, event_ids: Sequence[str], *, now: float, window: float) -> list[bool]:
-        if len(event_ids) <= 1:
-            return [self.claim_event_id(each, now=now, window=window) for each in event_ids]
-        # In id order (two ingesters of overlapping batches never wait on each other in a
-        # cycle); each id once: ON CONFLICT may not touch one row twice in a statement.
-        won = {
-            str(row[0])
-            for row in self._db.all(
-                "INSERT INTO event_ids AS e (id, claimed_at) SELECT id, %s FROM "
-                "unnest(%b::text[]) AS u(id) ORDER BY id ON CONFLICT (id) DO UPDATE SET "
-                "claimed_at=excluded.claimed_at WHERE e.claimed_at <= %s RETURNING id",
-                (now, sorted(set(event_ids)), now - window),
-            )
-        }
-        self._db.dirty = True
-        answers = []
-        for each in event_ids:
-            answers.append(each in won)
-            won.discard(each)  # a repeat in the batch is a duplicate of the first
-        return answers
-
-    def advance_cron(self, function_id: str, cron: str, expected: float, next_at: float) -> bool:
-        moved = self._db.write(
-            "UPDATE crons SET next_at=%s WHERE function_id=%s AND cron=%s AND next_at=%s",
-            (next_at, function_id, cron, expected),
-        ).rowcount
-        return bool(moved == 1)
-
-    def get_cron(self, function_id: str, cron: str) -> float | None:
-        row = self._db.one(
-            "SELECT next_at FROM crons WHERE function_id=%s AND cron=%s", (function_id, cron)
-        )
-        return float(row[0]) if row else None
-
-    def set_cron(self, function_id: str, cron: str, next_at: float) -> None:
-        self._db.write(
-            "INSERT INTO crons (function_id, cron, next_at) VALUES (%s, %s, %s) "
-            "ON CONFLICT (function_id, cron) DO UPDATE SET next_at=excluded.next_at",
-            (function_id, cron, next_at),
-        )
+        self._db.defer(_DELETE_WAITS, run_id, (run_id,), run=run_id)
 
     def expired_deadlines(self, now: float) -> list[RunRecord]:
         rows = self._db.all(

@@ -47,6 +47,7 @@ class _ReadSession(Session):
         self.where = redact(url)
         self.dirty = self.announce = False
         self.unwaited: set[str] = set()  # (reads hold no locks: nothing is ever known here)
+        self.live_locked: set[str] = set()
         self.conn: Any = None
 
     def connection(self) -> Any:
@@ -82,7 +83,9 @@ class _ReadSession(Session):
     def write_many(self, sql: str, rows: Any) -> None:
         raise StoreError(f"the read-only connection to {self.where} cannot write")
 
-    def defer(self, sql: str, key: Any, row: Any, returned: Any = None) -> None:
+    def defer(
+        self, sql: str, key: Any, row: Any, returned: Any = None, run: str | None = None
+    ) -> None:
         raise StoreError(f"the read-only connection to {self.where} cannot write")
 
     def side(self, body: Any) -> Any:

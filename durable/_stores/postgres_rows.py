@@ -24,6 +24,7 @@ __all__ = [
     "STEP_COLUMNS",
     "TERMINAL",
     "UPSERT_STEPS",
+    "WRITE_RUNS",
     "event_from",
     "event_insert_row",
     "json_text",
@@ -32,6 +33,7 @@ __all__ = [
     "run_from",
     "run_insert_row",
     "run_row",
+    "run_write_row",
     "step_from",
     "step_row",
 ]
@@ -184,6 +186,27 @@ INSERT_RUNS = _insert_many(
         ("updated_by", "u.writer", "writer"),
     ),
 )
+_CHANGE_TYPES = (
+    *("text", "float8", "float8", "float8", "int", "text", "text", "jsonb", "text", "jsonb"),
+    *("float8", "text", "text", "text"),
+)
+#: Many runs' changes in one statement (``Session.defer``; rows of :func:`run_write_row`):
+#: ``update_run``, and ``end_run`` (``ending``: drops its ``rerun_at``) of a run this
+#: transaction holds locked and unended. Stamped as every write of a run is.
+WRITE_RUNS = (
+    "UPDATE runs SET "
+    + ", ".join(
+        f"{column}=u.{column}::jsonb" if kind == "jsonb" else f"{column}=u.{column}"
+        for column, kind in zip(rows.RUN_CHANGING, _CHANGE_TYPES, strict=True)
+    )
+    + ", rerun_at=CASE WHEN u.ending THEN NULL ELSE runs.rerun_at END, "
+    "updated_at=extract(epoch FROM clock_timestamp()), updated_xid=pg_current_xact_id(), "
+    "updated_by=u.writer FROM unnest(%b::text[], "
+    + ", ".join(f"%b::{'text' if kind == 'jsonb' else kind}[]" for kind in _CHANGE_TYPES)
+    + ", %b::bool[], %b::text[]) AS u(run_id, "
+    + ", ".join(rows.RUN_CHANGING)
+    + ", ending, writer) WHERE runs.run_id = u.run_id"
+)
 #: Many events in one statement, in the order received (``Session.defer``).
 INSERT_EVENTS = _insert_many("events", EVENT_COLUMNS, _EVENT_TYPES)
 
@@ -208,6 +231,12 @@ def run_insert_row(run: RunRecord, server_id: str) -> tuple[Any, ...]:
     """A row of :data:`INSERT_RUNS`: ``RUN_COLUMNS``' values, JSON encoded now, and the
     writing server."""
     return (*_typed(rows.run_row(run, json_text), _RUN_TYPES), server_id)
+
+
+def run_write_row(run: RunRecord, server_id: str, *, ending: bool) -> tuple[Any, ...]:
+    """A row of :data:`WRITE_RUNS`."""
+    changes = _typed(rows.run_changes(run, json_text), _CHANGE_TYPES)
+    return (run.run_id, *changes, ending, server_id)
 
 
 def event_insert_row(event: EventRecord) -> tuple[Any, ...]:

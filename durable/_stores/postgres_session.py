@@ -15,6 +15,7 @@ from typing import Any
 
 from .._errors import StoreError
 from .postgres_connection import connect, redact, require_psycopg, store_error
+from .postgres_queue import Returned, WriteQueue
 from .postgres_signals import Announcer
 
 
@@ -28,9 +29,11 @@ class Session:
         self.announce = False  #: the open transaction made work due: tell other servers
         self.conn: Any = connect(url)
         self._side: Any = None
-        #: rows queued by :meth:`defer`, by statement, then by key (a later row replaces)
-        self._deferred: dict[str, dict[Hashable, Sequence[Any]]] = {}
-        self._returned: dict[str, Callable[[list[tuple[Any, ...]]], None]] = {}
+        #: rows queued by :meth:`defer` (set ``queue`` anew to choose the sending order)
+        self.queue = WriteQueue()
+        #: runs whose rows this transaction locked and found unended (a lease check): no
+        #: other transaction ends them before this one does
+        self.live_locked: set[str] = set()
         #: event names this transaction holds a shared lock on and found no wait for: no
         #: other server registers one before it ends (it would need the exclusive lock)
         self.unwaited: set[str] = set()
@@ -76,40 +79,38 @@ class Session:
     def _ended(self) -> None:
         """The open transaction ends (commit or rollback): forget what was only its own."""
         self.dirty = self.announce = False
-        self._deferred.clear()
+        self.queue.clear()
         self.unwaited.clear()
+        self.live_locked.clear()
 
     def defer(
         self,
         sql: str,
         key: Hashable,
         row: Sequence[Any],
-        returned: Callable[[list[tuple[Any, ...]]], None] | None = None,
+        returned: Returned | None = None,
+        run: str | None = None,
     ) -> None:
         """Queue ``row`` for ``sql``, a write that takes one array per column (many rows in
-        one statement: ``... SELECT * FROM unnest(%b::text[], ...)``). Queued rows are sent
-        before the next statement or commit, sorted by ``key`` (two servers writing the same
-        rows lock them in one order); a row queued again under the same key replaces the
-        first. ``row`` must not change after this call (encode JSON values first).
-        ``returned`` (one per statement) is given the rows a ``RETURNING`` statement gave."""
-        self._deferred.setdefault(sql, {})[key] = row
-        if returned is not None:
-            self._returned[sql] = returned
+        one statement: ``... SELECT * FROM unnest(%b::text[], ...)``), sent before the next
+        statement or commit (see :mod:`.postgres_queue`; ``run``: the run it writes, whose
+        writes keep their order). ``row`` must not change after this call (encode JSON
+        values first); ``returned`` is given the rows of a ``RETURNING`` statement."""
+        if self.queue.must_send_first(sql, run):
+            self._send_deferred()
+        self.queue.add(sql, key, row, returned, run)
 
     def _send_deferred(self) -> None:
-        batches, self._deferred = self._deferred, {}
-        for sql, rows in batches.items():
-            ordered = [rows[key] for key in sorted(rows)]  # type: ignore[type-var]
-            cursor = self._exec(sql, [list(column) for column in zip(*ordered, strict=True)])
+        for batch in self.queue.take():
+            cursor = self._exec(batch.sql, batch.columns)
             self.dirty = True
-            returned = self._returned.get(sql)
-            if returned is not None:
-                returned(cursor.fetchall())
+            if batch.returned is not None:
+                batch.returned(cursor.fetchall())
 
     def exec(self, sql: str, params: Any = None) -> Any:
         """Run ``sql`` in the open transaction (after the rows :meth:`defer` queued); its
         cursor."""
-        if self._deferred:
+        if self.queue:
             self._send_deferred()
         return self._exec(sql, params)
 
@@ -176,7 +177,7 @@ class Session:
     def commit(self) -> bool:
         """Commit the open transaction; True if it wrote anything."""
         psycopg = require_psycopg()
-        if self._deferred:  # (on a new connection if the old one dropped before any write)
+        if self.queue:  # (on a new connection if the old one dropped before any write)
             self._send_deferred()
         wrote, announce = self.dirty, self.announce
         self._ended()

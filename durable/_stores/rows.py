@@ -21,8 +21,8 @@ RUN_COLUMNS = (
     "error, event, events, deadline_at, deadline_reason, cancel_event_id, queued_reason, priority"
 )
 #: What changes after a run is inserted (``update_run``, ``end_run``), in the order of
-#: :func:`run_changes`; ``mark`` is the store's parameter placeholder.
-_CHANGING = (
+#: :func:`run_changes`.
+RUN_CHANGING = (
     "status",
     "started_at",
     "ended_at",
@@ -50,7 +50,7 @@ TERMINAL = "('completed', 'failed', 'cancelled')"
 
 def run_assignments(mark: str) -> str:
     """``status=?, started_at=?, ...``: the columns :func:`run_changes` gives values for."""
-    return ", ".join(f"{column}={mark}" for column in _CHANGING)
+    return ", ".join(f"{column}={mark}" for column in RUN_CHANGING)
 
 
 def run_row(run: RunRecord, encode: Encode) -> tuple[Any, ...]:

@@ -524,3 +524,22 @@ def test_queued_rows_mixing_ints_and_floats_in_a_column_go_in_one_batch(
     assert stored is not None and (stored.created_at, stored.priority) == (1_000_000.0, 120.0)
     assert [s.started_at for s in other.get_steps("whole") + other.get_steps("half")] == [5, 5.5]
     assert [e.id for e in other.list_events(name="go")] == ["e2", "e1"]  # newest first
+
+
+def test_ending_a_run_whose_lease_held_in_this_transaction_is_queued_and_won_once(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    store, other = pair
+    store.register_server("a", NOW)
+    run = dataclasses.replace(ready_run("r1"), ready_at=None)
+    store.insert_run(run)
+    lease = store.claim_run("r1", "a")
+    assert lease is not None and store.commit()
+    assert store.held_leases([lease]) == {"r1"}  # locked, unended: this transaction's to end
+    done = dataclasses.replace(run, status=RunStatus.COMPLETED, ended_at=NOW + 1)
+    assert store.end_run(done)  # queued: nobody can end it first
+    assert not store.end_run(dataclasses.replace(done, status=RunStatus.FAILED))  # once
+    store.release_run(lease)
+    assert store.commit()
+    stored = other.get_run("r1")
+    assert stored is not None and stored.status is RunStatus.COMPLETED
