@@ -119,35 +119,32 @@ class Scheduler:
         started, now, held = 0, self.clock.now(), False
         due = self.store.ready_runs(now, room + len(self.in_flight.tasks) + 1000)
         full: set[str] = set()  #: concurrency keys found at their limit this round
-        for run in due:
-            if run.run_id in self.in_flight.tasks or started >= room:
-                continue
-            config = self.functions.get(run.function_id)
-            if config is not None and self._known_full(run, config, full):
-                continue
+        pending = [run for run in due if run.run_id not in self.in_flight.tasks]
+        while pending and started < room:
+            chunk, pending = self._claimable(pending, room - started, full)
             # Claim first: only the run's lease holder takes its slots and throttle start
-            # (two servers finding the same due run would otherwise both count it).
-            lease = self.store.claim_run(run.run_id, self.server_id)
-            if lease is None:  # another server holds it for a pass
-                continue
-            if config is not None:
-                reason = self._hold_back(run, config, now, full)
-                if reason is not None:
-                    if reason != run.queued_reason or reason == "throttle":
-                        run.queued_reason = reason
-                        self.runs.save_run(run, reason=reason)
-                        held = True
-                    self.store.release_run(lease)
+            # (two servers finding the same due run would otherwise both count it). One
+            # claim for the chunk; a run another server holds is left out.
+            leases = self.store.claim_runs([run.run_id for run in chunk], self.server_id)
+            for run in chunk:
+                lease = leases.get(run.run_id)
+                if lease is None:
                     continue
-            if config is not None and run.started_at is None:
-                on_start(self.store, config, run)
-            run.queued_reason = None
-            self.in_flight.leases[run.run_id] = lease
-            task = asyncio.ensure_future(self._pass(run))
-            self.in_flight.tasks[run.run_id] = task
-            slots = config is None or bool(config.concurrency)
-            task.add_done_callback(functools.partial(self._pass_done, run.run_id, slots))
-            started += 1
+                config = self.functions.get(run.function_id)
+                if config is not None and self._known_full(run, config, full):
+                    self.store.release_run(lease)  # its key filled up earlier in the chunk
+                    continue
+                if config is not None:
+                    reason = self._hold_back(run, config, now, full)
+                    if reason is not None:
+                        if reason != run.queued_reason or reason == "throttle":
+                            run.queued_reason = reason
+                            self.runs.save_run(run, reason=reason)
+                            held = True
+                        self.store.release_run(lease)
+                        continue
+                self._start_pass(run, config, lease)
+                started += 1
         if held:
             self.journal.flush()
         if started and isinstance(self.store, SharedStore):
@@ -157,6 +154,30 @@ class Scheduler:
             # another server cancelling or waking one of them would wait on it.
             asyncio.get_running_loop().call_soon(self._commit_started)
         return started
+
+    def _claimable(
+        self, pending: list[RunRecord], size: int, full: set[str]
+    ) -> tuple[list[RunRecord], list[RunRecord]]:
+        """The next ``size`` runs of ``pending`` worth claiming (not held back already for a
+        key found full this round), and the runs after them."""
+        chunk: list[RunRecord] = []
+        for index, run in enumerate(pending):
+            if len(chunk) == size:
+                return chunk, pending[index:]
+            config = self.functions.get(run.function_id)
+            if config is None or not self._known_full(run, config, full):
+                chunk.append(run)
+        return chunk, []
+
+    def _start_pass(self, run: RunRecord, config: FunctionConfig | None, lease: Lease) -> None:
+        if config is not None and run.started_at is None:
+            on_start(self.store, config, run)
+        run.queued_reason = None
+        self.in_flight.leases[run.run_id] = lease
+        task = asyncio.ensure_future(self._pass(run))
+        self.in_flight.tasks[run.run_id] = task
+        slots = config is None or bool(config.concurrency)
+        task.add_done_callback(functools.partial(self._pass_done, run.run_id, slots))
 
     def _commit_started(self) -> None:
         with contextlib.suppress(StoreError):  # rolled back and reported by the journal

@@ -224,6 +224,11 @@ class Store(Protocol):
         server holds it."""
         ...
 
+    def claim_runs(self, run_ids: Sequence[str], server_id: str) -> dict[str, Lease]:
+        """:meth:`claim_run` for several runs at once (one statement where the backend can):
+        the leases taken, by run id; a run another server holds is left out."""
+        ...
+
     def holds_lease(self, lease: Lease) -> bool:
         """Whether ``lease`` is still the run's current claim: its server was not reaped,
         nobody claimed the run since, and the run has not ended (a cancel from another

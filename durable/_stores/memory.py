@@ -109,12 +109,16 @@ class MemoryStore:
 
     def claim_run(self, run_id: str, server_id: str) -> Lease | None:
         owner = self._owners.get(run_id)
-        if owner is not None and owner[0] != server_id:
+        if run_id not in self._runs or (owner is not None and owner[0] != server_id):
             return None
         epoch = self._epochs.get(run_id, 0) + 1
         self._epochs[run_id] = epoch
         self._owners[run_id] = (server_id, epoch)
         return Lease(run_id, server_id, epoch)
+
+    def claim_runs(self, run_ids: Sequence[str], server_id: str) -> dict[str, Lease]:
+        leases = {run_id: self.claim_run(run_id, server_id) for run_id in run_ids}
+        return {run_id: lease for run_id, lease in leases.items() if lease is not None}
 
     def holds_lease(self, lease: Lease) -> bool:
         run = self._runs.get(lease.run_id)

@@ -83,6 +83,8 @@ _RELEASE_RUNS = (
 )
 
 _DELETE_WAITS = "DELETE FROM waits WHERE run_id = ANY(%b::text[])"
+#: At most this many fresh runs are remembered (see ``PostgresStore._fresh``).
+_FRESH_MAX = 100_000
 
 
 class PostgresStore(PostgresClaimOps, PostgresFlowOps):
@@ -99,6 +101,10 @@ class PostgresStore(PostgresClaimOps, PostgresFlowOps):
         )
         self._listener: Listener | None = None
         self._event_order = itertools.count()  #: keys that keep queued events in order
+        #: runs inserted here that cannot have steps yet: no step was written here, and no
+        #: claim other than this server's first (epoch 1) was seen; their first pass needs
+        #: no look-up of its history
+        self._fresh: set[str] = set()
         try:
             self._migrate()
         except BaseException:
@@ -118,6 +124,9 @@ class PostgresStore(PostgresClaimOps, PostgresFlowOps):
     # -- runs ---------------------------------------------------------------------------
 
     def insert_run(self, run: RunRecord) -> None:
+        if len(self._fresh) >= _FRESH_MAX:  # runs other servers took: forget, ask again
+            self._fresh.clear()
+        self._fresh.add(run.run_id)
         # Queued: the runs an ingest creates go in one statement.
         self._db.defer(
             INSERT_RUNS, run.run_id, run_insert_row(run, self._server_id), run=run.run_id
@@ -231,7 +240,26 @@ class PostgresStore(PostgresClaimOps, PostgresFlowOps):
             {"me": server_id, "run": run_id},
         )
         self._db.dirty = True
-        return Lease(run_id, server_id, int(row[0])) if row else None
+        if row is None:
+            return None
+        if int(row[0]) != 1:  # claimed before: it may have steps
+            self._fresh.discard(run_id)
+        return Lease(run_id, server_id, int(row[0]))
+
+    def claim_runs(self, run_ids: Sequence[str], server_id: str) -> dict[str, Lease]:
+        if len(run_ids) <= 1:
+            leases = {run_id: self.claim_run(run_id, server_id) for run_id in run_ids}
+            return {run_id: lease for run_id, lease in leases.items() if lease is not None}
+        rows = self._db.all(  # as claim_run, for all: locked in run-id order
+            "UPDATE runs SET owner=%(me)s, epoch=epoch+1 WHERE run_id IN ("
+            "SELECT run_id FROM runs WHERE run_id = ANY(%(runs)s) AND " + _NOT_HELD + " AND "
+            "EXISTS (SELECT 1 FROM servers WHERE server_id=%(me)s) ORDER BY run_id "
+            "FOR UPDATE SKIP LOCKED) RETURNING run_id, epoch",
+            {"me": server_id, "runs": list(run_ids)},
+        )
+        self._db.dirty = True
+        self._fresh.difference_update(str(run_id) for run_id, epoch in rows if epoch != 1)
+        return {str(run_id): Lease(str(run_id), server_id, int(epoch)) for run_id, epoch in rows}
 
     def holds_lease(self, lease: Lease) -> bool:
         # Locks the run's row until the commit that follows: a reaper (or a claimer) waits
@@ -354,12 +382,16 @@ class PostgresStore(PostgresClaimOps, PostgresFlowOps):
     # -- steps --------------------------------------------------------------------------
 
     def upsert_step(self, step: StepRecord) -> None:
+        self._fresh.discard(step.run_id)
         # Queued: the steps checkpointed together (a group commit) go in one statement.
         self._db.defer(UPSERT_STEPS, (step.run_id, step.key), step_row(step), run=step.run_id)
 
     def get_steps(
         self, run_id: str, *, statuses: Collection[StepStatus] | None = None
     ) -> list[StepRecord]:
+        if run_id in self._fresh:  # its first pass: nothing to look up
+            self._fresh.discard(run_id)
+            return []
         sql = f"SELECT {STEP_COLUMNS} FROM steps WHERE run_id=%s"
         params: list[Any] = [run_id]
         if statuses is not None:

@@ -234,6 +234,10 @@ class SQLiteStore(SQLiteFlowOps):
         self._leases[run_id] = (server_id, int(rows[0][0]))
         return Lease(run_id, server_id, int(rows[0][0]))
 
+    def claim_runs(self, run_ids: Sequence[str], server_id: str) -> dict[str, Lease]:
+        leases = {run_id: self.claim_run(run_id, server_id) for run_id in run_ids}
+        return {run_id: lease for run_id, lease in leases.items() if lease is not None}
+
     def holds_lease(self, lease: Lease) -> bool:
         return self._leases.get(lease.run_id) == (lease.server_id, lease.epoch)
 

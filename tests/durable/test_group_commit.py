@@ -186,3 +186,24 @@ async def test_a_lone_pass_checks_its_lease_and_commits_at_once(tmp_path: Path) 
     assert await journal.checkpoint(lease, write) == "saved"
     assert store.calls == ["holds_lease", "commit wrote=True"]
     store.close()
+
+
+def test_claim_runs_takes_each_free_run_with_a_new_epoch_and_leaves_out_held_ones(
+    store: Store,
+) -> None:
+    for server in ("a", "b"):
+        store.register_server(server, START)
+    for run_id in ("r1", "r2", "r3"):
+        queued(store, run_id)
+    held_by_b = store.claim_run("r3", "b")
+    assert held_by_b is not None
+    store.release_run(claimed(store, "r4"))  # released: free again, at epoch 1
+    leases = store.claim_runs(["r1", "r2", "r3", "r4", "r9"], "a")  # r9: no such run
+    assert leases == {
+        "r1": Lease("r1", "a", 1),
+        "r2": Lease("r2", "a", 1),
+        "r4": Lease("r4", "a", 2),
+    }
+    assert store.held_leases(list(leases.values())) == {"r1", "r2", "r4"}
+    assert store.claim_runs(["r1"], "b") == {}  # a holds it
+    assert store.claim_runs([], "a") == {}

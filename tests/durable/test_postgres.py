@@ -543,3 +543,26 @@ def test_ending_a_run_whose_lease_held_in_this_transaction_is_queued_and_won_onc
     assert store.commit()
     stored = other.get_run("r1")
     assert stored is not None and stored.status is RunStatus.COMPLETED
+
+
+def test_a_run_inserted_here_is_looked_up_once_another_server_may_have_written_its_steps(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    for store, server in ((first, "a"), (second, "b")):
+        store.register_server(server, NOW)
+    step = StepRecord(
+        run_id="", key="s", id="s", kind="run", status=StepStatus.COMPLETED, position=0
+    )
+    first.insert_run(dataclasses.replace(ready_run("elsewhere"), ready_at=None))
+    first.insert_run(dataclasses.replace(ready_run("rerun"), ready_at=None))
+    first.upsert_step(dataclasses.replace(step, run_id="rerun"))  # written with the run
+    first.commit()
+    lease = second.claim_run("elsewhere", "b")  # the other server's pass runs first
+    assert lease is not None and lease.epoch == 1
+    second.upsert_step(dataclasses.replace(step, run_id="elsewhere"))
+    second.release_run(lease)
+    second.commit()
+    assert first.claim_runs(["elsewhere", "rerun"], "a").keys() == {"elsewhere", "rerun"}
+    assert [s.run_id for s in first.get_steps("elsewhere")] == ["elsewhere"]
+    assert [s.run_id for s in first.get_steps("rerun")] == ["rerun"]
