@@ -115,6 +115,7 @@ class PostgresReader(PostgresStore):
         self._reads = _ReadSession(url)
         self._db = self._reads
         self._listener = None
+        self._fresh = set()  # (writes are refused: no run is ever inserted here)
 
     def backend_pid(self) -> int:
         """The PostgreSQL process serving this reader's connection (tests, diagnostics)."""
