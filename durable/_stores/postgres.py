@@ -101,10 +101,11 @@ class PostgresStore(PostgresClaimOps, PostgresFlowOps):
         )
         self._listener: Listener | None = None
         self._event_order = itertools.count()  #: keys that keep queued events in order
-        #: runs inserted here that cannot have steps yet: no step was written here, and no
-        #: claim other than this server's first (epoch 1) was seen; their first pass needs
-        #: no look-up of its history
+        #: runs inserted here with no step written here and no claim seen but this
+        #: server's first (epoch 1); once that claim is taken (``_first_passes``) the run
+        #: cannot have a step yet: its first pass needs no look-up of its history
         self._fresh: set[str] = set()
+        self._first_passes: set[str] = set()
         try:
             self._migrate()
         except BaseException:
@@ -126,6 +127,7 @@ class PostgresStore(PostgresClaimOps, PostgresFlowOps):
     def insert_run(self, run: RunRecord) -> None:
         if len(self._fresh) >= _FRESH_MAX:  # runs other servers took: forget, ask again
             self._fresh.clear()
+            self._first_passes.clear()
         self._fresh.add(run.run_id)
         # Queued: the runs an ingest creates go in one statement.
         self._db.defer(
@@ -242,9 +244,16 @@ class PostgresStore(PostgresClaimOps, PostgresFlowOps):
         self._db.dirty = True
         if row is None:
             return None
-        if int(row[0]) != 1:  # claimed before: it may have steps
-            self._fresh.discard(run_id)
+        self._claimed({run_id: int(row[0])})
         return Lease(run_id, server_id, int(row[0]))
+
+    def _claimed(self, epochs: Mapping[str, int]) -> None:
+        for run_id, epoch in epochs.items():
+            if epoch == 1 and run_id in self._fresh:
+                self._first_passes.add(run_id)
+            else:  # claimed before: it may have steps
+                self._fresh.discard(run_id)
+                self._first_passes.discard(run_id)
 
     def claim_runs(self, run_ids: Sequence[str], server_id: str) -> dict[str, Lease]:
         if len(run_ids) <= 1:
@@ -258,7 +267,7 @@ class PostgresStore(PostgresClaimOps, PostgresFlowOps):
             {"me": server_id, "runs": list(run_ids)},
         )
         self._db.dirty = True
-        self._fresh.difference_update(str(run_id) for run_id, epoch in rows if epoch != 1)
+        self._claimed({str(run_id): int(epoch) for run_id, epoch in rows})
         return {str(run_id): Lease(str(run_id), server_id, int(epoch)) for run_id, epoch in rows}
 
     def holds_lease(self, lease: Lease) -> bool:
@@ -383,13 +392,15 @@ class PostgresStore(PostgresClaimOps, PostgresFlowOps):
 
     def upsert_step(self, step: StepRecord) -> None:
         self._fresh.discard(step.run_id)
+        self._first_passes.discard(step.run_id)
         # Queued: the steps checkpointed together (a group commit) go in one statement.
         self._db.defer(UPSERT_STEPS, (step.run_id, step.key), step_row(step), run=step.run_id)
 
     def get_steps(
         self, run_id: str, *, statuses: Collection[StepStatus] | None = None
     ) -> list[StepRecord]:
-        if run_id in self._fresh:  # its first pass: nothing to look up
+        if run_id in self._first_passes:  # its first pass, under the claim taken here
+            self._first_passes.discard(run_id)
             self._fresh.discard(run_id)
             return []
         sql = f"SELECT {STEP_COLUMNS} FROM steps WHERE run_id=%s"

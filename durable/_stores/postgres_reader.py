@@ -116,6 +116,7 @@ class PostgresReader(PostgresStore):
         self._db = self._reads
         self._listener = None
         self._fresh = set()  # (writes are refused: no run is ever inserted here)
+        self._first_passes = set()
 
     def backend_pid(self) -> int:
         """The PostgreSQL process serving this reader's connection (tests, diagnostics)."""

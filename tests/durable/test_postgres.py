@@ -554,15 +554,18 @@ def test_a_run_inserted_here_is_looked_up_once_another_server_may_have_written_i
     step = StepRecord(
         run_id="", key="s", id="s", kind="run", status=StepStatus.COMPLETED, position=0
     )
-    first.insert_run(dataclasses.replace(ready_run("elsewhere"), ready_at=None))
-    first.insert_run(dataclasses.replace(ready_run("rerun"), ready_at=None))
+    for run_id in ("elsewhere", "rerun", "viewed"):
+        first.insert_run(dataclasses.replace(ready_run(run_id), ready_at=None))
     first.upsert_step(dataclasses.replace(step, run_id="rerun"))  # written with the run
     first.commit()
-    lease = second.claim_run("elsewhere", "b")  # the other server's pass runs first
-    assert lease is not None and lease.epoch == 1
-    second.upsert_step(dataclasses.replace(step, run_id="elsewhere"))
-    second.release_run(lease)
+    for run_id in ("elsewhere", "viewed"):
+        lease = second.claim_run(run_id, "b")  # the other server's pass runs first
+        assert lease is not None and lease.epoch == 1
+        second.upsert_step(dataclasses.replace(step, run_id=run_id))
+        second.release_run(lease)
     second.commit()
+    # read here (the run view, a wait or a child ending) without a claim of this server's
+    assert [s.run_id for s in first.get_steps("viewed")] == ["viewed"]
     assert first.claim_runs(["elsewhere", "rerun"], "a").keys() == {"elsewhere", "rerun"}
     assert [s.run_id for s in first.get_steps("elsewhere")] == ["elsewhere"]
     assert [s.run_id for s in first.get_steps("rerun")] == ["rerun"]
