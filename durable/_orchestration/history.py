@@ -7,18 +7,19 @@ from typing import Any
 
 from .._engine.protocol import MemoState, MemoStep
 from .._serialization import loads
-from .._stores.base import RunRecord, RunStatus, StepRecord, StepStatus, Store
+from .._stores.base import Lease, RunRecord, RunStatus, StepRecord, StepStatus, Store
 
 
 def build_history(
-    store: Store, run: RunRecord, now: float
+    store: Store, run: RunRecord, now: float, lease: Lease | None = None
 ) -> tuple[dict[str, StepRecord], dict[str, MemoStep]]:
-    """The run's steps by key, and what the core must do with each at time ``now``.
+    """The run's steps by key, and what the core must do with each at time ``now``
+    (``lease``: the pass's, about to start).
 
     Sleeps and waits whose time has come complete (a wait with ``None``); an invoke past its
     timeout fails; an errored step whose retry is due is run again; the rest is pending.
     """
-    steps = {s.key: s for s in store.get_steps(run.run_id)}
+    steps = {s.key: s for s in store.get_steps(run.run_id, claim=lease)}
     memo: dict[str, MemoStep] = {}
     for step in steps.values():
         _resolve_due(store, run, step, now)

@@ -106,7 +106,8 @@ class Passes:
                 run.deadline_reason = "timeouts.finish: the run did not finish in time"
 
         self.runs.save_run(run)
-        steps, memo = build_history(self.store, run, self.clock.now())
+        lease = self.in_flight.leases.get(run.run_id)
+        steps, memo = build_history(self.store, run, self.clock.now(), lease)
         state_bytes = encoded_size(dumps(run.event)) + sum(
             encoded_size(s.output) for s in steps.values() if s.output is not None
         )
@@ -121,7 +122,6 @@ class Passes:
             step_count=len(steps),
             mocks=self.runs.mocks_for(run.run_id),
         )
-        lease = self.in_flight.leases.get(run.run_id)
         host = RunHost(
             run,
             config,

@@ -264,10 +264,15 @@ class Store(Protocol):
         ...
 
     def get_steps(
-        self, run_id: str, *, statuses: Collection[StepStatus] | None = None
+        self,
+        run_id: str,
+        *,
+        statuses: Collection[StepStatus] | None = None,
+        claim: Lease | None = None,
     ) -> list[StepRecord]:
         """The steps of a run in the order they were first reached (only those in
-        ``statuses``, if given)."""
+        ``statuses``, if given). ``claim``: the lease of the pass asking, at its start (a
+        store may know then that the run cannot have a step yet)."""
         ...
 
     def insert_event(self, event: EventRecord) -> None:

@@ -164,7 +164,11 @@ class MemoryStore:
         self._steps[step.run_id][step.key] = copy.deepcopy(step)
 
     def get_steps(
-        self, run_id: str, *, statuses: Collection[StepStatus] | None = None
+        self,
+        run_id: str,
+        *,
+        statuses: Collection[StepStatus] | None = None,
+        claim: Lease | None = None,
     ) -> list[StepRecord]:
         steps = sorted(self._steps.get(run_id, {}).values(), key=lambda s: s.position)
         return [copy.deepcopy(s) for s in steps if statuses is None or s.status in statuses]

@@ -397,9 +397,14 @@ class PostgresStore(PostgresClaimOps, PostgresFlowOps):
         self._db.defer(UPSERT_STEPS, (step.run_id, step.key), step_row(step), run=step.run_id)
 
     def get_steps(
-        self, run_id: str, *, statuses: Collection[StepStatus] | None = None
+        self,
+        run_id: str,
+        *,
+        statuses: Collection[StepStatus] | None = None,
+        claim: Lease | None = None,
     ) -> list[StepRecord]:
-        if run_id in self._first_passes:  # its first pass, under the claim taken here
+        if claim is not None and claim.epoch == 1 and run_id in self._first_passes:
+            # the first pass of a run inserted here, starting under the claim taken here
             self._first_passes.discard(run_id)
             self._fresh.discard(run_id)
             return []

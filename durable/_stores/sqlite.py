@@ -301,7 +301,11 @@ class SQLiteStore(SQLiteFlowOps):
         )
 
     def get_steps(
-        self, run_id: str, *, statuses: Collection[StepStatus] | None = None
+        self,
+        run_id: str,
+        *,
+        statuses: Collection[StepStatus] | None = None,
+        claim: Lease | None = None,
     ) -> list[StepRecord]:
         where, params = "run_id=?", [run_id]
         if statuses is not None:
