@@ -23,14 +23,25 @@ from .lines import BatchedLines
 __all__ = ["JsonLog", "JsonLogHandler", "json_line", "plain"]
 
 
+_second: list[Any] = [None, ""]  #: the last whole second formatted, and its text
+
+
 def _ts(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """``2026-11-30T23:01:02.345Z``: the second's text is formatted once per second."""
+    whole = int(at)
+    if _second[0] != whole:
+        _second[0] = whole
+        _second[1] = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{_second[1]}.{int((at - whole) * 1000):03d}Z"
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
 
 
 def json_line(level: str, msg: str, fields: dict[str, Any] | None = None) -> str:
     """One log line: ``{"ts": ..., "level": ..., "msg": ..., "fields": {...}}`` and a newline."""
     record = {"ts": _ts(time.time()), "level": level, "msg": msg, "fields": fields or {}}
-    return json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")) + "\n"
+    return _encode(record) + "\n"
 
 
 def plain(text: str) -> str:

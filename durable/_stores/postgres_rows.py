@@ -8,7 +8,7 @@ Values go in wrapped in :class:`psycopg.types.json.Jsonb` and come back as Pytho
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import rows
@@ -115,7 +115,7 @@ def step_row(step: StepRecord) -> tuple[Any, ...]:
         step.started_at,
         step.ended_at,
     )
-    return _typed(row, _STEP_TYPES)
+    return _typed(row, _STEP_CASTS)
 
 
 def step_from(row: Sequence[Any]) -> StepRecord:
@@ -211,34 +211,44 @@ WRITE_RUNS = (
 INSERT_EVENTS = _insert_many("events", EVENT_COLUMNS, _EVENT_TYPES)
 
 
-def _typed(values: Sequence[Any], types: Sequence[str]) -> tuple[Any, ...]:
-    """``values`` as the arrays' element types: psycopg refuses a list that mixes ``int``
-    and ``float`` (a priority of ``0`` beside one of ``0.5``, a clock read as an int)."""
-    return tuple(
-        value if value is None else _CASTS.get(kind, _same)(value)
-        for value, kind in zip(values, types, strict=True)
-    )
+def _typed(
+    values: Sequence[Any], casts: Sequence[tuple[int, Callable[[Any], Any]]]
+) -> tuple[Any, ...]:
+    """``values`` with the numbers of ``casts``' columns made their arrays' element types:
+    psycopg refuses a list that mixes ``int`` and ``float`` (a priority of ``0`` beside one
+    of ``0.5``, a clock read as an int)."""
+    row = list(values)
+    for index, cast in casts:
+        if row[index] is not None:
+            row[index] = cast(row[index])
+    return tuple(row)
 
 
-def _same(value: Any) -> Any:
-    return value
+def _casts(types: Sequence[str]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    return tuple((index, _CASTS[kind]) for index, kind in enumerate(types) if kind in _CASTS)
 
 
-_CASTS = {"float8": float, "int": int, "bigint": int}
+_CASTS: dict[str, Callable[[Any], Any]] = {"float8": float, "int": int, "bigint": int}
+
+
+_RUN_CASTS = _casts(_RUN_TYPES)
+_EVENT_CASTS = _casts(_EVENT_TYPES)
+_STEP_CASTS = _casts(_STEP_TYPES)
+_CHANGE_CASTS = _casts(_CHANGE_TYPES)
 
 
 def run_insert_row(run: RunRecord, server_id: str) -> tuple[Any, ...]:
     """A row of :data:`INSERT_RUNS`: ``RUN_COLUMNS``' values, JSON encoded now, and the
     writing server."""
-    return (*_typed(rows.run_row(run, json_text), _RUN_TYPES), server_id)
+    return (*_typed(rows.run_row(run, json_text), _RUN_CASTS), server_id)
 
 
 def run_write_row(run: RunRecord, server_id: str, *, ending: bool) -> tuple[Any, ...]:
     """A row of :data:`WRITE_RUNS`."""
-    changes = _typed(rows.run_changes(run, json_text), _CHANGE_TYPES)
+    changes = _typed(rows.run_changes(run, json_text), _CHANGE_CASTS)
     return (run.run_id, *changes, ending, server_id)
 
 
 def event_insert_row(event: EventRecord) -> tuple[Any, ...]:
     """A row of :data:`INSERT_EVENTS`, JSON encoded now."""
-    return _typed(rows.event_row(event, json_text), _EVENT_TYPES)
+    return _typed(rows.event_row(event, json_text), _EVENT_CASTS)
