@@ -62,9 +62,18 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
             autocommit=autocommit,
             connect_timeout=CONNECT_TIMEOUT,
             application_name="durable",
+            # enable_seqscan=off: durable's statements are index look-ups of a few keys, and
+            # many-row batches (``postgres_queue.py``); on a new or fast-growing table the
+            # statistics lag and the planner scanned ``runs`` whole for a 100-row batch
+            # (bench/pg_throughput.py: 1,000-2,000 steps/s, now ~2,000 each run). A
+            # statement no index serves still gets its sequential scan, priced so high that
+            # JIT would compile it (100+ ms, during which clock_timestamp() moves on: a
+            # server that had just beaten looked dead): jit=off, pointless for such
+            # statements anyway.
             options=(
                 f"-c lock_timeout={LOCK_TIMEOUT_MS} -c TimeZone=UTC "
-                f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+                f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS} "
+                "-c enable_seqscan=off -c jit=off"
             ),
         )
     except pg.Error as exc:

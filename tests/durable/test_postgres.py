@@ -569,3 +569,24 @@ def test_a_run_inserted_here_is_looked_up_once_another_server_may_have_written_i
     leases = first.claim_runs(["elsewhere", "rerun", "viewed"], "a")
     for run_id, lease in leases.items():  # each pass's start, under its claim
         assert [s.run_id for s in first.get_steps(run_id, claim=lease)] == [run_id]
+
+
+def test_batches_on_a_table_without_statistics_use_the_indexes_and_nothing_is_jit_compiled(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    from durable._stores.postgres_rows import WRITE_RUNS, run_write_row
+
+    store, _ = pair
+    for n in range(1_500):  # a table grown since its last ANALYZE (here: never analyzed)
+        store.insert_run(ready_run(f"r{n:05d}"))
+    store.commit()
+    rows = [run_write_row(ready_run(f"r{n:05d}"), "a", ending=False) for n in range(100)]
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    plan = "\n".join(row[0] for row in store._db.conn.execute("EXPLAIN " + WRITE_RUNS, columns))
+    store.rollback()
+    assert "Seq Scan on runs" not in plan, plan  # the batch finds its 100 rows by key
+    reaping = store._db.conn.execute(  # a scan no index serves: priced high, not compiled
+        "EXPLAIN SELECT server_id FROM servers WHERE heartbeat_at < clock_timestamp()"
+    ).fetchall()
+    store.rollback()
+    assert not any("JIT" in row[0] for row in reaping), reaping
