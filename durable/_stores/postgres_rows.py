@@ -7,13 +7,12 @@ Values go in wrapped in :class:`psycopg.types.json.Jsonb` and come back as Pytho
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import rows
-from .base import EventRecord, RunRecord, StepRecord, StepStatus
-from .rows import EVENT_COLUMNS, RUN_COLUMNS, STEP_COLUMNS, TERMINAL
+from .base import EventRecord, RunRecord, StepRecord
+from .rows import EVENT_COLUMNS, RUN_COLUMNS, STEP_COLUMNS, TERMINAL, json_text
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -40,15 +39,6 @@ __all__ = [
 
 #: ``status=%s, ...``: the columns :func:`run_changes` gives values for
 RUN_CHANGES = rows.run_assignments("%s")
-
-
-_encode = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def json_text(value: Any) -> str | None:
-    """``value`` as JSON text for a ``jsonb`` cast (None stays NULL), encoded now: a value
-    changed after the call is not what gets written."""
-    return None if value is None else _encode(value)
 
 
 def json_value(value: Any) -> Any:
@@ -100,41 +90,12 @@ UPSERT_STEPS = (
 
 def step_row(step: StepRecord) -> tuple[Any, ...]:
     """The values of ``STEP_COLUMNS`` for ``step``, JSON encoded now (for :data:`UPSERT_STEPS`)."""
-    row = (
-        step.run_id,
-        step.key,
-        step.id,
-        step.kind,
-        step.status.value,
-        step.position,
-        step.output,
-        json_text(step.error),
-        json_text(step.attempts),
-        step.wake_at,
-        json_text(step.detail),
-        step.started_at,
-        step.ended_at,
-    )
-    return _typed(row, _STEP_CASTS)
+    return _typed(rows.step_row(step, json_text), _STEP_CASTS)
 
 
 def step_from(row: Sequence[Any]) -> StepRecord:
     """The step of a row of ``STEP_COLUMNS``."""
-    return StepRecord(
-        run_id=row[0],
-        key=row[1],
-        id=row[2],
-        kind=row[3],
-        status=StepStatus(row[4]),
-        position=row[5],
-        output=row[6],
-        error=row[7],
-        attempts=row[8],
-        wake_at=row[9],
-        detail=row[10],
-        started_at=row[11],
-        ended_at=row[12],
-    )
+    return rows.step_from(row, _decoded)
 
 
 def _insert_many(

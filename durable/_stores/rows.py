@@ -7,13 +7,24 @@ and ``decode``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .base import EventRecord, RunRecord, RunStatus
+from .base import EventRecord, RunRecord, RunStatus, StepRecord, StepStatus
 
 Encode = Callable[[Any], Any]
 Decode = Callable[[Any], Any]
+
+#: one encoder for every row (``json.dumps`` with options builds a new one per call)
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def json_text(value: Any) -> str | None:
+    """``value`` as compact JSON text (None stays NULL), encoded now: a value changed after
+    the call is not what gets written."""
+    return None if value is None else _encode(value)
+
 
 RUN_COLUMNS = (
     "run_id, function_id, status, created_at, started_at, ended_at, ready_at, attempt, trigger, "
@@ -156,4 +167,42 @@ def event_from(row: Sequence[Any], decode: Decode) -> EventRecord:
         received_at=row[5],
         run_ids=decode(row[6]),
         skipped=row[7],
+    )
+
+
+def step_row(step: StepRecord, encode: Encode) -> tuple[Any, ...]:
+    """The values of ``STEP_COLUMNS`` for ``step``."""
+    return (
+        step.run_id,
+        step.key,
+        step.id,
+        step.kind,
+        step.status.value,
+        step.position,
+        step.output,
+        encode(step.error),
+        encode(step.attempts),
+        step.wake_at,
+        encode(step.detail),
+        step.started_at,
+        step.ended_at,
+    )
+
+
+def step_from(row: Sequence[Any], decode: Decode) -> StepRecord:
+    """The step of a row of ``STEP_COLUMNS``."""
+    return StepRecord(
+        run_id=row[0],
+        key=row[1],
+        id=row[2],
+        kind=row[3],
+        status=StepStatus(row[4]),
+        position=row[5],
+        output=row[6],
+        error=decode(row[7]),
+        attempts=decode(row[8]),
+        wake_at=row[9],
+        detail=decode(row[10]),
+        started_at=row[11],
+        ended_at=row[12],
     )

@@ -35,10 +35,11 @@ from .sqlite_rows import (
     dump,
     event_from,
     event_row,
-    load,
     run_changes,
     run_from,
     run_row,
+    step_from,
+    step_row,
 )
 from .sqlite_schema import AFTER_MIGRATION, MIGRATIONS, SCHEMA_VERSION, statements
 
@@ -281,24 +282,7 @@ class SQLiteStore(SQLiteFlowOps):
     # -- steps --------------------------------------------------------------------------
 
     def upsert_step(self, step: StepRecord) -> None:
-        self._db.execute(
-            _UPSERT_STEP,
-            (
-                step.run_id,
-                step.key,
-                step.id,
-                step.kind,
-                step.status.value,
-                step.position,
-                step.output,
-                dump(step.error),
-                dump(step.attempts),
-                step.wake_at,
-                dump(step.detail),
-                step.started_at,
-                step.ended_at,
-            ),
-        )
+        self._db.execute(_UPSERT_STEP, step_row(step))
 
     def get_steps(
         self,
@@ -314,24 +298,7 @@ class SQLiteStore(SQLiteFlowOps):
         rows = self._db.fetchall(
             f"SELECT {STEP_COLUMNS} FROM steps WHERE {where} ORDER BY position", params
         )
-        return [
-            StepRecord(
-                run_id=row[0],
-                key=row[1],
-                id=row[2],
-                kind=row[3],
-                status=StepStatus(row[4]),
-                position=row[5],
-                output=row[6],
-                error=load(row[7]),
-                attempts=load(row[8]),
-                wake_at=row[9],
-                detail=load(row[10]),
-                started_at=row[11],
-                ended_at=row[12],
-            )
-            for row in rows
-        ]
+        return [step_from(row) for row in rows]
 
     # -- events -------------------------------------------------------------------------
 

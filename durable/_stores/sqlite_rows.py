@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import rows
-from .base import EventRecord, RunRecord
+from .base import EventRecord, RunRecord, StepRecord
 from .rows import EVENT_COLUMNS, RUN_COLUMNS, STEP_COLUMNS, TERMINAL
 
 __all__ = [
@@ -24,18 +24,16 @@ __all__ = [
     "run_changes",
     "run_from",
     "run_row",
+    "step_from",
+    "step_row",
 ]
 
 #: ``status=?, ...``: the columns :func:`run_changes` gives values for
 RUN_CHANGES = rows.run_assignments("?")
 
-#: one encoder for every row (``json.dumps`` with options builds a new one per call)
-_encode = json.JSONEncoder(separators=(",", ":")).encode
+#: one decoder for every row (and the shared row encoder: ``rows.json_text``)
 _decode = json.JSONDecoder().decode
-
-
-def dump(value: Any) -> str | None:
-    return None if value is None else _encode(value)
+dump = rows.json_text
 
 
 def load(text: str | None) -> Any:
@@ -60,3 +58,11 @@ def event_row(event: EventRecord) -> tuple[Any, ...]:
 
 def event_from(row: Sequence[Any]) -> EventRecord:
     return rows.event_from(row, load)
+
+
+def step_row(step: StepRecord) -> tuple[Any, ...]:
+    return rows.step_row(step, dump)
+
+
+def step_from(row: Sequence[Any]) -> StepRecord:
+    return rows.step_from(row, load)
