@@ -40,16 +40,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import _repo  # noqa: F401  (puts the repository root on sys.path for tests.support)
 import httpx
 from _common import Figure, Report, load_average, prepare, print_report
 
 from tests.support.harness import free_port, wait_for
+from tests.support.pg_server import ENV, server_url, unavailable, with_database
 
-ENV = "DURABLE_TEST_PG"
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 HERE = Path(__file__).resolve().parent
 PEER = HERE / "peers" / "dbos"
 STEPS = 3
@@ -74,31 +72,6 @@ APP = textwrap.dedent(
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------
-
-
-def server_url() -> str:
-    """The PostgreSQL server to use (an existing database on it, to connect to)."""
-    return os.environ.get(ENV) or DEFAULT_URL
-
-
-def with_database(url: str, name: str) -> str:
-    """``url`` naming the database ``name`` instead."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def unavailable(url: str) -> str | None:
-    """Why PostgreSQL at ``url`` cannot be used here, or None."""
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed (pip install -e '.[postgres]')"
-    try:
-        with psycopg.connect(url, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        return f"PostgreSQL at {url} unreachable ({str(exc).strip().splitlines()[0]}); set {ENV}"
-    return None
 
 
 @contextlib.contextmanager
@@ -405,7 +378,7 @@ def collect(
     url = server_url()
     problem = unavailable(url)
     if problem is not None:
-        return skipped(problem)
+        return skipped(f"{problem}; set {ENV}")
     load = load_average()
     import psycopg
 

@@ -14,7 +14,6 @@ import json
 import os
 import sys
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import _repo  # noqa: F401  (puts the repository root on sys.path for tests.support)
 import psycopg
@@ -22,20 +21,20 @@ from _soak_pg import soak_servers
 from rich.console import Console
 from rich.table import Table
 
-DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests.support.pg_server import server_url, with_database
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pg", default=os.environ.get("DURABLE_TEST_PG", DEFAULT_PG))
+    parser.add_argument("--pg", default=server_url())
     args = parser.parse_args()
     name = f"durable_soak_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(args.pg, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        url = urlunsplit(urlsplit(args.pg)._replace(path=f"/{name}"))
+        url = with_database(args.pg, name)
         report = soak_servers(url, args.runs, seed=args.seed)
     finally:
         if os.environ.get("SOAK_KEEP_DB"):  # to look into a failed soak: say where it is

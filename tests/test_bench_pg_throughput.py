@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.support.postgres import ENV, require_postgres
+from tests.support.pg_server import ENV
+from tests.support.postgres import require_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "bench" / "pg_throughput.py"

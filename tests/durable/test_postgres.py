@@ -38,7 +38,8 @@ from durable._stores.postgres_connection import redact
 from durable._stores.postgres_schema import SCHEMA_VERSION
 from durable._stores.sqlite import SchemaError, SQLiteStore
 from tests.support.harness import free_port
-from tests.support.postgres import temporary_database, with_database
+from tests.support.pg_server import with_database
+from tests.support.postgres import temporary_database
 
 T = TypeVar("T")
 NOW = 1_000_000.0

@@ -12,7 +12,9 @@ Test modules import shared code from here, never from another test module or a c
 * :mod:`tests.support.hostile` - hypothesis settings, strategies and asserts for hostile input;
 * :mod:`tests.support.tui_pilot` - reading the inspector's screen, waiting on a pilot;
 * :mod:`tests.support.tui_stub` - a stand-in for the inspector's API client, canned data;
-* :mod:`tests.support.postgres` - this session's PostgreSQL database (``DURABLE_TEST_PG``).
+* :mod:`tests.support.postgres` - this session's PostgreSQL database (``DURABLE_TEST_PG``);
+  :mod:`tests.support.pg_server` - which server, and whether it is reachable (no pytest: the
+  benches use it too).
 
 Nothing here may need the test extras at import time in :mod:`~tests.support.harness`
 (``make bench`` and ``make soak`` run without them).

@@ -13,44 +13,17 @@ import os
 import secrets
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from durable._stores.postgres_schema import TABLES
+from tests.support.pg_server import ENV, server_url, unavailable, with_database
 
 if TYPE_CHECKING:
     from durable._stores.postgres import PostgresStore
 
-ENV = "DURABLE_TEST_PG"
 #: the time at which the ``pair`` fixture's servers register
 PAIR_NOW = 1_000_000.0
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def server_url() -> str:
-    """The PostgreSQL server the tests use (an existing database on it, to connect to)."""
-    return os.environ.get(ENV) or DEFAULT_URL
-
-
-def with_database(url: str, name: str) -> str:
-    """``url`` naming the database ``name`` instead."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def unavailable(url: str) -> str | None:
-    """Why PostgreSQL at ``url`` cannot be used (psycopg missing, unreachable), or None."""
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed (pip install -e '.[test]')"
-    try:
-        with psycopg.connect(url, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        return str(exc).strip().splitlines()[0]
-    return None
 
 
 def require_postgres() -> str:
@@ -58,7 +31,7 @@ def require_postgres() -> str:
     url = server_url()
     problem = unavailable(url)
     if problem is not None:
-        message = f"PostgreSQL unavailable ({problem}): set {ENV}=URL to run"
+        message = f"{problem}: set {ENV}=URL to run"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
