@@ -23,6 +23,24 @@ from rich.table import Table
 
 from tests.support.harness import TERMINAL, DevProcess, wait_for
 
+#: The throughput benches' load: a run of 3 no-op steps (function ``three``) per
+#: ``bench/three`` event, after an app named by :func:`three_steps_app`.
+THREE_NOOP_STEPS = """
+async def noop():
+    return None
+
+@app.function(id="three", triggers=[{"event": "bench/three"}])
+async def three(ctx):
+    for _ in range(3):
+        await ctx.step.run("s", noop)
+"""
+
+
+def three_steps_app(app_id: str, more: str = "") -> str:
+    """An app module ``app_id`` with :data:`THREE_NOOP_STEPS` (then ``more``, which may use
+    ``noop``)."""
+    return f"from durable import Durable\n\napp = Durable(id={app_id!r})\n{THREE_NOOP_STEPS}{more}"
+
 
 @dataclass(slots=True)
 class Figure:

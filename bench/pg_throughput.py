@@ -34,7 +34,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from typing import Any
 
 import _repo  # noqa: F401  (puts the repository root on sys.path for tests.support)
 import httpx
-from _common import Figure, Report, load_average, prepare, print_report
+from _common import Figure, Report, load_average, prepare, print_report, three_steps_app
 
 from tests.support.harness import free_port, wait_for
 from tests.support.pg_server import ENV, server_url, unavailable, with_database
@@ -54,21 +53,7 @@ STEPS = 3
 TARGETS = {"steps_per_s": 2500, "vs_dbos": 3.0}
 TICKS = os.sysconf("SC_CLK_TCK")
 
-APP = textwrap.dedent(
-    """
-    from durable import Durable
-
-    app = Durable(id="pgbench")
-
-    async def noop():
-        return None
-
-    @app.function(id="three", triggers=[{"event": "bench/three"}])
-    async def three(ctx):
-        for _ in range(3):
-            await ctx.step.run("s", noop)
-    """
-)
+APP = three_steps_app("pgbench")
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------

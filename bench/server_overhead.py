@@ -35,34 +35,25 @@ from _common import (
     percentile,
     prepare,
     print_report,
+    three_steps_app,
 )
 
 from tests.support.harness import DevProcess, wait_for
 
-APP = textwrap.dedent(
-    """
-    import time
-    from durable import Durable
-
-    app = Durable(id="bench")
-
-    async def noop():
-        return None
-
-    @app.function(id="steps", triggers=[{"event": "bench/steps"}])
-    async def steps(ctx):
-        samples = []
-        for _ in range(ctx.event.data["n"]):
-            began = time.perf_counter()
-            await ctx.step.run("noop", noop)
-            samples.append(time.perf_counter() - began)
-        return samples
-
-    @app.function(id="three", triggers=[{"event": "bench/three"}])
-    async def three(ctx):
-        for _ in range(3):
-            await ctx.step.run("s", noop)
-    """
+APP = "import time\n" + three_steps_app(
+    "bench",
+    textwrap.dedent(
+        """
+        @app.function(id="steps", triggers=[{"event": "bench/steps"}])
+        async def steps(ctx):
+            samples = []
+            for _ in range(ctx.event.data["n"]):
+                began = time.perf_counter()
+                await ctx.step.run("noop", noop)
+                samples.append(time.perf_counter() - began)
+            return samples
+        """
+    ),
 )
 
 TARGETS = {"step_ms": 0.7, "latency_ms": 5.0, "steps_per_s": 3000}

@@ -26,25 +26,11 @@ import time
 from pathlib import Path
 
 import _repo  # noqa: F401  (puts the repository root on sys.path for tests.support)
-from _common import all_finished, any_unfinished, prepare
+from _common import all_finished, any_unfinished, prepare, three_steps_app
 
 from tests.support.harness import DevProcess, wait_for
 
-APP = textwrap.dedent(
-    """
-    from durable import Durable
-
-    app = Durable(id="bench")
-
-    async def noop():
-        return None
-
-    @app.function(id="three", triggers=[{"event": "bench/three"}])
-    async def three(ctx):
-        for _ in range(3):
-            await ctx.step.run("s", noop)
-    """
-)
+APP = three_steps_app("bench")
 
 SITECUSTOMIZE = textwrap.dedent(
     """
