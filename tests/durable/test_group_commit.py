@@ -20,19 +20,13 @@ from durable._errors import StoreError
 from durable._orchestration.journal import Journal
 from durable._stores.base import Lease, RunRecord, RunStatus, StepRecord, StepStatus, Store
 from durable._stores.sqlite import SQLiteStore
+from tests.support.records import queued_run
 
 START = 1_000_000.0
 
 
 def queued(store: Store, run_id: str) -> RunRecord:
-    run = RunRecord(
-        run_id=run_id,
-        function_id="f",
-        status=RunStatus.QUEUED,
-        event={"name": "go", "data": {}},
-        created_at=START,
-        trigger="event",
-    )
+    run = queued_run(run_id, at=START)
     store.insert_run(run)
     store.commit()
     return run

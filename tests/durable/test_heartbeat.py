@@ -19,28 +19,18 @@ from durable._orchestration.clock import RealClock
 from durable._orchestration.heartbeat import Heartbeat
 from durable._orchestration.journal import Journal
 from durable._orchestration.orchestrator import Orchestrator
-from durable._stores.base import RunRecord, RunStatus, Store
+from durable._stores.base import Store
 from durable._stores.memory import MemoryStore
+from tests.support.records import queued_run
 
 DEAD_AFTER = 0.2
-
-
-def queued(run_id: str, now: float) -> RunRecord:
-    return RunRecord(
-        run_id=run_id,
-        function_id="f",
-        status=RunStatus.QUEUED,
-        event={"name": "go", "data": {}},
-        created_at=now,
-        ready_at=now,
-    )
 
 
 def test_a_beating_server_stays_a_silent_one_is_reaped_and_its_runs_are_due(
     store: Store,
 ) -> None:
     store.register_server("a", time.time())
-    store.insert_run(queued("r", time.time()))
+    store.insert_run(queued_run("r", at=time.time(), ready=True))
     lease = store.claim_run("r", "a")
     store.commit()
     assert lease is not None

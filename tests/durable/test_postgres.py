@@ -26,7 +26,6 @@ from durable._orchestration.clock import VirtualClock
 from durable._orchestration.orchestrator import Orchestrator
 from durable._stores.base import (
     EventRecord,
-    RunRecord,
     RunStatus,
     SharedStore,
     StepRecord,
@@ -40,21 +39,11 @@ from durable._stores.sqlite import SchemaError, SQLiteStore
 from tests.support.harness import free_port
 from tests.support.pg_server import with_database
 from tests.support.postgres import temporary_database
+from tests.support.records import queued_run
 
 T = TypeVar("T")
 NOW = 1_000_000.0
 DAY = 86_400.0
-
-
-def ready_run(run_id: str) -> RunRecord:
-    return RunRecord(
-        run_id=run_id,
-        function_id="f",
-        status=RunStatus.QUEUED,
-        event={"name": "go", "data": {}},
-        created_at=NOW,
-        ready_at=NOW,
-    )
 
 
 def at_once(*calls: Callable[[], T]) -> list[T]:
@@ -85,7 +74,7 @@ def test_claims_of_two_servers_never_overlap(pair: tuple[PostgresStore, Postgres
     first, second = pair
     ids = [f"run-{n:02}" for n in range(40)]
     for run_id in ids:
-        first.insert_run(ready_run(run_id))
+        first.insert_run(queued_run(run_id, ready=True))
     first.commit()
 
     def claim_all(store: PostgresStore, server: str) -> list[str]:
@@ -105,7 +94,7 @@ def test_a_run_held_in_an_open_transaction_is_skipped_not_waited_for(
     pair: tuple[PostgresStore, PostgresStore],
 ) -> None:
     first, second = pair
-    first.insert_run(ready_run("r"))
+    first.insert_run(queued_run("r", ready=True))
     first.commit()
     lease = first.claim_run("r", "a")  # not committed yet: the row is locked
     assert lease is not None
@@ -193,7 +182,7 @@ def test_a_lease_lost_mid_step_is_no_longer_held_and_the_reaped_server_claims_no
     pair: tuple[PostgresStore, PostgresStore],
 ) -> None:
     first, second = pair
-    first.insert_run(ready_run("r"))
+    first.insert_run(queued_run("r", ready=True))
     lease = first.claim_run("r", "a")
     first.commit()
     assert lease is not None and first.holds_lease(lease)
@@ -206,7 +195,7 @@ def test_a_lease_lost_mid_step_is_no_longer_held_and_the_reaped_server_claims_no
     taken = second.claim_run("r", "b")
     second.commit()
     assert taken is not None and taken.epoch == lease.epoch + 1
-    first.insert_run(ready_run("other"))
+    first.insert_run(queued_run("other", ready=True))
     first.commit()
     assert first.claim_run("other", "a") is None  # no server row: no claim
     first.rollback()
@@ -216,7 +205,7 @@ def test_a_reaper_cannot_slip_between_a_lease_check_and_its_commit(
     pair: tuple[PostgresStore, PostgresStore],
 ) -> None:
     first, second = pair
-    first.insert_run(ready_run("r"))
+    first.insert_run(queued_run("r", ready=True))
     lease = first.claim_run("r", "a")
     first.commit()
     assert lease is not None
@@ -235,7 +224,7 @@ def test_a_live_servers_heartbeat_keeps_it_alive(
     pair: tuple[PostgresStore, PostgresStore],
 ) -> None:
     first, second = pair
-    first.insert_run(ready_run("r"))
+    first.insert_run(queued_run("r", ready=True))
     assert first.claim_run("r", "a") is not None
     first.commit()
     time.sleep(0.25)
@@ -258,7 +247,7 @@ def test_work_made_due_on_one_server_wakes_the_other_with_coalesced_notifies(
     time.sleep(0.3)  # listening
     woken.clear()
     for n in range(50):  # 50 commits that each made a run due, in a burst
-        second.insert_run(ready_run(f"r{n}"))
+        second.insert_run(queued_run(f"r{n}", ready=True))
         second.commit()
     assert woken.wait(2)
     time.sleep(0.1)
@@ -343,19 +332,19 @@ def test_a_dropped_connection_refuses_the_rest_of_its_transaction_then_reconnect
 ) -> None:
     store = PostgresStore(postgres_url)
     try:
-        store.insert_run(ready_run("lost"))
+        store.insert_run(queued_run("lost", ready=True))
         store.set_cron("f", "* * * * *", NOW)  # sent at once: the transaction has begun
         store._db.conn.close()  # as a restarted PostgreSQL would
         with pytest.raises(StoreError) as info:
             store.get_run("lost")
         assert info.value.reason == "database_unreachable" and info.value.transient
         store.rollback()
-        store.insert_run(ready_run("again"))
+        store.insert_run(queued_run("again", ready=True))
         store.commit()
         assert store.get_run("lost") is None and store.get_run("again") is not None
         assert store.get_cron("f", "* * * * *") is None
 
-        store.insert_run(ready_run("queued"))  # queued, not sent yet: nothing is lost
+        store.insert_run(queued_run("queued", ready=True))  # queued, not sent yet: nothing is lost
         store._db.conn.close()
         assert store.commit()
         assert store.get_run("queued") is not None
@@ -440,7 +429,7 @@ def test_a_session_ended_by_the_server_while_idle_is_replaced_unnoticed(
 ) -> None:
     store = PostgresStore(postgres_url)
     try:
-        store.insert_run(ready_run("kept"))
+        store.insert_run(queued_run("kept", ready=True))
         store.commit()
         assert store.get_run("kept") is not None  # a read: its transaction stays open
         import psycopg
@@ -458,7 +447,7 @@ def test_a_server_closing_its_store_hands_its_runs_back_at_once(
     pair: tuple[PostgresStore, PostgresStore],
 ) -> None:
     first, second = pair
-    first.insert_run(ready_run("r"))
+    first.insert_run(queued_run("r", ready=True))
     assert first.claim_run("r", "a") is not None
     first.commit()
     woken = threading.Event()
@@ -477,7 +466,7 @@ def test_passes_ending_together_release_their_runs_at_once_and_announce_a_due_on
 ) -> None:
     first, second = pair
     for run_id in ("flagged", "parked", "stale"):
-        first.insert_run(dataclasses.replace(ready_run(run_id), ready_at=None))
+        first.insert_run(dataclasses.replace(queued_run(run_id, ready=True), ready_at=None))
     first.register_server("a", NOW)
     leases = {run_id: first.claim_run(run_id, "a") for run_id in ("flagged", "parked", "stale")}
     first.commit()
@@ -507,8 +496,10 @@ def test_queued_rows_mixing_ints_and_floats_in_a_column_go_in_one_batch(
     pair: tuple[PostgresStore, PostgresStore],
 ) -> None:
     store, other = pair
-    whole = dataclasses.replace(ready_run("whole"), created_at=1_000_000, priority=120)  # ints
-    half = dataclasses.replace(ready_run("half"), priority=0.5)
+    whole = dataclasses.replace(
+        queued_run("whole", ready=True), created_at=1_000_000, priority=120
+    )  # ints
+    half = dataclasses.replace(queued_run("half", ready=True), priority=0.5)
     store.insert_run(whole)  # type: ignore[arg-type]
     store.insert_run(half)
     for run_id, started in (("whole", 5), ("half", 5.5)):
@@ -532,7 +523,7 @@ def test_ending_a_run_whose_lease_held_in_this_transaction_is_queued_and_won_onc
 ) -> None:
     store, other = pair
     store.register_server("a", NOW)
-    run = dataclasses.replace(ready_run("r1"), ready_at=None)
+    run = dataclasses.replace(queued_run("r1", ready=True), ready_at=None)
     store.insert_run(run)
     lease = store.claim_run("r1", "a")
     assert lease is not None and store.commit()
@@ -556,7 +547,7 @@ def test_a_run_inserted_here_is_looked_up_once_another_server_may_have_written_i
         run_id="", key="s", id="s", kind="run", status=StepStatus.COMPLETED, position=0
     )
     for run_id in ("elsewhere", "rerun", "viewed"):
-        first.insert_run(dataclasses.replace(ready_run(run_id), ready_at=None))
+        first.insert_run(dataclasses.replace(queued_run(run_id, ready=True), ready_at=None))
     first.upsert_step(dataclasses.replace(step, run_id="rerun"))  # written with the run
     first.commit()
     for run_id in ("elsewhere", "viewed"):
@@ -579,9 +570,11 @@ def test_batches_on_a_table_without_statistics_use_the_indexes_and_nothing_is_ji
 
     store, _ = pair
     for n in range(1_500):  # a table grown since its last ANALYZE (here: never analyzed)
-        store.insert_run(ready_run(f"r{n:05d}"))
+        store.insert_run(queued_run(f"r{n:05d}", ready=True))
     store.commit()
-    rows = [run_write_row(ready_run(f"r{n:05d}"), "a", ending=False) for n in range(100)]
+    rows = [
+        run_write_row(queued_run(f"r{n:05d}", ready=True), "a", ending=False) for n in range(100)
+    ]
     columns = [list(column) for column in zip(*rows, strict=True)]
     plan = "\n".join(row[0] for row in store._db.conn.execute("EXPLAIN " + WRITE_RUNS, columns))
     store.rollback()

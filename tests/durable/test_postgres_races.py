@@ -11,22 +11,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from durable._stores.base import EventRecord, RunRecord, RunStatus, WaitRecord
+from durable._stores.base import EventRecord, RunStatus, WaitRecord
 from durable._stores.postgres import PostgresStore
+from tests.support.records import queued_run
 
 T = TypeVar("T")
 NOW = 1_000_000.0
-
-
-def queued(run_id: str) -> RunRecord:
-    return RunRecord(
-        run_id=run_id,
-        function_id="f",
-        status=RunStatus.QUEUED,
-        event={"name": "go", "data": {}},
-        created_at=NOW,
-        ready_at=None,
-    )
 
 
 def in_thread(call: Callable[[], T]) -> tuple[threading.Thread, list[T]]:
@@ -62,7 +52,7 @@ def test_an_event_ingested_while_a_wait_is_registered_sees_that_wait(
     pair: tuple[PostgresStore, PostgresStore],
 ) -> None:
     ingester, registrar = pair
-    registrar.insert_run(queued("r1"))
+    registrar.insert_run(queued_run("r1"))
     registrar.commit()
     registrar.lock_event_names(["order/paid"], exclusive=True)
     registrar.add_wait(
@@ -94,7 +84,7 @@ def test_two_writers_ending_one_run_have_one_winner(
     pair: tuple[PostgresStore, PostgresStore],
 ) -> None:
     first, second = pair
-    run = queued("r1")
+    run = queued_run("r1")
     first.insert_run(run)
     first.commit()
     assert first.end_run(dataclasses.replace(run, status=RunStatus.COMPLETED, ended_at=NOW))
@@ -114,7 +104,7 @@ def test_a_run_woken_by_another_server_mid_pass_is_due_when_the_pass_ends(
     pair: tuple[PostgresStore, PostgresStore],
 ) -> None:
     owner, other = pair
-    owner.insert_run(queued("r1"))
+    owner.insert_run(queued_run("r1"))
     lease = owner.claim_run("r1", "a")
     owner.commit()
     assert lease is not None

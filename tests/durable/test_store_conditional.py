@@ -15,6 +15,7 @@ from durable._engine.inprocess import InProcessExecutor, collect_functions
 from durable._orchestration.clock import VirtualClock
 from durable._orchestration.orchestrator import Orchestrator
 from durable._stores.base import RunRecord, RunStatus, Store
+from tests.support.records import queued_run
 
 START = 1_000_000.0
 
@@ -22,15 +23,7 @@ START = 1_000_000.0
 def queued(store: Store, run_id: str = "r1") -> RunRecord:
     for server in ("a", "b"):  # a store shared by servers lets only registered ones claim
         store.register_server(server, START)
-    run = RunRecord(
-        run_id=run_id,
-        function_id="f",
-        status=RunStatus.QUEUED,
-        event={"name": "go", "data": {}},
-        created_at=START,
-        ready_at=None,
-        trigger="event",
-    )
+    run = queued_run(run_id, at=START)
     store.insert_run(run)
     store.commit()
     return run

@@ -8,6 +8,7 @@ Test modules import shared code from here, never from another test module or a c
 * :mod:`tests.support.live_app` - the app that server runs;
 * :mod:`tests.support.extra_functions` - functions a test adds to a running server;
 * :mod:`tests.support.held` - a run held back because its function is not loaded;
+* :mod:`tests.support.records` - store records for the store tests (a queued run);
 * :mod:`tests.support.cli` - the CLI tests' ``invoke`` type and ``durable replay`` helpers;
 * :mod:`tests.support.hostile` - hypothesis settings, strategies and asserts for hostile input;
 * :mod:`tests.support.tui_pilot` - reading the inspector's screen, waiting on a pilot;
