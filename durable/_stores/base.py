@@ -279,10 +279,6 @@ class Store(Protocol):
         """Add a received event (a duplicate id is stored too, marked ``skipped``)."""
         ...
 
-    def update_event(self, event: EventRecord) -> None:
-        """Replace a stored event (its run ids or skip reason)."""
-        ...
-
     def get_event(self, event_id: str) -> EventRecord | None:
         """The first event received with this id, or None."""
         ...

@@ -178,13 +178,6 @@ class MemoryStore:
         self._events.append(record)
         self._events_by_id.setdefault(record.id, record)
 
-    def update_event(self, event: EventRecord) -> None:
-        for i in range(len(self._events) - 1, -1, -1):
-            if self._events[i].id == event.id:
-                self._events[i].run_ids = list(event.run_ids)
-                self._events[i].skipped = event.skipped
-                return
-
     def get_event(self, event_id: str) -> EventRecord | None:
         event = self._events_by_id.get(event_id)
         return copy.deepcopy(event) if event is not None else None

@@ -47,7 +47,6 @@ from .postgres_rows import (
     WRITE_RUNS,
     event_from,
     event_insert_row,
-    json_value,
     run_changes,
     run_from,
     run_insert_row,
@@ -423,13 +422,6 @@ class PostgresStore(PostgresClaimOps, PostgresFlowOps):
         self._db.defer(INSERT_EVENTS, next(self._event_order), event_insert_row(event))
         if event.skipped is None:  # a wait elsewhere may match it
             self._db.announce = True
-
-    def update_event(self, event: EventRecord) -> None:
-        self._db.write(
-            "UPDATE events SET run_ids=%s, skipped=%s "
-            "WHERE seq=(SELECT max(seq) FROM events WHERE id=%s)",
-            (json_value(event.run_ids), event.skipped, event.id),
-        )
 
     def get_event(self, event_id: str) -> EventRecord | None:
         row = self._db.one(

@@ -32,7 +32,6 @@ from .sqlite_rows import (
     RUN_COLUMNS,
     STEP_COLUMNS,
     TERMINAL,
-    dump,
     event_from,
     event_row,
     run_changes,
@@ -306,13 +305,6 @@ class SQLiteStore(SQLiteFlowOps):
         self._db.execute(
             f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             event_row(event),
-        )
-
-    def update_event(self, event: EventRecord) -> None:
-        self._db.execute(
-            "UPDATE events SET run_ids=?, skipped=? "
-            "WHERE seq=(SELECT MAX(seq) FROM events WHERE id=?)",
-            (dump(event.run_ids), event.skipped, event.id),
         )
 
     def get_event(self, event_id: str) -> EventRecord | None:

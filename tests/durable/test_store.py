@@ -399,24 +399,23 @@ def test_event_round_trip(store: Store) -> None:
     assert store.get_event("e3") is None
 
 
-def test_update_event(store: Store) -> None:
-    store.insert_event(make_event("e1"))
-    event = store.get_event("e1")
-    assert event is not None
-    event.run_ids = ["r1", "r2"]
-    store.update_event(event)
+def test_an_event_is_stored_with_the_runs_it_started(store: Store) -> None:
+    store.insert_event(make_event("e1", run_ids=["r1", "r2"]))
     got = store.get_event("e1")
     assert got is not None
     assert got.run_ids == ["r1", "r2"]
     assert got.skipped is None
 
 
-def test_duplicate_event_ids_keep_the_first_and_update_the_last(store: Store) -> None:
+def test_duplicate_event_ids_keep_the_first_and_store_the_later_as_skipped(
+    store: Store,
+) -> None:
     store.insert_event(make_event("e1", data={"n": 1}, received_at=1.0))
-    store.insert_event(make_event("e1", data={"n": 2}, received_at=2.0))
+    store.insert_event(
+        make_event("e1", data={"n": 2}, received_at=2.0, skipped="duplicate event id")
+    )
     first = store.get_event("e1")
     assert first is not None and first.data == {"n": 1}
-    store.update_event(make_event("e1", skipped="duplicate event id"))
     listed = store.list_events()
     assert [(e.data, e.skipped) for e in listed] == [
         ({"n": 2}, "duplicate event id"),
