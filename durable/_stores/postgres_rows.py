@@ -74,20 +74,6 @@ def event_from(row: Sequence[Any]) -> EventRecord:
     return rows.event_from(row, _decoded)
 
 
-#: Many steps in one statement, one array per column (``Session.defer``; rows of
-#: :func:`step_row`). Arrays go in binary (``%b``): psycopg dumps a text array ~4x slower.
-UPSERT_STEPS = (
-    f"INSERT INTO steps ({STEP_COLUMNS}) SELECT r, k, i, kind, st, pos, o, e::jsonb, a::jsonb, "
-    "w, d::jsonb, sa, ea FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
-    "%b::text[], %b::int[], %b::text[], %b::text[], %b::text[], %b::float8[], %b::text[], "
-    "%b::float8[], %b::float8[]) AS u(r, k, i, kind, st, pos, o, e, a, w, d, sa, ea) "
-    "ON CONFLICT (run_id, key) DO UPDATE SET id=excluded.id, kind=excluded.kind, "
-    "status=excluded.status, position=excluded.position, output=excluded.output, "
-    "error=excluded.error, attempts=excluded.attempts, wake_at=excluded.wake_at, "
-    "detail=excluded.detail, started_at=excluded.started_at, ended_at=excluded.ended_at"
-)
-
-
 def step_row(step: StepRecord) -> tuple[Any, ...]:
     """The values of ``STEP_COLUMNS`` for ``step``, JSON encoded now (for :data:`UPSERT_STEPS`)."""
     return _typed(rows.step_row(step, json_text), _STEP_CASTS)
@@ -96,6 +82,17 @@ def step_row(step: StepRecord) -> tuple[Any, ...]:
 def step_from(row: Sequence[Any]) -> StepRecord:
     """The step of a row of ``STEP_COLUMNS``."""
     return rows.step_from(row, _decoded)
+
+
+def _arrays(types: Sequence[str]) -> str:
+    """The ``unnest`` parameters of columns of ``types``, in binary (``%b``: psycopg dumps a
+    text array ~4x slower); a jsonb column goes as text, cast where it is read."""
+    return ", ".join(f"%b::{'text' if kind == 'jsonb' else kind}[]" for kind in types)
+
+
+def _value(name: str, kind: str) -> str:
+    """Column ``name`` of the unnested arrays, as its own type."""
+    return f"u.{name}::jsonb" if kind == "jsonb" else f"u.{name}"
 
 
 def _insert_many(
@@ -111,16 +108,13 @@ def _insert_many(
     names = [name.strip() for name in columns.split(",")]
     inputs = [*names, *(extra for _, _, extra in computed if extra)]
     kinds = [*types, *("text" for _, _, extra in computed if extra)]
-    arrays = ", ".join(f"%b::{'text' if kind == 'jsonb' else kind}[]" for kind in kinds)
-    values = [
-        f"u.{name}::jsonb" if kind == "jsonb" else f"u.{name}"
-        for name, kind in zip(names, types, strict=True)
-    ]
+    values = [_value(name, kind) for name, kind in zip(names, types, strict=True)]
     targets = [*names, *(column for column, _, _ in computed)]
     values += [expression for _, expression, _ in computed]
     return (
         f"INSERT INTO {table} ({', '.join(targets)}) SELECT {', '.join(values)} "
-        f"FROM unnest({arrays}) WITH ORDINALITY AS u({', '.join(inputs)}, position_in_batch) "
+        f"FROM unnest({_arrays(kinds)}) WITH ORDINALITY AS u({', '.join(inputs)}, "
+        "position_in_batch) "
         "ORDER BY position_in_batch"
     )
 
@@ -157,16 +151,21 @@ _CHANGE_TYPES = (
 WRITE_RUNS = (
     "UPDATE runs SET "
     + ", ".join(
-        f"{column}=u.{column}::jsonb" if kind == "jsonb" else f"{column}=u.{column}"
+        f"{column}={_value(column, kind)}"
         for column, kind in zip(rows.RUN_CHANGING, _CHANGE_TYPES, strict=True)
     )
     + ", rerun_at=CASE WHEN u.ending THEN NULL ELSE runs.rerun_at END, "
     "updated_at=extract(epoch FROM clock_timestamp()), updated_xid=pg_current_xact_id(), "
-    "updated_by=u.writer FROM unnest(%b::text[], "
-    + ", ".join(f"%b::{'text' if kind == 'jsonb' else kind}[]" for kind in _CHANGE_TYPES)
-    + ", %b::bool[], %b::text[]) AS u(run_id, "
-    + ", ".join(rows.RUN_CHANGING)
-    + ", ending, writer) WHERE runs.run_id = u.run_id"
+    f"updated_by=u.writer FROM unnest(%b::text[], {_arrays(_CHANGE_TYPES)}, %b::bool[], "
+    f"%b::text[]) AS u(run_id, {', '.join(rows.RUN_CHANGING)}, ending, writer) "
+    "WHERE runs.run_id = u.run_id"
+)
+#: Many steps in one statement (``Session.defer``; rows of :func:`step_row`).
+UPSERT_STEPS = _insert_many("steps", STEP_COLUMNS, _STEP_TYPES) + (
+    " ON CONFLICT (run_id, key) DO UPDATE SET id=excluded.id, kind=excluded.kind, "
+    "status=excluded.status, position=excluded.position, output=excluded.output, "
+    "error=excluded.error, attempts=excluded.attempts, wake_at=excluded.wake_at, "
+    "detail=excluded.detail, started_at=excluded.started_at, ended_at=excluded.ended_at"
 )
 #: Many events in one statement, in the order received (``Session.defer``).
 INSERT_EVENTS = _insert_many("events", EVENT_COLUMNS, _EVENT_TYPES)
