@@ -364,7 +364,7 @@ class Api:
                 f"'reason' is {len(reason):,} characters, over the limit of "
                 f"{MAX_REASON_CHARS:,}: a cancellation reason is a short note",
             )
-        if not self.ctx.orchestrator.cancel(run.run_id, reason):
+        if not await self.ctx.orchestrator.cancel(run.run_id, reason):
             raise ApiError(
                 409, "run_finished", f"run {run.run_id} already ended: {run.status.value}"
             )
@@ -380,7 +380,7 @@ class Api:
         if "output" in body and from_step is None:
             raise ApiError(400, "invalid_body", "'output' needs 'from_step': the step it replaces")
         try:
-            new, reused = start_rerun(self.ctx.orchestrator, run, from_step, body)
+            new, reused = await start_rerun(self.ctx.orchestrator, run, from_step, body)
         except RerunError as exc:
             raise ApiError(exc.status, exc.code, exc.message) from None
         except UnknownFunctionError as exc:
@@ -401,7 +401,7 @@ class Api:
                 400, "invalid_body", f"'data' must be a JSON object, got {_describe(data)}"
             )
         try:
-            with self.ctx.orchestrator.atomic():  # committed before the answer
+            async with self.ctx.orchestrator.transaction():  # committed before the answer
                 run = self.ctx.orchestrator.start_run(
                     function_id, invocation_event(config, data), trigger="manual"
                 )

@@ -39,7 +39,7 @@ class RerunError(Exception):
         self.message = message
 
 
-def start_rerun(
+async def start_rerun(
     orchestrator: Orchestrator, run: RunRecord, from_step: str | None, body: dict[str, Any]
 ) -> tuple[RunRecord, list[str]]:
     """Start a rerun of ``run`` (committed); return it and the keys of the steps it reuses.
@@ -49,7 +49,7 @@ def start_rerun(
     """
     store = orchestrator.store
     reused = reused_steps(store, orchestrator.clock.now(), run, from_step, body)
-    with orchestrator.atomic():  # the run and its reused steps, or nothing
+    async with orchestrator.transaction():  # the run and its reused steps, or nothing
         new = orchestrator.start_run(run.function_id, run.event, trigger="rerun")
         for step in reused:  # before the scheduler runs again: the first pass finds them
             step.run_id = new.run_id

@@ -40,7 +40,7 @@ def admit(runs: Runs, config: FunctionConfig, run: RunRecord) -> RunRecord | str
         if holder is not None:
             if flow.singleton.mode == "skip":
                 return SINGLETON
-            runs.cancel(holder, f"singleton: replaced by run {run.run_id}", commit=False)
+            runs.cancel(holder, f"singleton: replaced by run {run.run_id}")
             store.singleton_claim(config.id, key, run.run_id)
     if flow.debounce is not None:
         rule_d = flow.debounce

@@ -3,17 +3,17 @@
 One :class:`Journal` sits between the orchestration and its :class:`~durable._stores.base.Store`.
 It buffers log lines until the next commit, shares one commit among the checkpoints of the
 passes in flight (group commit: one look-up of their leases, one commit), makes a block of
-writes all-or-nothing (:meth:`Journal.atomic`), rolls back and tells the passes that shared a
+writes all-or-nothing (:meth:`Journal.transaction`), rolls back and tells the passes that shared a
 commit when the database refuses it, and tells listeners
 (the SSE stream, the headless log) of changes, holding back what an atomic block changed
-until that block is committed.
+until that transaction is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -37,27 +37,33 @@ class Journal:
         self._logs: list[LogRecord] = []
         self._checkpoints: list[_Pending] = []  #: waiting for the group commit
         self._group_commit_due = False
+        self._group_task: asyncio.Future[None] | None = None  #: the group commit under way
         #: effects on memory (notifications, cancels of passes in flight) held back until the
-        #: enclosing :meth:`atomic` block commits; None outside one
+        #: open :meth:`transaction` commits; None outside one
         self._deferred: list[Callable[[], object]] | None = None
+        self._owner: asyncio.Task[Any] | None = None  #: the task whose transaction is open
 
     # -- listeners ----------------------------------------------------------------------
 
     def notify(self, kind: str, payload: dict[str, Any]) -> None:
-        """Tell every listener of a change (once committed, inside an atomic block)."""
-        if self._deferred is None:
-            self._notify_now(kind, payload)
+        """Tell every listener of a change (once committed, inside a transaction)."""
+        if self._in_transaction():
+            self._deferred.append(lambda: self._notify_now(kind, payload))  # type: ignore[union-attr]
         else:
-            self._deferred.append(lambda: self._notify_now(kind, payload))
+            self._notify_now(kind, payload)
+
+    def _in_transaction(self) -> bool:
+        """Whether the caller is inside this journal's open :meth:`transaction`."""
+        return self._deferred is not None and self._owner is _current_task()
 
     def _notify_now(self, kind: str, payload: dict[str, Any]) -> None:
         for listener in self.listeners:
             listener(kind, payload)
 
     def after_commit(self, effect: Callable[[], object]) -> None:
-        """Apply an in-memory effect now, or when the enclosing :meth:`atomic` block commits."""
-        if self._deferred is not None:
-            self._deferred.append(effect)
+        """Apply an in-memory effect now, or when the enclosing :meth:`transaction` commits."""
+        if self._in_transaction():
+            self._deferred.append(effect)  # type: ignore[union-attr]
         else:
             effect()
 
@@ -98,30 +104,38 @@ class Journal:
         with contextlib.suppress(StoreError):
             self.store.rollback()
 
-    @contextlib.contextmanager
-    def atomic(self) -> Iterator[None]:
-        """All or nothing: the writes inside commit together, or roll back together.
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """All or nothing: the writes inside commit together (one
+        :meth:`Store.transaction <durable._stores.base.Store.transaction>`), or roll back
+        together.
 
         What the writes do to memory (listeners told, passes in flight stopped) happens only
-        once they are committed. Blocks nest: an inner one is part of the outer one. The block
-        must not ``await``: no other pass may write into its transaction meanwhile.
+        once they are committed. Blocks nest within one task: an inner one is part of the
+        outer one; another task's block waits until this one has ended.
         """
-        if self._deferred is not None:
+        task = _current_task()
+        if self._deferred is not None and self._owner is task:
             yield
             return
-        self.flush()  # commit what others wrote first: a rollback must discard only ours
-        self._deferred = []
+        lines: list[LogRecord] = []
         try:
-            yield
-            self.flush()
+            async with self.store.transaction() as tx:  # commits what others wrote first
+                self._owner, self._deferred = task, []
+                yield
+                lines, self._logs = self._logs, []
+                if lines:
+                    self.store.add_logs(lines)
         except BaseException as exc:
-            self._deferred = None
+            self._owner = self._deferred = None
+            self._logs[:0] = lines  # only shown, never data: written with a later commit
             if isinstance(exc, StoreError):
+                exc._rolled_back = True  # type: ignore[attr-defined]
                 self.store_problem = exc
-            with contextlib.suppress(StoreError):
-                self.store.rollback()
             raise
-        effects, self._deferred = self._deferred, None
+        effects, self._deferred, self._owner = self._deferred, None, None
+        if tx.wrote:
+            self.store_problem = None
         for effect in effects:
             effect()
 
@@ -131,34 +145,37 @@ class Journal:
         longer holds (the run was reaped, claimed by another server, or ended).
 
         With several passes in flight, the checkpoints that arrive in one turn of the event
-        loop share one look-up of their leases (:meth:`Store.held_leases`) and one commit.
-        A :class:`StoreError` rolls back the whole group: every checkpoint in it raises it.
+        loop (or while the previous group commits) share one transaction: one look-up of
+        their leases (:meth:`Store.held_leases`) and one commit. A :class:`StoreError` rolls
+        back the whole group: every checkpoint in it raises it.
         """
         if self._passes_in_flight() <= 1:
-            if lease is not None and not self.store.holds_lease(lease):
-                return None
-            result = apply()
-            self.flush()
-            return result
+            async with self.transaction():
+                if lease is not None and not self.store.holds_lease(lease):
+                    return None
+                return apply()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._checkpoints.append(_Pending(lease, apply, future))
         if not self._group_commit_due:
             self._group_commit_due = True
-            asyncio.get_running_loop().call_soon(self._group_commit)
+            self._group_task = asyncio.ensure_future(self._group_commit())
         applied: R | None = await future
         return applied
 
-    def _group_commit(self) -> None:
+    def _take_checkpoints(self) -> list[_Pending]:
         self._group_commit_due = False
         pending = [each for each in self._checkpoints if not each.future.done()]
         self._checkpoints = []
+        return pending
+
+    async def _group_commit(self) -> None:
+        pending: list[_Pending] | None = None
         try:
-            outcomes = self._apply_all(pending)
-            self.flush()
+            async with self.transaction():
+                pending = self._take_checkpoints()  # (those that came while waiting too)
+                outcomes = self._apply_all(pending)
         except BaseException as exc:
-            if isinstance(exc, StoreError):
-                self.store_failed(exc)
-            for each in pending:
+            for each in pending if pending is not None else self._take_checkpoints():
                 if not each.future.done():
                     each.future.set_exception(exc)
             if not isinstance(exc, Exception):
@@ -187,6 +204,13 @@ class Journal:
             except Exception as exc:  # this pass's own fault: the others go on
                 outcomes.append(_Failed(exc))
         return outcomes
+
+
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no event loop running (a synchronous caller)
+        return None
 
 
 @dataclass(slots=True)

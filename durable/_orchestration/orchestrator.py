@@ -126,9 +126,9 @@ class Orchestrator:
         """Commit everything so far (see :meth:`Journal.flush`)."""
         self.journal.flush()
 
-    def atomic(self) -> contextlib.AbstractContextManager[None]:
-        """All-or-nothing writes (see :meth:`Journal.atomic`)."""
-        return self.journal.atomic()
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """All-or-nothing writes: ``async with`` (see :meth:`Journal.transaction`)."""
+        return self.journal.transaction()
 
     @property
     def store_problem(self) -> StoreError | None:
@@ -147,13 +147,13 @@ class Orchestrator:
 
     async def send(self, raw_events: Sequence[Any]) -> list[str]:
         """Validate raw events and commit them before returning their ids: all or none."""
-        with self.atomic():
+        async with self.transaction():
             return [record.id for record in self.runs.ingest_raw(raw_events)]
 
     async def accept(self, events: Sequence[Event]) -> list[EventRecord]:
         """Accept validated events (see :func:`~durable._define.events.validate_events`) and commit
         them before returning their records (see :meth:`Runs.ingest`): all or none."""
-        with self.atomic():
+        async with self.transaction():
             return self.runs.ingest(events)
 
     def start_run(
@@ -167,16 +167,13 @@ class Orchestrator:
         """Create a run of ``function_id`` for ``event`` directly (see :meth:`Runs.start_run`)."""
         return self.runs.start_run(function_id, event, trigger=trigger, mocks=mocks)
 
-    def cancel(
-        self,
-        run_id: str,
-        reason: str = "cancelled by request",
-        *,
-        event_id: str | None = None,
-        commit: bool = True,
+    async def cancel(
+        self, run_id: str, reason: str = "cancelled by request", *, event_id: str | None = None
     ) -> bool:
-        """Cancel a run: no step starts after this. False if it had already ended."""
-        return self.runs.cancel(run_id, reason, event_id=event_id, commit=commit)
+        """Cancel a run and commit: no step starts after this. False if it had already ended;
+        KeyError if there is no such run."""
+        async with self.transaction():
+            return self.runs.cancel(run_id, reason, event_id=event_id)
 
     # -- scheduling (the scheduler's) ---------------------------------------------------
 
@@ -189,9 +186,9 @@ class Orchestrator:
         """After a restart: make runs that were mid-pass ready again. Returns their number."""
         return self.scheduler.recover()
 
-    def tick(self) -> int:
+    async def tick(self) -> int:
         """Expire deadlines, fire due cron ticks, start due passes."""
-        return self.scheduler.tick()
+        return await self.scheduler.tick()
 
     def next_wake_at(self) -> float | None:
         """When something next falls due: a run, a deadline or a cron tick."""

@@ -16,7 +16,6 @@ marks; it tells an :class:`~durable._engine.protocol.Executor` of a cancel. It s
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from collections.abc import Mapping, Sequence
@@ -192,7 +191,7 @@ class Runs:
                 continue
             if wait.kind == "cancel":
                 reason = f"cancel_on: event {event['name']} ({event['id']})"
-                self.cancel(run.run_id, reason, event_id=event["id"], commit=False)
+                self.cancel(run.run_id, reason, event_id=event["id"])
                 continue
             step = next(
                 (s for s in self.store.get_steps(run.run_id) if s.key == wait.step_key), None
@@ -327,9 +326,9 @@ class Runs:
         reason: str = "cancelled by request",
         *,
         event_id: str | None = None,
-        commit: bool = True,
     ) -> bool:
-        """Cancel a run: no step starts after this. False if it had already ended.
+        """Cancel a run: no step starts after this. False if it had already ended. No commit:
+        the caller's transaction (or next commit) makes it durable.
 
         ``event_id``: the event that cancelled it through a ``cancel_on`` rule. Once committed,
         a pass in flight is marked cancelled and the executor is told to stop it.
@@ -341,16 +340,15 @@ class Runs:
             return False
         reason = shown_text(reason)
         event = self._system_event(FUNCTION_CANCELLED, run, {"reason": reason})
-        with self.journal.atomic() if commit else contextlib.nullcontext():
-            run.status, run.cancel_reason = RunStatus.CANCELLED, reason
-            run.cancel_event_id = event_id
-            if not self._end(run):
-                return False  # it ended meanwhile (another writer won): no second event
-            if run_id in self.in_flight:
-                self.journal.after_commit(lambda: self.in_flight.cancelled.add(run_id))
-            self.journal.after_commit(lambda: self.executor.cancel_run(run_id))
-            self.ingest([event])
-            self._resolve_parent(run, error={"name": "FunctionCancelled", "message": reason})
+        run.status, run.cancel_reason = RunStatus.CANCELLED, reason
+        run.cancel_event_id = event_id
+        if not self._end(run):
+            return False  # it ended meanwhile (another writer won): no second event
+        if run_id in self.in_flight:
+            self.journal.after_commit(lambda: self.in_flight.cancelled.add(run_id))
+        self.journal.after_commit(lambda: self.executor.cancel_run(run_id))
+        self.ingest([event])
+        self._resolve_parent(run, error={"name": "FunctionCancelled", "message": reason})
         return True
 
     def complete(self, run: RunRecord, output: str | None, *, parked: bool = True) -> None:

@@ -251,17 +251,17 @@ class Scheduler:
                 self.store.release_run(lease)
         self.wakeup.set()
 
-    def tick(self) -> int:
+    async def tick(self) -> int:
         """Expire deadlines, fire due cron ticks, start due passes. Returns passes started.
 
         Raises :class:`StoreError` (having changed nothing) if the database refuses the writes.
         """
         now = self.clock.now()
         fired: dict[tuple[str, str], float] = {}
-        with self.journal.atomic():
+        async with self.journal.transaction():
             self._resume_stranded(now)
             for run in self.store.expired_deadlines(now):
-                self.runs.cancel(run.run_id, run.deadline_reason or "timed out", commit=False)
+                self.runs.cancel(run.run_id, run.deadline_reason or "timed out")
             for (function_id, cron), next_at in self._cron_next.items():
                 if next_at <= now:
                     fired[(function_id, cron)] = self._fire_cron(function_id, cron, next_at, now)
@@ -324,7 +324,7 @@ class Scheduler:
     async def settle(self) -> None:
         """Run every pass that is due now, and those they make due, until nothing is."""
         while True:
-            self.tick()
+            await self.tick()
             if not self.in_flight.tasks:
                 if self._has_startable():
                     continue
@@ -375,7 +375,7 @@ class Scheduler:
             try:
                 if self.journal.store_problem is not None:
                     self.store.probe_write()
-                self.tick()
+                await self.tick()
             except Exception as exc:
                 delay = min(RETRY_MAX, max(RETRY_FIRST, delay * 2))
                 self._report(exc, delay)

@@ -175,7 +175,7 @@ class LocalEngine:
 
     async def cancel(self, run_id: str, reason: str) -> bool:
         """Cancel a run and settle; False if it had ended already."""
-        cancelled = self.orchestrator.cancel(run_id, reason)
+        cancelled = await self.orchestrator.cancel(run_id, reason)
         await self.settle()
         return cancelled
 

@@ -1,8 +1,11 @@
 """Storage records and the :class:`Store` protocol the orchestrator talks to.
 
-A store is synchronous and single-writer: the orchestrator calls it from one event loop and
-calls :meth:`Store.commit` at the points where durability is promised (a step result is
-committed before its handler goes on). Writes between commits may be batched by the backend.
+The orchestrator calls a store from one event loop. Its unit of atomicity is
+``async with store.transaction()`` (:mod:`durable._stores.transaction`): one transaction at a
+time per store, its writes committed together when the block ends (a step result is committed
+before its handler goes on) or rolled back together. The operations are plain calls, made
+inside a transaction or, for writes that need no atomicity with others, between commits
+(:meth:`Store.commit` makes those durable; the backend may batch them).
 Backends: :mod:`durable._stores.memory` (tests), :mod:`durable._stores.sqlite` (default) and
 :mod:`durable._stores.postgres` (many servers on one database); :func:`durable._stores.open.
 open_store` picks one from ``--db``.
@@ -11,9 +14,13 @@ open_store` picks one from ``--db``.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .transaction import Transaction
 
 
 class RunStatus(StrEnum):
@@ -369,6 +376,16 @@ class Store(Protocol):
 
     def get_logs(self, run_id: str) -> list[LogRecord]:
         """The log lines of a run, in order."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """``async with store.transaction() as tx``: the writes of the block commit together
+        when it ends (``tx.wrote`` then says whether it wrote anything), or roll back together
+        if it raises; a refused commit raises :class:`~durable._errors.StoreError`, rolled
+        back. Writes made before it are committed as it begins. Transactions of one store
+        never overlap: a second waits for the first to end, even when the first awaits.
+        SQLite begins with ``BEGIN IMMEDIATE``; the memory store, which never refuses a write,
+        only serialises (a block that raises keeps what it wrote)."""
         ...
 
     def commit(self) -> bool:

@@ -8,9 +8,10 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from .base import EventRecord, Lease, LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
+from .transaction import Transactions
 
 
-class MemoryStore:
+class MemoryStore(Transactions):
     """Dictionaries behind the Store protocol. Records are copied in and out, like a database."""
 
     def __init__(self) -> None:

@@ -57,6 +57,7 @@ from .postgres_rows import (
 from .postgres_schema import EVENT_NAME_LOCKS
 from .postgres_session import Session
 from .postgres_signals import CHANNEL, Listener
+from .transaction import Transactions
 
 #: A run another live server holds is not this server's to start (``%(me)s``: this server).
 _NOT_HELD = (
@@ -86,7 +87,7 @@ _DELETE_WAITS = "DELETE FROM waits WHERE run_id = ANY(%b::text[])"
 _FRESH_MAX = 100_000
 
 
-class PostgresStore(PostgresClaimOps, PostgresFlowOps):
+class PostgresStore(PostgresClaimOps, PostgresFlowOps, Transactions):
     """The Store protocol on a PostgreSQL database (``postgresql://user@host:port/name``)."""
 
     def __init__(self, url: str) -> None:

@@ -41,6 +41,7 @@ from .sqlite_rows import (
     step_row,
 )
 from .sqlite_schema import AFTER_MIGRATION, MIGRATIONS, SCHEMA_VERSION, statements
+from .transaction import Transactions
 
 _UPSERT_STEP = f"INSERT OR REPLACE INTO steps ({STEP_COLUMNS}) VALUES ({', '.join('?' * 13)})"
 
@@ -49,7 +50,7 @@ class SchemaError(RuntimeError):
     """The database was written by a newer version of durable."""
 
 
-class SQLiteStore(SQLiteFlowOps):
+class SQLiteStore(SQLiteFlowOps, Transactions):
     """The Store protocol on one SQLite file (``":memory:"`` for a throwaway database)."""
 
     def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
@@ -66,6 +67,7 @@ class SQLiteStore(SQLiteFlowOps):
         self._wait_names: set[str] | None = None
         self._waiting_runs: set[str] | None = None
         self._db = connect(self.path)
+        self._committed_changes = 0  #: ``total_changes`` at the last commit or rollback
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
@@ -480,14 +482,22 @@ class SQLiteStore(SQLiteFlowOps):
     # -- transactions -------------------------------------------------------------------
 
     def commit(self) -> bool:
-        wrote = self._db.in_transaction
+        # (a transaction begun with BEGIN IMMEDIATE is open before its first write)
+        wrote = self._db.in_transaction and self._db.total_changes != self._committed_changes
         self._db.commit()
+        self._committed_changes = self._db.total_changes
         return wrote
+
+    def _begin(self) -> None:
+        # The write lock now, not at the first write: a transaction that reads and then
+        # writes never finds another process's writer in its way halfway through.
+        self._db.execute("BEGIN IMMEDIATE")
 
     def rollback(self) -> None:
         # what was removed since the last commit is back: read the supersets again
         self._holders = self._wait_names = self._waiting_runs = None
         self._db.rollback()
+        self._committed_changes = self._db.total_changes
 
     def probe_write(self) -> None:
         if self._db.in_transaction:

@@ -55,7 +55,7 @@ def build_app() -> Durable:
 async def rerun(t: TestEngine, run_id: str, from_step: str, **body: Any) -> str:
     record = t.store.get_run(run_id)
     assert record is not None
-    new, _ = start_rerun(t.orchestrator, record, from_step, {"from_step": from_step, **body})
+    new, _ = await start_rerun(t.orchestrator, record, from_step, {"from_step": from_step, **body})
     await t.settle()
     return new.run_id
 
@@ -153,7 +153,7 @@ async def test_reused_steps_start_with_the_rerun_while_the_clock_moves() -> None
             return read()
 
         t.clock.now = moving  # type: ignore[method-assign]
-        new, keys = start_rerun(t.orchestrator, record, "ship", {"from_step": "ship"})
+        new, keys = await start_rerun(t.orchestrator, record, "ship", {"from_step": "ship"})
         reused = [s for s in t.store.get_steps(new.run_id) if s.key in keys]
         assert keys and len(reused) == len(keys)
         assert all(s.started_at == s.ended_at == new.created_at for s in reused)

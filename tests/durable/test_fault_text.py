@@ -283,7 +283,7 @@ async def test_a_failed_event_that_cannot_be_built_leaves_the_run_untouched(
         run_id = t.runs()[0].run_id
         monkeypatch.setattr(runs_module, "system_event", broken)
         with pytest.raises(RuntimeError, match="cannot build"):
-            t.orchestrator.cancel(run_id, "stop")
+            await t.orchestrator.cancel(run_id, "stop")
         assert t.run(run_id).status == "sleeping"
         monkeypatch.undo()
         assert await t.cancel(run_id, "stop") is True

@@ -151,7 +151,7 @@ async def test_start_timeout_cancels_a_run_stuck_in_the_queue() -> None:
         first = asyncio.ensure_future(t.settle())
         await asyncio.sleep(0.01)
         t.clock.advance(600)  # the second run is still queued behind the first
-        t.orchestrator.tick()
+        await t.orchestrator.tick()
         release.set()
         await first
         await t.settle()

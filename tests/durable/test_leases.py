@@ -87,7 +87,7 @@ async def test_a_reaped_servers_checkpoint_is_refused_and_the_new_owner_complete
     run_id = queued_run(first, "f")
     first.flush()
 
-    first.tick()  # the first server claims the run and its step starts
+    await first.tick()  # the first server claims the run and its step starts
     while bodies != ["charge"]:
         await asyncio.sleep(0)
     assert store.claim_run(run_id, "second") is None  # owned: the second cannot take it

@@ -119,12 +119,15 @@ def test_validated_events_are_not_validated_again(monkeypatch: pytest.MonkeyPatc
     assert record.id == event.id and len(record.run_ids) == 1
 
 
-def test_a_cancel_is_committed_then_told_to_the_executor_and_the_pass_in_flight() -> None:
+async def test_a_cancel_is_committed_then_told_to_the_executor_and_the_pass_in_flight() -> None:
     parts = Parts()
     run = parts.runs.start_run("greet", {"name": "greet/go"})
     parts.journal.flush()
     parts.in_flight.tasks[run.run_id] = None  # type: ignore[assignment]  # a pass is out
-    assert parts.runs.cancel(run.run_id, "enough") is True
+    async with parts.journal.transaction():
+        assert parts.runs.cancel(run.run_id, "enough") is True
+        assert parts.executor.cancelled == []  # not before the commit
+        assert not parts.in_flight.is_cancelled(run.run_id)
     assert parts.executor.cancelled == [run.run_id]
     assert parts.in_flight.is_cancelled(run.run_id)
     ended = parts.store.get_run(run.run_id)
@@ -132,11 +135,14 @@ def test_a_cancel_is_committed_then_told_to_the_executor_and_the_pass_in_flight(
     assert ended.cancel_reason == "enough"
     emitted = [e for e in parts.store.list_events() if e.name == FUNCTION_CANCELLED]
     assert [e.data["run_id"] for e in emitted] == [run.run_id]
-    assert parts.runs.cancel(run.run_id) is False  # already ended: nobody told twice
+    async with parts.journal.transaction():
+        assert parts.runs.cancel(run.run_id) is False  # already ended: nobody told twice
     assert parts.executor.cancelled == [run.run_id]
 
 
-def test_a_refused_cancel_is_rolled_back_and_tells_the_executor_nothing(tmp_path: Path) -> None:
+async def test_a_refused_cancel_is_rolled_back_and_tells_the_executor_nothing(
+    tmp_path: Path,
+) -> None:
     parts = Parts(SQLiteStore(str(tmp_path / "runs.db")))
     run = parts.runs.start_run("greet", {"name": "greet/go"})
     parts.journal.flush()
@@ -149,7 +155,8 @@ def test_a_refused_cancel_is_rolled_back_and_tells_the_executor_nothing(tmp_path
 
     parts.store.commit = refuse  # type: ignore[method-assign]
     with pytest.raises(StoreError):
-        parts.runs.cancel(run.run_id)
+        async with parts.journal.transaction():
+            parts.runs.cancel(run.run_id)
     assert parts.executor.cancelled == []
     kept = parts.store.get_run(run.run_id)
     assert kept is not None and kept.status is RunStatus.QUEUED
@@ -263,7 +270,7 @@ async def test_the_scheduler_alone_starts_due_runs_within_their_concurrency_limi
     second = parts.runs.start_run("one-at-a-time", {"name": "solo/go"})
     other = parts.runs.start_run("greet", {"name": "greet/go"})
     parts.journal.flush()
-    assert scheduler.tick() == 2  # the second solo run waits for the slot
+    assert await scheduler.tick() == 2  # the second solo run waits for the slot
     await asyncio.sleep(0)
     assert passes.started == [first.run_id, other.run_id]
     assert set(parts.in_flight.tasks) == {first.run_id, other.run_id}
@@ -281,17 +288,17 @@ async def test_the_scheduler_strands_a_pass_the_database_refused_and_retries_lat
     run = parts.runs.start_run("greet", {"name": "greet/go"})
     parts.journal.flush()
     passes.error = StoreError("database is locked")
-    scheduler.tick()
+    await scheduler.tick()
     await asyncio.sleep(0)  # the pass runs
     await asyncio.sleep(0)  # and is done
     assert scheduler.stranded == {run.run_id} and parts.in_flight.tasks == {}
     assert scheduler.next_wake_at() == pytest.approx(START + 0.1)  # the first back-off
     passes.error = None
-    scheduler.tick()  # too early: the run waits out its back-off
+    await scheduler.tick()  # too early: the run waits out its back-off
     assert passes.started == [run.run_id]
     parts.clock.advance(0.1)
     passes.release.set()
-    scheduler.tick()  # made ready again from its last commit, and started
+    await scheduler.tick()  # made ready again from its last commit, and started
     await scheduler.settle()
     assert passes.started == [run.run_id, run.run_id]
 

@@ -413,10 +413,10 @@ async def test_a_run_in_its_first_step_on_one_server_can_be_cancelled_from_anoth
     first, second = engine(pair[0], "a"), engine(pair[1], "b")
     run_id = first.start_run("slow", {"name": "go", "data": {}}).run_id
     first.flush()
-    first.tick()  # a claims the run; its step starts and hangs
+    await first.tick()  # a claims the run; its step starts and hangs
     await asyncio.wait_for(started.wait(), 5)
     began = time.monotonic()
-    assert second.cancel(run_id)  # b writes the run's row: a's claim is committed, not held
+    assert await second.cancel(run_id)  # b writes the run's row: a's claim is committed, not held
     assert time.monotonic() - began < 1
     release.set()
     await first.settle()

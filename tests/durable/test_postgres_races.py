@@ -168,7 +168,7 @@ async def test_a_pass_whose_claim_was_rolled_back_leaves_its_run_due_not_strande
         )
         run_id = engine.start_run("f", {"name": "go", "data": {}}).run_id
         engine.flush()
-        engine.tick()  # the claim is written, not committed yet...
+        await engine.tick()  # the claim is written, not committed yet...
         store.rollback()  # ...and its transaction is rolled back (a deadlock, say)
         await engine.settle()
         run = store.get_run(run_id)

@@ -233,7 +233,7 @@ async def test_cancel_during_a_step_lets_it_finish_but_starts_nothing_more() -> 
     @app.function(id="f", triggers=[{"event": "go"}])
     async def f(ctx):
         async def long_step() -> str:
-            engine[0].orchestrator.cancel(ctx.run_id, "stop")
+            await engine[0].orchestrator.cancel(ctx.run_id, "stop")
             ran.append("long")
             return "finished"
 

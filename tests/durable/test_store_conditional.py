@@ -118,12 +118,12 @@ async def test_a_cancel_from_another_server_wins_once_and_fences_the_pass_out(
     first, second = two_servers(store, app, clock)
     run_id = first.start_run("f", {"name": "go", "data": {}}).run_id
     first.flush()
-    first.tick()
+    await first.tick()
     while bodies != ["slow"]:
         await asyncio.sleep(0)
 
-    assert second.cancel(run_id, "stop it")  # the second server wins the run's end
-    assert not first.cancel(run_id, "me too")  # ended already: no second event
+    assert await second.cancel(run_id, "stop it")  # the second server wins the run's end
+    assert not await first.cancel(run_id, "me too")  # ended already: no second event
     release.set()
     await first.settle()
     await second.settle()
