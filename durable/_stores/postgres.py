@@ -557,6 +557,9 @@ class PostgresStore(PostgresClaimOps, PostgresFlowOps, Transactions):
     def commit(self) -> bool:
         return self._db.commit()
 
+    async def _commit_async(self) -> bool:
+        return await self._db.commit_async()
+
     def rollback(self) -> None:
         self._db.rollback()
 

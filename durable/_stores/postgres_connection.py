@@ -69,11 +69,16 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
             # statement no index serves still gets its sequential scan, priced so high that
             # JIT would compile it (100+ ms, during which clock_timestamp() moves on: a
             # server that had just beaten looked dead): jit=off, pointless for such
-            # statements anyway.
+            # statements anyway. force_custom_plan: psycopg prepares a statement run 5
+            # times, and PostgreSQL may then switch it to a generic plan, made without the
+            # batch's arrays; for the unnest batches that plan cost the backends 2-4x the
+            # CPU per step, in some runs and not others (bench/pg_throughput.py, 1 server:
+            # 1,950-3,000 steps/s, 0.16-0.29 ms backend CPU per step; custom plans:
+            # 3,300-4,700 and 0.07-0.09). Planning these statements costs microseconds.
             options=(
                 f"-c lock_timeout={LOCK_TIMEOUT_MS} -c TimeZone=UTC "
                 f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS} "
-                "-c enable_seqscan=off -c jit=off"
+                "-c enable_seqscan=off -c jit=off -c plan_cache_mode=force_custom_plan"
             ),
         )
     except pg.Error as exc:

@@ -16,6 +16,7 @@ commit order, so no change is missed or read twice, however long a writer took t
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,7 @@ class _ReadSession(Session):
         self.unwaited: set[str] = set()  # (reads hold no locks: nothing is ever known here)
         self.live_locked: set[str] = set()
         self.conn: Any = None
+        self._wire = threading.RLock()  # (one reading thread: never contended)
 
     def connection(self) -> Any:
         """The open connection (opened now if there is none)."""

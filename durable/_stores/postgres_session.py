@@ -5,17 +5,24 @@
 :class:`~durable._errors.StoreError`, never commits the rest of a transaction whose
 connection dropped, and runs heartbeats and reaping on a second connection, each in a short
 transaction of its own (the orchestration's open transaction is not theirs to commit).
+
+:meth:`Session.commit_async` sends a transaction's queued rows and its ``COMMIT`` from a
+thread, so the event loop goes on meanwhile (decoding the next checkpoints) instead of waiting
+for the round trips; the connection has one user at a time (``_wire``): a statement the loop
+runs meanwhile waits for that commit, and belongs to the next transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import threading
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from .._errors import StoreError
 from .postgres_connection import connect, redact, require_psycopg, store_error
-from .postgres_queue import Returned, WriteQueue
+from .postgres_queue import Batch, Returned, WriteQueue
 from .postgres_signals import Announcer
 
 
@@ -28,6 +35,8 @@ class Session:
         self.dirty = False  #: writes sent since the last commit (not counting queued rows)
         self.announce = False  #: the open transaction made work due: tell other servers
         self.conn: Any = connect(url)
+        #: held while the connection is in use: by the event loop, or a commit in a thread
+        self._wire = threading.RLock()
         self._side: Any = None
         #: rows queued by :meth:`defer` (set ``queue`` anew to choose the sending order)
         self.queue = WriteQueue()
@@ -59,14 +68,15 @@ class Session:
 
     def _roll_back_aborted(self) -> None:
         psycopg = require_psycopg()
-        if self.conn.closed:
-            return
-        if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
-            try:
-                self.conn.rollback()
-            except psycopg.Error:
+        with self._wire:
+            if self.conn.closed:
                 return
-            self._ended()
+            if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                try:
+                    self.conn.rollback()
+                except psycopg.Error:
+                    return
+                self._ended()
 
     def _lost(self, when: str) -> StoreError:
         return StoreError(
@@ -115,6 +125,10 @@ class Session:
         return self._exec(sql, params)
 
     def _exec(self, sql: str, params: Any) -> Any:
+        with self._wire:
+            return self._exec_now(sql, params)
+
+    def _exec_now(self, sql: str, params: Any) -> Any:
         psycopg = require_psycopg()
         if self.conn.closed:  # dropped: its open transaction was lost with it
             if self.dirty:  # never commit the rest of a transaction whose start was lost
@@ -154,7 +168,7 @@ class Session:
         psycopg = require_psycopg()
         self.exec("SELECT 1")  # reconnects (or refuses) as any statement would
         try:
-            with self.conn.cursor() as cursor:
+            with self._wire, self.conn.cursor() as cursor:
                 cursor.executemany(sql, rows)
         except psycopg.Error as exc:
             raise self.fault(exc) from exc
@@ -177,33 +191,95 @@ class Session:
     def commit(self) -> bool:
         """Commit the open transaction; True if it wrote anything."""
         psycopg = require_psycopg()
-        if self.queue:  # (on a new connection if the old one dropped before any write)
-            self._send_deferred()
-        wrote, announce = self.dirty, self.announce
-        self._ended()
-        if self.conn.closed:
-            if wrote:
-                raise self._lost("before the commit")
-            return False
-        try:
-            self.conn.commit()
-        except psycopg.Error as exc:
-            raise self.fault(exc) from exc
+        with self._wire:
+            if self.queue:  # (on a new connection if the old one dropped before any write)
+                self._send_deferred()
+            wrote, announce = self.dirty, self.announce
+            self._ended()
+            if self.conn.closed:
+                if wrote:
+                    raise self._lost("before the commit")
+                return False
+            try:
+                self.conn.commit()
+            except psycopg.Error as exc:
+                raise self.fault(exc) from exc
         if announce:
             self.announcer.announce()
         return wrote
 
+    async def commit_async(self) -> bool:
+        """:meth:`commit`, with the queued rows and the ``COMMIT`` sent from a thread: the
+        event loop goes on meanwhile. True if the transaction wrote anything."""
+        batches, sent = self.queue.take(), self.dirty
+        wrote, announce = sent or bool(batches), self.announce
+        self._ended()
+        if not wrote:  # reads and locks only: nothing worth a thread
+            with self._wire:
+                if not self.conn.closed:
+                    self._commit_now()
+            return False
+        answers: list[tuple[Returned, list[tuple[Any, ...]]]] = []
+        error = await asyncio.to_thread(self._send_and_commit, batches, answers, sent)
+        if error is not None:
+            if isinstance(error, StoreError):
+                raise error
+            raise self.fault(error) from error  # (rolls back the aborted transaction)
+        for returned, rows in answers:
+            returned(rows)
+        if announce:
+            self.announcer.announce()
+        return True
+
+    def _send_and_commit(
+        self,
+        batches: list[Batch],
+        answers: list[tuple[Returned, list[tuple[Any, ...]]]],
+        sent: bool,
+    ) -> Exception | None:
+        """In a thread: send ``batches`` (the rows of those with a ``returned`` go to
+        ``answers``) and commit; the error, if any (raised on the event loop, which owns this
+        session's state). ``sent``: the transaction wrote before (lost if the connection
+        dropped); else its rows go on a new connection."""
+        psycopg = require_psycopg()
+        with self._wire:
+            if self.conn.closed:
+                if sent:
+                    return self._lost("before the commit")
+                try:
+                    self.conn = connect(self.url)
+                except StoreError as exc:
+                    return exc
+            try:
+                for batch in batches:
+                    cursor = self.conn.execute(batch.sql, batch.columns)
+                    if batch.returned is not None:
+                        answers.append((batch.returned, cursor.fetchall()))
+                self.conn.commit()
+            except psycopg.Error as exc:
+                error: Exception = exc
+                return error
+        return None
+
+    def _commit_now(self) -> None:
+        psycopg = require_psycopg()
+        try:
+            self.conn.commit()
+        except psycopg.Error as exc:
+            raise self.fault(exc) from exc
+
     def rollback(self) -> None:
         """Discard the open transaction (nothing to do if the connection dropped)."""
         psycopg = require_psycopg()
-        self._ended()
-        if self.conn.closed:
-            return
-        try:
-            self.conn.rollback()
-        except psycopg.Error as exc:
-            if not self.conn.closed:
-                raise self.fault(exc) from exc
+        with self._wire:
+            self._ended()
+            if self.conn.closed:
+                return
+            try:
+                self.conn.rollback()
+            except psycopg.Error as exc:
+                if not self.conn.closed:
+                    raise self.fault(exc) from exc
 
     def close(self) -> None:
         """Commit what is pending and close both connections."""

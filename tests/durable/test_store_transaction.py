@@ -159,9 +159,7 @@ async def test_journal_transactions_nest_in_one_task_and_tell_listeners_once_com
     assert heard == ["outer", "inner", "effect"]
 
 
-async def test_a_journal_transaction_of_another_task_waits_and_keeps_its_notices_apart() -> (
-    None
-):
+async def test_a_journal_transaction_of_another_task_waits_and_keeps_its_notices_apart() -> None:
     store = MemoryStore()
     journal = Journal(store, lambda: 0)
     heard: list[str] = []
