@@ -23,7 +23,7 @@ from durable._orchestration.journal import Journal
 from durable._orchestration.parking import Parking
 from durable._orchestration.passes import Passes
 from durable._orchestration.runs import FUNCTION_CANCELLED, Runs
-from durable._orchestration.scheduler import Scheduler
+from durable._orchestration.scheduler import DUE_MARGIN, Scheduler
 from durable._stores.base import RunRecord, RunStatus, StepRecord, StepStatus, Store
 from durable._stores.memory import MemoryStore
 from durable._stores.sqlite import SQLiteStore
@@ -279,6 +279,48 @@ async def test_the_scheduler_alone_starts_due_runs_within_their_concurrency_limi
     await scheduler.settle()
     assert passes.started == [first.run_id, other.run_id, second.run_id]
     assert parts.in_flight.tasks == {}
+
+
+class PageCountingStore(MemoryStore):
+    """A memory store that records the limit of every ``ready_runs`` page read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pages: list[int] = []
+
+    def ready_runs(self, now: float, limit: int) -> list[RunRecord]:
+        self.pages.append(limit)
+        return super().ready_runs(now, limit)
+
+
+async def test_a_round_reads_a_page_of_due_runs_a_little_larger_than_its_room() -> None:
+    store = PageCountingStore()
+    parts = Parts(store)
+    passes = FakePasses(parts.store)
+    scheduler = _scheduler(parts, passes)  # room for 10 passes
+    for _ in range(2_000):
+        parts.runs.start_run("greet", {"name": "greet/go"})
+    parts.journal.flush()
+    assert await scheduler.tick() == 10
+    assert store.pages == [10 + DUE_MARGIN]  # not the 2,000 due runs, decoded to start 10
+    passes.release.set()
+    await scheduler.settle()
+    assert len(set(passes.started)) == 2_000
+
+
+async def test_runs_held_back_by_a_full_key_do_not_hide_the_runs_due_after_them() -> None:
+    store = PageCountingStore()
+    parts = Parts(store)
+    passes = FakePasses(parts.store)
+    scheduler = _scheduler(parts, passes)
+    solos = [parts.runs.start_run("one-at-a-time", {"name": "solo/go"}) for _ in range(200)]
+    parts.clock.advance(1)
+    other = parts.runs.start_run("greet", {"name": "greet/go"})  # due after all of them
+    parts.journal.flush()
+    assert await scheduler.tick() == 2  # one solo run (its limit is 1), and the other
+    await asyncio.sleep(0)
+    assert passes.started == [solos[0].run_id, other.run_id]
+    assert store.pages == [10 + DUE_MARGIN, 4 * (10 + DUE_MARGIN)]  # a larger page found it
 
 
 async def test_the_scheduler_strands_a_pass_the_database_refused_and_retries_later() -> None:
