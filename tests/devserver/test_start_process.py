@@ -122,7 +122,9 @@ def test_json_logs_metrics_and_two_workers_one_replaced(tmp_path: Path) -> None:
         server.send([{"name": "job/start", "data": {"sleep": 0.2}} for _ in range(4)])
         wait_for(lambda: server.finished("work", 8), 30, "4 more runs to finish")
         again = parse_metrics(server.client.get("/metrics").text)
-        assert 1 <= again["durable_worker_restarts_total"] <= 2
+        assert 1 <= again["durable_worker_restarts_total"] <= 2, (  # (what to read if not)
+            f"killed {pids}; ledger {ledger(tmp_path)}; server output:\n{server.output()[-4000:]}"
+        )
         assert again['durable_runs{status="completed"}'] == 8
     finally:
         assert stop(server) == 0
