@@ -6,7 +6,10 @@ print with rich (or `--json`), and exit 0 (ok), 1 (check failed) or 2 (usage or 
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Annotated
 
 from durable.devserver import exit_on_ctrl_c, interrupted, usual_ctrl_c
@@ -84,26 +87,45 @@ def version() -> None:
     typer.echo(installed_version())
 
 
-from .cancel import cancel  # noqa: E402 - commands register after the app exists
-from .dev import dev  # noqa: E402
-from .export import export  # noqa: E402
-from .functions import functions  # noqa: E402
-from .replay import replay  # noqa: E402
-from .runs import runs, show_run  # noqa: E402
-from .send import send  # noqa: E402
-from .start import start  # noqa: E402
-from .tui import tui  # noqa: E402
+#: command name -> (module of this package, function): imported only when needed, so that
+#: ``durable dev`` reaches its worker's spawn without importing the other commands (their
+#: clients, tables and replay cost ~65 ms: bench/restart.py counts every one of them)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "dev": ("dev", "dev"),
+    "start": ("start", "start"),
+    "send": ("send", "send"),
+    "runs": ("runs", "runs"),
+    "run": ("runs", "show_run"),
+    "cancel": ("cancel", "cancel"),
+    "export": ("export", "export"),
+    "functions": ("functions", "functions"),
+    "tui": ("tui", "tui"),
+    "replay": ("replay", "replay"),
+}
+_registered: set[str] = set()
 
-app.command()(dev)
-app.command()(start)
-app.command()(send)
-app.command()(runs)
-app.command("run")(show_run)
-app.command()(cancel)
-app.command()(export)
-app.command()(functions)
-app.command()(tui)
-app.command()(replay)
+
+def register(names: Iterable[str] = COMMANDS) -> typer.Typer:
+    """Add the commands ``names`` (default: all) to :data:`app`, importing their modules."""
+    for name in names:
+        if name in _registered:
+            continue
+        module, function = COMMANDS[name]
+        command = getattr(importlib.import_module(f"{__package__}.{module}"), function)
+        app.command(name if name != function else None)(command)
+        _registered.add(name)
+    return app
+
+
+def wanted_commands(argv: list[str], as_program: bool) -> Iterable[str]:
+    """The commands to register: run as the program (the console script, ``python -m``)
+    with a command named, only that one (its options, help and errors are the same); else
+    all of them (imported by tests, or for the root's help)."""
+    named = _command(argv[1:])
+    return [named] if as_program and named in COMMANDS else COMMANDS
+
+
+register(wanted_commands(sys.argv, __name__ == "__main__" or Path(sys.argv[0]).name == "durable"))
 
 usual_ctrl_c()  # importing this module (tests) leaves no handler behind
 
