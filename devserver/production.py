@@ -21,6 +21,7 @@ from durable._stores.sqlite import SchemaError
 
 from .discovery import find_project_root
 from .errors import DatabaseError
+from .gc_settings import tune_for_server
 from .jsonlog import JsonLog, JsonLogHandler
 from .listen import listen
 from .options import DevOptions
@@ -71,6 +72,7 @@ def run_production(options: DevOptions) -> None:
         for sock in sockets:
             sock.close()
         raise DatabaseError(f"cannot open the database {options.db}: {exc}") from None
+    tune_for_server()
     asyncio.run(server.serve())
     log.flush()
 

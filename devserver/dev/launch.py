@@ -42,6 +42,10 @@ def run(options: DevOptions) -> None:
         server = _build(options, launched, sockets)
         import asyncio
 
+        from ..gc_settings import tune_for_server
+
+        tune_for_server()
+
         asyncio.run(server.serve())
     except BaseException:
         if server is not None:  # it ends what it began (nothing, once serve() returned)
