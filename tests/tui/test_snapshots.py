@@ -39,18 +39,20 @@ async def snap(name: str, tmp_path: Path, run_before: Any, *, down: bool = False
     compare(name, await take(make_app(down=down), run_before=run_before), tmp_path)
 
 
-async def test_runs(tmp_path: Path) -> None:
-    async def ready(pilot: Pilot[Any]) -> None:
-        await rows(pilot, "#runs", 5)
-        table = pilot.app.screen.query_one("#runs", DataTable)
-        await until(pilot, lambda: str(table.get_row_at(0)[5]) == "2", what="the counts")
+async def runs_listed(pilot: Pilot[Any]) -> None:
+    """The five runs, with their step counts (which load after the rows)."""
+    await rows(pilot, "#runs", 5)
+    table = pilot.app.screen.query_one("#runs", DataTable)
+    await until(pilot, lambda: str(table.get_row_at(0)[5]) == "2", what="the counts")
 
-    await snap("runs", tmp_path, ready)
+
+async def test_runs(tmp_path: Path) -> None:
+    await snap("runs", tmp_path, runs_listed)
 
 
 async def test_runs_filtered(tmp_path: Path) -> None:
     async def ready(pilot: Pilot[Any]) -> None:
-        await rows(pilot, "#runs", 5)
+        await runs_listed(pilot)
         await pilot.press("slash", *"status:failed", "enter")
         await rows(pilot, "#runs", 1)
         await pilot.press("slash")
@@ -107,7 +109,7 @@ async def test_disconnected(tmp_path: Path) -> None:
 
 async def test_cancel_asks_first(tmp_path: Path) -> None:
     async def ready(pilot: Pilot[Any]) -> None:
-        await rows(pilot, "#runs", 5)
+        await runs_listed(pilot)  # (the counts load after the rows: a snapshot waits for them)
         await pilot.press("c")
         await until(pilot, lambda: pilot.app.screen.query_one("#confirm-no").has_focus)
 
