@@ -12,6 +12,10 @@ from .client import ApiClient, JsonOption, KeyOption, UrlOption, cli_errors, pri
 
 def cancel(
     run_id: Annotated[str, typer.Argument(help="The run to cancel (see `durable runs`).")],
+    reason: Annotated[
+        str | None,
+        typer.Option(help='Why, shown with the run (default: "cancelled by request").'),
+    ] = None,
     url: UrlOption = None,
     signing_key: KeyOption = None,
     json_output: JsonOption = False,
@@ -19,7 +23,8 @@ def cancel(
     """Cancel a run (it ends as `cancelled`; no further step starts)."""
     with cli_errors():
         body = ApiClient(url, signing_key=signing_key).post(
-            f"/api/runs/{quote(run_id, safe='')}/cancel"
+            f"/api/runs/{quote(run_id, safe='')}/cancel",
+            None if reason is None else {"reason": reason},
         )
     if json_output:
         print_json(body)

@@ -244,6 +244,16 @@ def test_cancel_a_sleeping_run(invoke: Invoke, live_server: LiveServer) -> None:
     assert "already ended" in again.stderr
 
 
+def test_cancel_with_a_reason(invoke: Invoke, live_server: LiveServer) -> None:
+    run_id = live_server.start("test/sleep")
+    live_server.wait_run(run_id, "sleeping")
+    result = invoke("cancel", run_id, "--reason", "customer changed their mind")
+    assert result.exit_code == 0, result.output
+    assert "customer changed their mind" in invoke("run", run_id).stdout
+    empty = invoke("cancel", live_server.start("test/sleep"), "--reason", "")
+    assert empty.exit_code == 2 and "'reason' must be a non-empty string" in empty.stderr
+
+
 def test_cancel_json(invoke: Invoke, live_server: LiveServer) -> None:
     run_id = live_server.start("test/sleep")
     live_server.wait_run(run_id, "sleeping")
