@@ -5,8 +5,8 @@ It buffers log lines until the next commit, shares one commit among the checkpoi
 passes in flight (group commit: one look-up of their leases, one commit), makes a block of
 writes all-or-nothing (:meth:`Journal.transaction`), rolls back and tells the passes that shared a
 commit when the database refuses it, and tells listeners
-(the SSE stream, the headless log) of changes, holding back what an atomic block changed
-until that transaction is committed.
+(the SSE stream, the headless log) of changes, holding back what a transaction changed
+until it is committed.
 """
 
 from __future__ import annotations

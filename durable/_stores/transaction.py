@@ -51,8 +51,13 @@ class Transactions:
         :class:`~durable._errors.StoreError`). Transactions of one store never overlap: a
         second waits until the first has ended, even when the first awaits."""
         async with self._writer_lock():
-            self.commit()
-            self._begin()
+            try:
+                self.commit()
+                self._begin()
+            except BaseException:  # (what came before was refused: it is discarded too)
+                with contextlib.suppress(Exception):
+                    self.rollback()
+                raise
             handle = Transaction()
             try:
                 yield handle
@@ -66,11 +71,6 @@ class Transactions:
                 with contextlib.suppress(Exception):
                     self.rollback()
                 raise
-
-    @property
-    def in_transaction(self) -> bool:
-        """Whether a :meth:`transaction` is open (or waiting for its commit)."""
-        return self._writer is not None and self._writer.locked()
 
     def _writer_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()

@@ -213,3 +213,24 @@ async def test_a_refused_journal_transaction_reports_the_fault_and_tells_nobody(
     assert journal.store_problem is None  # a commit that wrote clears the fault
     assert run_ids(store) == {"kept"}
     store.close()
+
+
+async def test_writes_before_a_transaction_that_cannot_be_committed_are_discarded_with_it(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "d.db")
+    commit = store.commit
+
+    def refuse() -> bool:
+        raise StoreError("database or disk is full", reason="disk_full")
+
+    store.insert_run(queued_run("before", at=START))  # pending: committed as a transaction begins
+    store.commit = refuse  # type: ignore[method-assign]
+    ran = False
+    with pytest.raises(StoreError, match="disk is full"):
+        async with store.transaction():
+            ran = True
+    assert not ran  # the transaction never began
+    store.commit = commit  # type: ignore[method-assign]
+    assert run_ids(store) == set()  # rolled back: nothing half-written is left to commit later
+    store.close()
