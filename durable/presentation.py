@@ -15,7 +15,10 @@ Styles are Rich style names (``"bold red"``); :func:`ansi_sgr` turns one into AN
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._define.durations import human_duration, parse_duration
+from ._lazy import lazy_names
 from ._presentation import (
     BAR_GLYPH,
     BAR_STYLE,
@@ -34,19 +37,38 @@ from ._presentation import (
     status_symbol,
     step_outcome,
 )
-from ._timeline import (
-    KIND_LABEL,
-    PENDING,
-    Axis,
-    Segment,
-    attempt_segment,
-    attempt_style,
-    attempts_of,
-    make_axis,
-    run_end,
-    step_segments,
-    step_span,
-    timed_out,
+
+if TYPE_CHECKING:
+    from ._timeline import (
+        KIND_LABEL,
+        PENDING,
+        Axis,
+        Segment,
+        attempt_segment,
+        attempt_style,
+        attempts_of,
+        make_axis,
+        run_end,
+        step_segments,
+        step_span,
+        timed_out,
+    )
+
+#: The timeline's names load on first use: ``durable dev`` imports this module (for
+#: ``parse_duration``) before it spawns its worker, and draws no timeline.
+_TIMELINE = (
+    "KIND_LABEL",
+    "PENDING",
+    "Axis",
+    "Segment",
+    "attempt_segment",
+    "attempt_style",
+    "attempts_of",
+    "make_axis",
+    "run_end",
+    "step_segments",
+    "step_span",
+    "timed_out",
 )
 
 __all__ = [
@@ -81,3 +103,7 @@ __all__ = [
     "step_span",
     "timed_out",
 ]
+
+__getattr__, __dir__ = lazy_names(
+    __name__, dict.fromkeys(_TIMELINE, "._timeline"), __all__, globals(), cache=True
+)
