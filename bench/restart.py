@@ -82,9 +82,10 @@ def collect(runs: int = 100, cycles: int = 3) -> Report:
                 wait_for(lambda: line_count(ledger) >= goal, 60, "progress")  # noqa: B023
                 dev.kill()
                 before = line_count(ledger)
-                spawned = time.time()
                 dev = DevProcess(root, root / "app.py", reload=False, env=env, port=dev.port)
                 dev.start()
+                assert dev.spawned_at is not None  # from the spawn, not the harness's set-up
+                spawned = dev.spawned_at
                 health.append(time.time() - spawned)
                 wait_for(lambda: ledger_times(ledger, before), 30, "a resumed step")  # noqa: B023
                 first_step.append(min(ledger_times(ledger, before)) - spawned)

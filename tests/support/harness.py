@@ -78,11 +78,12 @@ class DevProcess:
         self.headers = headers or {}  #: sent with every request (``Authorization``)
         self.log_file = root / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
+        #: ``time.time()`` just before the process was spawned (``bench/restart.py``)
+        self.spawned_at: float | None = None
         self.client = httpx.Client(base_url=self.url, timeout=10, headers=self.headers)
 
     def start(self, timeout: float = 30.0) -> DevProcess:
         """Start the server and wait until ``/health`` answers."""
-        self.client = httpx.Client(base_url=self.url, timeout=10, headers=self.headers)
         dev_only = ["--no-tui", *([] if self.reload else ["--no-reload"])]
         args = [
             sys.executable, "-m", "durable.cli.main", self.command, str(self.app),
@@ -90,6 +91,7 @@ class DevProcess:
             *(dev_only if self.command == "dev" else []), *self.extra_args,
         ]  # fmt: skip
         with self.log_file.open("ab") as log:
+            self.spawned_at = time.time()
             self.process = subprocess.Popen(
                 args,
                 cwd=self.root,
@@ -98,6 +100,8 @@ class DevProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        if self.client.is_closed:  # (after the spawn: a client takes 20-40 ms to make)
+            self.client = httpx.Client(base_url=self.url, timeout=10, headers=self.headers)
         try:
             wait_for(lambda: self.get("/health"), timeout, "the server to answer /health")
         except TimeoutError:
