@@ -119,15 +119,17 @@ class Journal:
             yield
             return
         lines: list[LogRecord] = []
+        owned = False  # (a task cancelled while it waits for the store must not reset these)
         try:
             async with self.store.transaction() as tx:  # commits what others wrote first
-                self._owner, self._deferred = task, []
+                self._owner, self._deferred, owned = task, [], True
                 yield
                 lines, self._logs = self._logs, []
                 if lines:
                     self.store.add_logs(lines)
         except BaseException as exc:
-            self._owner = self._deferred = None
+            if owned:
+                self._owner = self._deferred = None
             self._logs[:0] = lines  # only shown, never data: written with a later commit
             if isinstance(exc, StoreError):
                 exc._rolled_back = True  # type: ignore[attr-defined]

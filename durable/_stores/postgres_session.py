@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .._errors import StoreError
@@ -37,6 +38,9 @@ class Session:
         self.conn: Any = connect(url)
         #: held while the connection is in use: by the event loop, or a commit in a thread
         self._wire = threading.RLock()
+        #: the thread commits go from (its own: a busy shared pool must not hold one back
+        #: while the loop waits for it to take the connection)
+        self._committer: ThreadPoolExecutor | None = None
         self._side: Any = None
         #: rows queued by :meth:`defer` (set ``queue`` anew to choose the sending order)
         self.queue = WriteQueue()
@@ -55,6 +59,10 @@ class Session:
         did not expect) is a StoreError too: the passes go again from their last commit,
         rather than each later statement of the aborted transaction failing too."""
         self._roll_back_aborted()
+        return self._named(exc)
+
+    def _named(self, exc: Exception) -> StoreError:
+        """The StoreError naming database fault ``exc`` (nothing rolled back here)."""
         known = store_error(exc, self.url)
         if known is not None:
             return known
@@ -210,7 +218,14 @@ class Session:
 
     async def commit_async(self) -> bool:
         """:meth:`commit`, with the queued rows and the ``COMMIT`` sent from a thread: the
-        event loop goes on meanwhile. True if the transaction wrote anything."""
+        event loop goes on meanwhile. True if the transaction wrote anything.
+
+        What the loop writes meanwhile belongs to the next transaction: its rows queue anew,
+        and its statements wait for the connection. If the commit fails, the thread rolls
+        the transaction back before it lets go of the connection, and the
+        :class:`StoreError` raised here leaves those later writes alone. If the caller is
+        cancelled meanwhile, the thread still finishes the commit (or its rollback).
+        """
         batches, sent = self.queue.take(), self.dirty
         wrote, announce = sent or bool(batches), self.announce
         self._ended()
@@ -220,14 +235,24 @@ class Session:
                     self._commit_now()
             return False
         answers: list[tuple[Returned, list[tuple[Any, ...]]]] = []
-        error = await asyncio.to_thread(self._send_and_commit, batches, answers, sent)
+        holding = threading.Event()
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="durable-commit")
+        done = asyncio.get_running_loop().run_in_executor(
+            self._committer, self._send_and_commit, batches, answers, sent, holding
+        )
+        # Not one statement of this loop before the thread holds the connection: a commit
+        # made here first would end this transaction with its rows unsent (and its row
+        # locks, which those rows rely on, released).
+        holding.wait()
+        error = await done
         if error is not None:
-            if isinstance(error, StoreError):
-                raise error
-            raise self.fault(error) from error  # (rolls back the aborted transaction)
+            raise error if isinstance(error, StoreError) else self._named(error)
+        later, self.announce = self.announce, False  # (set by the next transaction's writes)
         for returned, rows in answers:
-            returned(rows)
-        if announce:
+            returned(rows)  # (a run released as due again asks for an announcement)
+        released, self.announce = self.announce, later
+        if announce or released:
             self.announcer.announce()
         return True
 
@@ -236,13 +261,16 @@ class Session:
         batches: list[Batch],
         answers: list[tuple[Returned, list[tuple[Any, ...]]]],
         sent: bool,
+        holding: threading.Event,
     ) -> Exception | None:
         """In a thread: send ``batches`` (the rows of those with a ``returned`` go to
-        ``answers``) and commit; the error, if any (raised on the event loop, which owns this
-        session's state). ``sent``: the transaction wrote before (lost if the connection
-        dropped); else its rows go on a new connection."""
+        ``answers``) and commit, or roll back; the error, if any (raised on the event loop,
+        which owns this session's state). ``holding`` is set once the connection is this
+        thread's. ``sent``: the transaction wrote before (lost if the connection dropped);
+        else its rows go on a new connection."""
         psycopg = require_psycopg()
         with self._wire:
+            holding.set()
             if self.conn.closed:
                 if sent:
                     return self._lost("before the commit")
@@ -257,6 +285,8 @@ class Session:
                         answers.append((batch.returned, cursor.fetchall()))
                 self.conn.commit()
             except psycopg.Error as exc:
+                with contextlib.suppress(psycopg.Error):
+                    self.conn.rollback()  # (before the loop's next statement may run)
                 error: Exception = exc
                 return error
         return None
@@ -287,6 +317,8 @@ class Session:
             if not self.conn.closed:
                 self.commit()
         finally:
+            if self._committer is not None:
+                self._committer.shutdown(wait=True)
             self.announcer.close()
             for conn in (self.conn, self._side):
                 if conn is not None:

@@ -65,12 +65,7 @@ class Transactions:
                 with contextlib.suppress(Exception):
                     self.rollback()
                 raise
-            try:
-                handle.wrote = await self._commit_async()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    self.rollback()
-                raise
+            handle.wrote = await self._commit_async()  # (rolls back itself if refused)
 
     def _writer_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -84,5 +79,12 @@ class Transactions:
         """Start the transaction (nothing: the first write starts one)."""
 
     async def _commit_async(self) -> bool:
-        """Commit the transaction; True if it wrote anything."""
-        return self.commit()
+        """Commit the transaction; True if it wrote anything. If the commit is refused, the
+        transaction is rolled back here, before the error is raised (what others write
+        after the body is theirs: a backend that commits off the loop keeps it)."""
+        try:
+            return self.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.rollback()
+            raise

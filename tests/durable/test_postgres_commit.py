@@ -1,14 +1,18 @@
 """PostgreSQL only: a transaction's commit is sent from a thread, and the event loop goes on.
 
 While one transaction's rows and ``COMMIT`` travel, the server's loop keeps decoding the next
-checkpoints; a statement the loop needs meanwhile waits for that commit and belongs to the
-next transaction; a refused commit raises out of the ``async with``, rolled back.
+checkpoints; a statement (or a commit) the loop makes meanwhile waits for that commit and
+belongs to the next transaction, even when the thread starts late; a refused commit raises out
+of the ``async with``, rolled back in its thread, and the rows the loop queued meanwhile are
+kept; a run released as due again is announced with the commit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from typing import Any
 
 import pytest
 
@@ -90,3 +94,113 @@ async def test_a_commit_refused_in_its_thread_raises_and_the_store_goes_on(
     finally:
         holder.close()
         store.close()
+
+
+def slowed_commit_thread(store: PostgresStore, seconds: float) -> None:
+    """Make the commit thread start late (as on a busy machine)."""
+    session = store._db
+    original = session._send_and_commit
+
+    def late(*args: Any) -> Any:
+        time.sleep(seconds)
+        return original(*args)
+
+    session._send_and_commit = late  # type: ignore[method-assign]
+
+
+async def test_a_flush_on_the_loop_never_commits_half_of_a_transaction_in_flight(
+    postgres_url: str,
+) -> None:
+    import psycopg
+
+    store = PostgresStore(postgres_url)
+    store.register_server("a", START)
+    for run_id in ("r", "x"):
+        store.insert_run(queued_run(run_id, at=START))
+    store.commit()
+    store._db.conn.execute("SET lock_timeout = '200ms'")
+    store.commit()
+    holder = psycopg.connect(postgres_url)
+    holder.execute("SELECT 1 FROM runs WHERE run_id = 'r' FOR UPDATE")  # its batch is refused
+    slowed_commit_thread(store, 0.05)
+    try:
+
+        async def write() -> None:
+            async with store.transaction():
+                assert store.claim_run("x", "a") is not None  # a statement sent at once
+                run = store.get_run("r")
+                assert run is not None
+                run.status = RunStatus.RUNNING
+                store.update_run(run)  # queued: sent from the commit thread, then refused
+
+        task = asyncio.ensure_future(write())
+        await asyncio.sleep(0)  # the transaction's commit is under way...
+        store.commit()  # ...when the loop commits (an API read, a scheduler round do)
+        with pytest.raises(StoreError):
+            await task
+        holder.rollback()
+        assert store.claim_run("x", "a") is not None  # the claim went with its transaction
+        assert store.get_run("x") is not None
+        epoch = store._db.one("SELECT epoch FROM runs WHERE run_id = 'x'")
+        assert epoch == (1,)  # claimed once (here), not twice
+    finally:
+        holder.close()
+        store.close()
+
+
+async def test_writes_the_loop_queues_while_a_commit_fails_are_kept(postgres_url: str) -> None:
+    import psycopg
+
+    store = PostgresStore(postgres_url)
+    for run_id in ("r", "y"):
+        store.insert_run(queued_run(run_id, at=START))
+    store.commit()
+    store._db.conn.execute("SET lock_timeout = '200ms'")
+    store.commit()
+    holder = psycopg.connect(postgres_url)
+    holder.execute("SELECT 1 FROM runs WHERE run_id = 'r' FOR UPDATE")
+    try:
+
+        async def write() -> None:
+            async with store.transaction():
+                run = store.get_run("r")
+                assert run is not None
+                run.status = RunStatus.RUNNING
+                store.update_run(run)
+
+        task = asyncio.ensure_future(write())
+        await asyncio.sleep(0)  # committing, from the thread
+        other = queued_run("y", at=START)
+        other.status = RunStatus.RUNNING
+        store.update_run(other)  # queued meanwhile: the next transaction's
+        with pytest.raises(StoreError):
+            await task
+        holder.rollback()
+        store.commit()
+        kept = store.get_run("y")
+        assert kept is not None and kept.status is RunStatus.RUNNING
+        refused = store.get_run("r")
+        assert refused is not None and refused.status is RunStatus.QUEUED
+    finally:
+        holder.close()
+        store.close()
+
+
+async def test_a_run_released_as_due_again_is_announced_with_its_commit(
+    postgres_url: str,
+) -> None:
+    store = PostgresStore(postgres_url)
+    store.register_server("a", START)
+    store.insert_run(queued_run("r", at=START))
+    store.commit()
+    lease = store.claim_run("r", "a")
+    assert lease is not None
+    store.commit()
+    assert store.make_ready("r", START + 1)  # flagged: due once its pass releases it
+    store.commit()
+    announced: list[bool] = []
+    store._db.announcer.announce = lambda: announced.append(True)  # type: ignore[method-assign]
+    async with store.transaction():
+        store.release_run(lease)  # queued; its RETURNING says the run is due again
+    assert announced == [True]
+    store.close()

@@ -234,3 +234,44 @@ async def test_writes_before_a_transaction_that_cannot_be_committed_are_discarde
     store.commit = commit  # type: ignore[method-assign]
     assert run_ids(store) == set()  # rolled back: nothing half-written is left to commit later
     store.close()
+
+
+class SlowCommitStore(MemoryStore):
+    """A memory store whose commits wait until ``release`` is set (as PostgreSQL's, made
+    from a thread, let the event loop go on)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.committing = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def _commit_async(self) -> bool:
+        self.committing.set()
+        await self.release.wait()
+        return self.commit()
+
+
+async def test_a_journal_transaction_cancelled_while_it_waits_leaves_the_open_one_whole() -> None:
+    store = SlowCommitStore()
+    journal = Journal(store, lambda: 0)
+    heard: list[str] = []
+    journal.listeners.append(lambda kind, payload: heard.append(kind))
+
+    async def first() -> None:
+        async with journal.transaction():
+            store.insert_run(queued_run("first", at=START))
+            journal.notify("first", {})
+
+    async def second() -> None:
+        async with journal.transaction():
+            journal.notify("second", {})
+
+    committing = asyncio.ensure_future(first())
+    await store.committing.wait()  # the first commits...
+    waiting = asyncio.ensure_future(second())
+    await asyncio.sleep(0.01)  # ...the second waits for the store...
+    waiting.cancel()  # ...and is cancelled (a shutdown, a reaped server's passes)
+    await asyncio.gather(waiting, return_exceptions=True)
+    store.release.set()
+    await committing  # its notices and effects were not thrown away by the other's cancel
+    assert heard == ["first"]
