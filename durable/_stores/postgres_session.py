@@ -268,28 +268,31 @@ class Session:
         which owns this session's state). ``holding`` is set once the connection is this
         thread's. ``sent``: the transaction wrote before (lost if the connection dropped);
         else its rows go on a new connection."""
-        psycopg = require_psycopg()
-        with self._wire:
-            holding.set()
-            if self.conn.closed:
-                if sent:
-                    return self._lost("before the commit")
+        try:
+            psycopg = require_psycopg()
+            with self._wire:
+                holding.set()
+                if self.conn.closed:
+                    if sent:
+                        return self._lost("before the commit")
+                    try:
+                        self.conn = connect(self.url)
+                    except StoreError as exc:
+                        return exc
                 try:
-                    self.conn = connect(self.url)
-                except StoreError as exc:
-                    return exc
-            try:
-                for batch in batches:
-                    cursor = self.conn.execute(batch.sql, batch.columns)
-                    if batch.returned is not None:
-                        answers.append((batch.returned, cursor.fetchall()))
-                self.conn.commit()
-            except psycopg.Error as exc:
-                with contextlib.suppress(psycopg.Error):
-                    self.conn.rollback()  # (before the loop's next statement may run)
-                error: Exception = exc
-                return error
-        return None
+                    for batch in batches:
+                        cursor = self.conn.execute(batch.sql, batch.columns)
+                        if batch.returned is not None:
+                            answers.append((batch.returned, cursor.fetchall()))
+                    self.conn.commit()
+                except psycopg.Error as exc:
+                    with contextlib.suppress(psycopg.Error):
+                        self.conn.rollback()  # (before the loop's next statement may run)
+                    error: Exception = exc
+                    return error
+            return None
+        finally:
+            holding.set()  # (also if it failed before it took the connection)
 
     def _commit_now(self) -> None:
         psycopg = require_psycopg()

@@ -24,29 +24,45 @@ from tests.support.records import queued_run
 START = 1_000_000.0
 
 
+def store_with_runs(url: str, *run_ids: str, lock_timeout: str) -> PostgresStore:
+    """A store holding queued runs ``run_ids``, whose statements wait ``lock_timeout`` at
+    most for a row lock."""
+    store = PostgresStore(url)
+    for run_id in run_ids:
+        store.insert_run(queued_run(run_id, at=START))
+    store.commit()
+    store._db.conn.execute(f"SET lock_timeout = '{lock_timeout}'")
+    store.commit()
+    return store
+
+
+def holding_row(url: str, run_id: str) -> Any:
+    """Another connection, holding the row of ``run_id`` locked (until its rollback)."""
+    import psycopg
+
+    holder = psycopg.connect(url)
+    holder.execute("SELECT 1 FROM runs WHERE run_id = %s FOR UPDATE", (run_id,))
+    return holder
+
+
+async def mark_running(store: PostgresStore, run_id: str) -> None:
+    """A transaction that sets ``run_id`` running (a queued row: sent from the commit
+    thread)."""
+    async with store.transaction():
+        run = store.get_run(run_id)
+        assert run is not None
+        run.status = RunStatus.RUNNING
+        store.update_run(run)
+
+
 async def test_the_event_loop_runs_while_a_commit_waits_and_later_statements_follow_it(
     postgres_url: str,
 ) -> None:
-    import psycopg
-
-    store = PostgresStore(postgres_url)
-    store.insert_run(queued_run("r", at=START))
-    store.insert_run(queued_run("other", at=START))
-    store.commit()
-    store._db.conn.execute("SET lock_timeout = '5s'")  # (a commit made on the loop would
-    store.commit()  # block it, fail after 5 s, and fail this test rather than hang it)
-    holder = psycopg.connect(postgres_url)
-    holder.execute("SELECT 1 FROM runs WHERE run_id = 'r' FOR UPDATE")  # the commit waits
+    # (5 s: a commit made on the loop would block it, fail, and fail this test, not hang it)
+    store = store_with_runs(postgres_url, "r", "other", lock_timeout="5s")
+    holder = holding_row(postgres_url, "r")  # the commit waits for it
     try:
-
-        async def write() -> None:
-            async with store.transaction():
-                run = store.get_run("r")
-                assert run is not None
-                run.status = RunStatus.RUNNING
-                store.update_run(run)  # queued: sent with the COMMIT, from a thread
-
-        task = asyncio.ensure_future(write())
+        task = asyncio.ensure_future(mark_running(store, "r"))
         turns = 0
         while turns < 10 and not task.done():
             await asyncio.sleep(0.01)  # the loop is free while the commit waits for the row
@@ -65,30 +81,16 @@ async def test_the_event_loop_runs_while_a_commit_waits_and_later_statements_fol
 async def test_a_commit_refused_in_its_thread_raises_and_the_store_goes_on(
     postgres_url: str,
 ) -> None:
-    import psycopg
-
-    store = PostgresStore(postgres_url)
-    store.insert_run(queued_run("r", at=START))
-    store.commit()
-    store._db.conn.execute("SET lock_timeout = '50ms'")
-    store.commit()
-    holder = psycopg.connect(postgres_url)
-    holder.execute("SELECT 1 FROM runs WHERE run_id = 'r' FOR UPDATE")
+    store = store_with_runs(postgres_url, "r", lock_timeout="50ms")
+    holder = holding_row(postgres_url, "r")
     try:
         with pytest.raises(StoreError) as refused:
-            async with store.transaction():
-                run = store.get_run("r")
-                assert run is not None
-                run.status = RunStatus.RUNNING
-                store.update_run(run)
+            await mark_running(store, "r")
         assert "lock" in str(refused.value)
         holder.rollback()
         stored = store.get_run("r")
         assert stored is not None and stored.status is RunStatus.QUEUED  # rolled back
-        async with store.transaction():  # the next transaction works
-            assert stored is not None
-            stored.status = RunStatus.RUNNING
-            store.update_run(stored)
+        await mark_running(store, "r")  # the next transaction works
         again = store.get_run("r")
         assert again is not None and again.status is RunStatus.RUNNING
     finally:
@@ -111,21 +113,14 @@ def slowed_commit_thread(store: PostgresStore, seconds: float) -> None:
 async def test_a_flush_on_the_loop_never_commits_half_of_a_transaction_in_flight(
     postgres_url: str,
 ) -> None:
-    import psycopg
-
-    store = PostgresStore(postgres_url)
+    store = store_with_runs(postgres_url, "r", "x", lock_timeout="200ms")
     store.register_server("a", START)
-    for run_id in ("r", "x"):
-        store.insert_run(queued_run(run_id, at=START))
     store.commit()
-    store._db.conn.execute("SET lock_timeout = '200ms'")
-    store.commit()
-    holder = psycopg.connect(postgres_url)
-    holder.execute("SELECT 1 FROM runs WHERE run_id = 'r' FOR UPDATE")  # its batch is refused
+    holder = holding_row(postgres_url, "r")  # the transaction's queued row is refused
     slowed_commit_thread(store, 0.05)
     try:
 
-        async def write() -> None:
+        async def both() -> None:
             async with store.transaction():
                 assert store.claim_run("x", "a") is not None  # a statement sent at once
                 run = store.get_run("r")
@@ -133,14 +128,13 @@ async def test_a_flush_on_the_loop_never_commits_half_of_a_transaction_in_flight
                 run.status = RunStatus.RUNNING
                 store.update_run(run)  # queued: sent from the commit thread, then refused
 
-        task = asyncio.ensure_future(write())
+        task = asyncio.ensure_future(both())
         await asyncio.sleep(0)  # the transaction's commit is under way...
         store.commit()  # ...when the loop commits (an API read, a scheduler round do)
         with pytest.raises(StoreError):
             await task
         holder.rollback()
         assert store.claim_run("x", "a") is not None  # the claim went with its transaction
-        assert store.get_run("x") is not None
         epoch = store._db.one("SELECT epoch FROM runs WHERE run_id = 'x'")
         assert epoch == (1,)  # claimed once (here), not twice
     finally:
@@ -149,26 +143,10 @@ async def test_a_flush_on_the_loop_never_commits_half_of_a_transaction_in_flight
 
 
 async def test_writes_the_loop_queues_while_a_commit_fails_are_kept(postgres_url: str) -> None:
-    import psycopg
-
-    store = PostgresStore(postgres_url)
-    for run_id in ("r", "y"):
-        store.insert_run(queued_run(run_id, at=START))
-    store.commit()
-    store._db.conn.execute("SET lock_timeout = '200ms'")
-    store.commit()
-    holder = psycopg.connect(postgres_url)
-    holder.execute("SELECT 1 FROM runs WHERE run_id = 'r' FOR UPDATE")
+    store = store_with_runs(postgres_url, "r", "y", lock_timeout="200ms")
+    holder = holding_row(postgres_url, "r")
     try:
-
-        async def write() -> None:
-            async with store.transaction():
-                run = store.get_run("r")
-                assert run is not None
-                run.status = RunStatus.RUNNING
-                store.update_run(run)
-
-        task = asyncio.ensure_future(write())
+        task = asyncio.ensure_future(mark_running(store, "r"))
         await asyncio.sleep(0)  # committing, from the thread
         other = queued_run("y", at=START)
         other.status = RunStatus.RUNNING
