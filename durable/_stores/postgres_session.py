@@ -226,14 +226,10 @@ class Session:
         :class:`StoreError` raised here leaves those later writes alone. If the caller is
         cancelled meanwhile, the thread still finishes the commit (or its rollback).
         """
-        batches, sent = self.queue.take(), self.dirty
-        wrote, announce = sent or bool(batches), self.announce
+        if not self.dirty and not self.queue:  # reads and locks only: nothing worth a thread
+            return self.commit()
+        batches, sent, announce = self.queue.take(), self.dirty, self.announce
         self._ended()
-        if not wrote:  # reads and locks only: nothing worth a thread
-            with self._wire:
-                if not self.conn.closed:
-                    self._commit_now()
-            return False
         answers: list[tuple[Returned, list[tuple[Any, ...]]]] = []
         holding = threading.Event()
         if self._committer is None:
@@ -293,13 +289,6 @@ class Session:
             return None
         finally:
             holding.set()  # (also if it failed before it took the connection)
-
-    def _commit_now(self) -> None:
-        psycopg = require_psycopg()
-        try:
-            self.conn.commit()
-        except psycopg.Error as exc:
-            raise self.fault(exc) from exc
 
     def rollback(self) -> None:
         """Discard the open transaction (nothing to do if the connection dropped)."""
