@@ -8,6 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from .base import EventRecord, Lease, LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
+from .one_by_one import claim_event_ids_one_by_one, claim_runs_one_by_one
 from .transaction import Transactions
 
 
@@ -118,8 +119,7 @@ class MemoryStore(Transactions):
         return Lease(run_id, server_id, epoch)
 
     def claim_runs(self, run_ids: Sequence[str], server_id: str) -> dict[str, Lease]:
-        leases = {run_id: self.claim_run(run_id, server_id) for run_id in run_ids}
-        return {run_id: lease for run_id, lease in leases.items() if lease is not None}
+        return claim_runs_one_by_one(self.claim_run, run_ids, server_id)
 
     def holds_lease(self, lease: Lease) -> bool:
         run = self._runs.get(lease.run_id)
@@ -243,7 +243,7 @@ class MemoryStore(Transactions):
         return True
 
     def claim_event_ids(self, event_ids: Sequence[str], *, now: float, window: float) -> list[bool]:
-        return [self.claim_event_id(each, now=now, window=window) for each in event_ids]
+        return claim_event_ids_one_by_one(self.claim_event_id, event_ids, now, window)
 
     def advance_cron(self, function_id: str, cron: str, expected: float, next_at: float) -> bool:
         if self._crons.get((function_id, cron)) != expected:

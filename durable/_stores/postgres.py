@@ -30,6 +30,7 @@ from .base import (
     StepStatus,
     WaitRecord,
 )
+from .one_by_one import claim_runs_one_by_one
 from .postgres_claims import PostgresClaimOps
 from .postgres_connection import redact, require_psycopg
 from .postgres_flow import PostgresFlowOps
@@ -257,8 +258,7 @@ class PostgresStore(PostgresClaimOps, PostgresFlowOps, Transactions):
 
     def claim_runs(self, run_ids: Sequence[str], server_id: str) -> dict[str, Lease]:
         if len(run_ids) <= 1:
-            leases = {run_id: self.claim_run(run_id, server_id) for run_id in run_ids}
-            return {run_id: lease for run_id, lease in leases.items() if lease is not None}
+            return claim_runs_one_by_one(self.claim_run, run_ids, server_id)
         rows = self._db.all(  # as claim_run, for all: locked in run-id order
             "UPDATE runs SET owner=%(me)s, epoch=epoch+1 WHERE run_id IN ("
             "SELECT run_id FROM runs WHERE run_id = ANY(%(runs)s) AND " + _NOT_HELD + " AND "

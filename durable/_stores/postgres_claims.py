@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .one_by_one import claim_event_ids_one_by_one
 from .postgres_session import Session
 
 
@@ -45,7 +46,7 @@ class PostgresClaimOps:
 
     def claim_event_ids(self, event_ids: Sequence[str], *, now: float, window: float) -> list[bool]:
         if len(event_ids) <= 1:
-            return [self.claim_event_id(each, now=now, window=window) for each in event_ids]
+            return claim_event_ids_one_by_one(self.claim_event_id, event_ids, now, window)
         # In id order (two ingesters of overlapping batches never wait on each other in a
         # cycle); each id once: ON CONFLICT may not touch one row twice in a statement.
         won = {

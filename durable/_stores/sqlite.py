@@ -24,6 +24,7 @@ from .base import (
     StepStatus,
     WaitRecord,
 )
+from .one_by_one import claim_event_ids_one_by_one, claim_runs_one_by_one
 from .sqlite_connection import BUSY_TIMEOUT_MS, ServerLock, connect
 from .sqlite_flow import SQLiteFlowOps
 from .sqlite_rows import (
@@ -237,8 +238,7 @@ class SQLiteStore(SQLiteFlowOps, Transactions):
         return Lease(run_id, server_id, int(rows[0][0]))
 
     def claim_runs(self, run_ids: Sequence[str], server_id: str) -> dict[str, Lease]:
-        leases = {run_id: self.claim_run(run_id, server_id) for run_id in run_ids}
-        return {run_id: lease for run_id, lease in leases.items() if lease is not None}
+        return claim_runs_one_by_one(self.claim_run, run_ids, server_id)
 
     def holds_lease(self, lease: Lease) -> bool:
         return self._leases.get(lease.run_id) == (lease.server_id, lease.epoch)
@@ -430,7 +430,7 @@ class SQLiteStore(SQLiteFlowOps, Transactions):
         return bool(won)
 
     def claim_event_ids(self, event_ids: Sequence[str], *, now: float, window: float) -> list[bool]:
-        return [self.claim_event_id(each, now=now, window=window) for each in event_ids]
+        return claim_event_ids_one_by_one(self.claim_event_id, event_ids, now, window)
 
     def advance_cron(self, function_id: str, cron: str, expected: float, next_at: float) -> bool:
         moved = self._db.execute(
