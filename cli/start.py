@@ -9,14 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from .serving import (
-    EventKeyOption,
-    RetentionOption,
-    SigningKeyOption,
-    fail,
-    retention_seconds,
-    security,
-)
+from .checks import OptionError, retention_seconds, security
+from .serving import EventKeyOption, RetentionOption, SigningKeyOption, fail
 
 
 def start(
@@ -75,7 +69,11 @@ def start(
     ):
         if not value > 0:
             raise fail(f"{name} must be > 0 seconds, got {value}")
-    key, event_keys = security("durable start", host, signing_key, event_key)
+    try:
+        key, event_keys = security("durable start", host, signing_key, event_key)
+        keep = retention_seconds(retention)
+    except OptionError as exc:
+        raise fail(str(exc)) from None
     try:
         allowed = [check_host_name(name) for name in allow_host or []]
     except ValueError as exc:
@@ -94,7 +92,7 @@ def start(
         workers=count,
         signing_key=key,
         event_keys=event_keys,
-        retention=retention_seconds(retention),
+        retention=keep,
         drain_timeout=drain_timeout,
         **extra,
     )

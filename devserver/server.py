@@ -133,6 +133,7 @@ class Server:
         self._stop = asyncio.Event()
         self._workers: weakref.WeakSet[WorkerProcess] = weakref.WeakSet()  #: for abandon()
         self._closed = False  #: serve() ended and closed the store
+        self.recovered = 0  #: runs start() made ready again (mid-pass when the last server ended)
 
     def _spawn(self, files: list[Path] | None = None) -> WorkerProcess:
         worker = WorkerProcess(
@@ -187,20 +188,24 @@ class Server:
             if isinstance(self.executor, WorkerPool):  # the other workers start meanwhile
                 self._warming = asyncio.ensure_future(self.executor.warm())
         self._install(*hello_to_registry(hello))
-        recovered = self.orchestrator.recover()
+        self.recovered = self.orchestrator.recover()
         self.orchestrator.subscribe(self.log)
         self.context.status["reloads"] = 0
+
+    def _say_started(self) -> None:
+        """The start-up line: what was loaded and resumed, and where the API is."""
         self.log.info(
             f"{self.command}: {len(self.registry.functions)} function(s) from {len(self.files)} "
-            f"module(s); {recovered} run(s) resumed; "
+            f"module(s); {self.recovered} run(s) resumed; "
             f"http://{self.options.host}:{self.options.port}"
         )
 
     async def serve(self, on_ready: Callable[[], None] | None = None) -> None:
         """Run until stopped (SIGINT/SIGTERM or :meth:`stop`)."""
-        # Spawn the worker first (start() runs up to the spawn before its first real wait):
-        # while it imports the user's code in its own process, this one imports and builds
-        # the HTTP side. Requests are served only once the functions are known.
+        # The worker starts first (launched before this server was built, or by start()); the
+        # first passes go out next, and only then is the HTTP side imported and started (tens
+        # of ms): a restart resumes its runs sooner. Requests meanwhile wait in the listening
+        # sockets' backlog, and are served only once the functions are known.
         if self.sockets is None:  # ListenError now, before a worker starts
             self.sockets = listen(self.options.host, self.options.port)
         loop = asyncio.get_running_loop()
@@ -209,8 +214,14 @@ class Server:
                 loop.add_signal_handler(sig, self.stop)
         if interrupted():  # a Ctrl-C lost while this process started (see .interrupts)
             self.stop()
-        booting = asyncio.ensure_future(self.start())
-        await asyncio.sleep(0)
+        await self.start()
+        scheduling = asyncio.ensure_future(self.orchestrator.run_forever())
+        scheduling.add_done_callback(lambda _: self.stop())  # reaped: this server stops
+        first_round = asyncio.ensure_future(self.orchestrator.scheduler.first_round.wait())
+        await asyncio.wait((first_round, scheduling), return_when=asyncio.FIRST_COMPLETED)
+        first_round.cancel()
+        await asyncio.sleep(0)  # the passes just started send their requests
+        self._say_started()
         from .api import create_app
         from .guard import allowed_hosts
 
@@ -225,25 +236,21 @@ class Server:
         http = _http_server(
             app, self.options.host, self.options.port, own_logging=self.uvicorn_logging
         )
-        await booting
-        tasks = [
-            asyncio.ensure_future(self.orchestrator.run_forever()),
-            asyncio.ensure_future(http.serve(sockets=self.sockets)),
-        ]
-        tasks[0].add_done_callback(lambda _: self.stop())  # reaped: this server stops
+        serving = asyncio.ensure_future(http.serve(sockets=self.sockets))
+        tasks = [scheduling, serving]
         tasks += [asyncio.ensure_future(coro) for coro in self.background()]
         if self.retention is not None:
             tasks.append(asyncio.ensure_future(self.retention.run_forever()))
-        while not http.started and not tasks[1].done():
+        while not http.started and not serving.done():
             await asyncio.sleep(0.01)
         if on_ready is not None:
             on_ready()
         await self._stop.wait()
-        tasks[0].cancel()  # no new pass starts from here on
+        scheduling.cancel()  # no new pass starts from here on
         app.state.stream.close()  # open SSE streams would hold uvicorn's shutdown
         http.should_exit = True
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(tasks[1], 5)
+            await asyncio.wait_for(serving, 5)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,19 +1,28 @@
 """Spawning a worker process: the standard library only.
 
-``durable dev`` spawns its first worker before it imports anything heavy (asyncio, the engine,
-the HTTP side): see :mod:`durable.devserver.dev.launch`. :class:`~durable.devserver.workers.
-WorkerProcess` then adopts the process and talks to it over the socket.
+``durable dev`` starts its first worker before it imports anything heavy (asyncio, the engine,
+the HTTP side): see :mod:`durable.devserver.dev.launch`. On Linux it forks it
+(:func:`fork_worker`): the worker skips an interpreter's start-up and the imports this process
+made already (~70 ms of a restart). Later workers (hot reload, a crash's replacement) are
+spawned (:func:`spawn_worker`): by then this process runs threads and an event loop, which a
+fork must not copy. :class:`~durable.devserver.workers.WorkerProcess` then adopts the process
+and talks to it over the socket.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import socket
 import subprocess
 import sys
+import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, NoReturn, Protocol
 
 #: Signals the worker ignores (:func:`durable.devserver.worker.main`). They stay blocked from
 #: the spawn until it ignores them: Ctrl-C while its interpreter starts and imports must not
@@ -21,11 +30,74 @@ from pathlib import Path
 WORKER_IGNORES = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
+class Process(Protocol):
+    """What the server uses of a worker process: :class:`subprocess.Popen`'s interface, which
+    :class:`ForkedProcess` also has."""
+
+    pid: int
+    stdout: IO[bytes] | None
+
+    def poll(self) -> int | None:
+        """The exit code if the process has ended (reaping it), else None."""
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the process to end; its exit code (``-N`` for signal ``N``)."""
+
+    def kill(self) -> None:
+        """SIGKILL the process (unless it was reaped already)."""
+
+
+class ForkedProcess:
+    """A worker forked from this process (:func:`fork_worker`), with :class:`Process`'s
+    interface; exit codes as :class:`subprocess.Popen` gives them."""
+
+    def __init__(self, pid: int, stdout: IO[bytes]) -> None:
+        self.pid = pid
+        self.stdout: IO[bytes] | None = stdout
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """The exit code if the process has ended (reaping it), else None."""
+        if self.returncode is None:
+            self._reap(os.WNOHANG)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the process to end (``timeout``: :class:`subprocess.TimeoutExpired`)."""
+        if timeout is None:
+            while self.returncode is None:
+                self._reap(0)
+            return self.returncode
+        import time
+
+        deadline = time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired([str(self.pid)], timeout)
+            time.sleep(0.005)
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL the process (unless it was reaped already: its pid may be reused)."""
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):  # ended, not reaped yet
+                os.kill(self.pid, signal.SIGKILL)
+
+    def _reap(self, flags: int) -> None:
+        try:
+            pid, status = os.waitpid(self.pid, flags)
+        except ChildProcessError:  # reaped elsewhere: the code is lost
+            self.returncode = 255
+            return
+        if pid == self.pid:
+            self.returncode = os.waitstatus_to_exitcode(status)
+
+
 @dataclass(slots=True)
 class SpawnedWorker:
     """A worker process just spawned, and the server's end of its socket."""
 
-    process: subprocess.Popen[bytes]
+    process: Process
     socket: socket.socket
     files: list[Path]
     root: Path
@@ -78,3 +150,96 @@ def spawn_worker(files: list[Path], root: Path, python: str = sys.executable) ->
         spawned.discard()
         raise
     return spawned
+
+
+def can_fork() -> bool:
+    """Whether this process may fork a worker: Linux (elsewhere a fork without exec is not
+    safe with every system library), and no thread besides this one (a fork copies only the
+    calling thread: a lock another held would stay locked in the child)."""
+    threading = sys.modules.get("threading")
+    alone = threading is None or threading.active_count() == 1
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and alone
+
+
+def fork_worker(
+    files: list[Path], root: Path, *, close_in_child: Iterable[socket.socket] = ()
+) -> SpawnedWorker:
+    """Fork a worker for ``files`` (:func:`can_fork` must be true), as :func:`spawn_worker`
+    would spawn it: its own socket pair and output pipe, stdin from ``/dev/null``, ``root``
+    as its directory, SIGINT and SIGTERM blocked until it ignores them. The child closes
+    ``close_in_child`` (this process's listening sockets: the worker must not hold the port)."""
+    ours, theirs = socket.socketpair()
+    read_end, write_end = os.pipe()
+    inherited = [sock.fileno() for sock in close_in_child]
+    for stream in (sys.stdout, sys.stderr):  # or the child writes what this one buffered
+        if stream is not None:
+            stream.flush()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, WORKER_IGNORES)
+    try:
+        pid = os.fork()
+    except BaseException:
+        for fd in (read_end, write_end):
+            os.close(fd)
+        ours.close()
+        theirs.close()
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        raise
+    if pid == 0:  # the worker (it never returns)
+        _run_forked_worker(theirs, ours, read_end, write_end, inherited, files, root)
+    theirs.close()
+    os.close(write_end)
+    spawned = SpawnedWorker(ForkedProcess(pid, os.fdopen(read_end, "rb")), ours, files, root)
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a Ctrl-C held back raises here
+    except BaseException:
+        spawned.discard()
+        raise
+    return spawned
+
+
+def _run_forked_worker(
+    theirs: socket.socket,
+    ours: socket.socket,
+    read_end: int,
+    write_end: int,
+    inherited: list[int],
+    files: list[Path],
+    root: Path,
+) -> NoReturn:
+    """The forked child: become ``python -m durable.devserver.worker``, then ``_exit``."""
+    code = 1
+    try:
+        for fd in (*inherited, read_end, ours.detach()):
+            os.close(fd)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        os.dup2(write_end, 1)
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        os.chdir(root)
+        os.environ["PYTHONUNBUFFERED"] = "1"  # as spawned: for the processes user code starts
+        sys.stdout = _unbuffered(1, "strict")
+        sys.stderr = _unbuffered(2, "backslashreplace")
+        from . import worker
+
+        argv = ["--fd", str(theirs.detach()), "--root", str(root), "--parent", str(os.getppid())]
+        argv += [str(file) for file in files]
+        sys.argv = [worker.__file__ or "durable.devserver.worker", *argv]
+        worker.main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):  # nothing is left to tell it to
+                stream.flush()
+        os._exit(code)  # never the parent's atexit handlers, nor its objects' finalizers
+
+
+def _unbuffered(fd: int, errors: str) -> io.TextIOWrapper:
+    """A text stream on ``fd`` that writes through at once (``PYTHONUNBUFFERED``)."""
+    raw = io.FileIO(fd, "w", closefd=False)
+    return io.TextIOWrapper(raw, encoding="utf-8", errors=errors, write_through=True)

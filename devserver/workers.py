@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import socket
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from .framing import MESSAGE_LIMIT, encode
 from .imports import DEFAULT_IMPORT_TIMEOUT, WorkerStartError, not_loaded_reason, read_hello
 from .isolation import Isolation
 from .outbox import Outbox
-from .spawn import SpawnedWorker, spawn_worker
+from .spawn import Process, SpawnedWorker, spawn_worker
 from .watchdog import Watchdog, WatchdogConfig
 
 OutputSink = Callable[[str], None]
@@ -77,7 +76,7 @@ class WorkerProcess:
         self.import_timeout = import_timeout
         self.on_output = on_output or (lambda line: print(line, file=sys.stderr))
         self.python = python
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: Process | None = None
         self._socket: socket.socket | None = None
         self.hello: dict[str, Any] = {}
         self._writer: asyncio.StreamWriter | None = None

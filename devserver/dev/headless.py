@@ -9,13 +9,14 @@ from __future__ import annotations
 import sys
 import time
 from datetime import datetime
-from typing import Any, TextIO
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any, TextIO
 
 from durable.presentation import STATUS_STYLE, ansi_sgr, format_moment
 
 from ..lines import BatchedLines
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: status -> ANSI SGR codes, from the palette every face shares.
 _COLOURS = {status: ansi_sgr(style) for status, style in STATUS_STYLE.items()}
@@ -49,7 +50,7 @@ class HeadlessLog:
     def __init__(self, stream: TextIO | None = None, *, colour: bool | None = None) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.colour = self.stream.isatty() if colour is None else colour
-        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        self._console: Console | None = None
         self._lines = BatchedLines(self.stream)
         self._now = _Stamps()
         #: status -> that status painted (ANSI colours on a terminal)
@@ -95,6 +96,16 @@ class HeadlessLog:
             runs = len(change.get("run_ids") or [])
             skipped = f" ({change['skipped']})" if change.get("skipped") else ""
             self._emit(f"event {change['name']} {change['id']} -> {runs} run(s){skipped}")
+
+    @property
+    def console(self) -> Console:
+        """The rich console of :meth:`info`, made at its first line (rich costs ~25 ms to
+        import: not on a restart's way to its first step)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        return self._console
 
     def info(self, text: str) -> None:
         """A server message (start, reload, errors), with rich markup."""

@@ -8,6 +8,7 @@ the server then serves the files the launcher discovered.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from socket import socket
@@ -17,7 +18,7 @@ from ..discovery import DiscoveryError, discover, find_project_root
 from ..errors import DatabaseError
 from ..listen import ListenError, listen
 from ..options import DevOptions
-from ..spawn import SpawnedWorker, spawn_worker
+from ..spawn import SpawnedWorker, can_fork, fork_worker, spawn_worker
 
 if TYPE_CHECKING:
     from .server import DevServer
@@ -38,7 +39,7 @@ def run(options: DevOptions) -> None:
     launched: SpawnedWorker | None = None
     server: DevServer | None = None
     try:
-        launched = launch_first_worker(options)
+        launched = launch_first_worker(options, close_in_child=sockets)
         server = _build(options, launched, sockets)
         import asyncio
 
@@ -76,12 +77,18 @@ def _build(options: DevOptions, launched: SpawnedWorker | None, sockets: list[so
         raise DatabaseError(f"cannot open the database {shown}: {exc}") from None
 
 
-def launch_first_worker(options: DevOptions) -> SpawnedWorker | None:
-    """Spawn the worker for the code ``durable dev`` will serve (``options.root`` is set);
-    ``None`` if discovery fails: the server then reports it."""
+def launch_first_worker(
+    options: DevOptions, *, close_in_child: Iterable[socket] = ()
+) -> SpawnedWorker | None:
+    """Start the worker for the code ``durable dev`` will serve (``options.root`` is set):
+    forked where that is safe (:func:`~durable.devserver.spawn.can_fork`; the child closes
+    ``close_in_child``, the listening sockets), else spawned. ``None`` if discovery fails:
+    the server then reports it."""
     assert options.root is not None
     try:
         files = discover(options.paths, options.root)
     except DiscoveryError:
         return None
+    if can_fork():
+        return fork_worker(files, options.root, close_in_child=close_in_child)
     return spawn_worker(files, options.root)

@@ -19,7 +19,6 @@ from ..registry import RegistrationError
 from ..server import Server, hello_to_registry
 from ..spawn import SpawnedWorker
 from .headless import HeadlessLog
-from .reload import watch
 
 
 class DevServer(Server):
@@ -72,6 +71,8 @@ class DevServer(Server):
         """The file watcher (unless ``--no-reload``)."""
         if not self.options.reload:
             return []
+        from .reload import watch  # watchfiles: once the first passes are out
+
         return [watch(self.options.paths or [self.root], self._on_change)]
 
     async def _on_change(self, changed: set[str]) -> None:

@@ -85,6 +85,9 @@ class Scheduler:
         self.stranded: set[str] = set()
         self._retry_delay = 0.0
         self._retry_at = 0.0
+        #: set once run_forever's first round has started its passes (or failed): a server
+        #: starting up lets those passes go out before its slower start-up work
+        self.first_round = asyncio.Event()
 
     def schedule_crons(self) -> None:
         """Load (or first compute) the next tick of every cron trigger."""
@@ -397,6 +400,7 @@ class Scheduler:
                     self.store.probe_write()
                 await self.tick()
             except Exception as exc:
+                self.first_round.set()
                 delay = min(RETRY_MAX, max(RETRY_FIRST, delay * 2))
                 self._report(exc, delay)
                 await asyncio.sleep(delay)
@@ -405,6 +409,7 @@ class Scheduler:
                 logger.warning("the database accepts writes again: scheduling resumed")
                 delay = 0.0
             self.journal.store_problem = None
+            self.first_round.set()
             next_at = self.next_wake_at()
             timeout = None if next_at is None else max(0.0, next_at - self.clock.now())
             if poll is not None:

@@ -112,7 +112,9 @@ class SQLiteStore(SQLiteFlowOps, Transactions):
                 self._db.execute(f"PRAGMA user_version={number + 1}")
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # not after COMMIT: a Ctrl-C raised right after it (SystemExit) must stay the error
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
 
     def _check_version(self) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from durable.cli import dev as dev_command
+from durable.cli import dev_run as dev_command
 from durable.cli.main import app as cli
 from durable.devserver.dev import launch as dev_launch
 from tests.support.harness import DevProcess

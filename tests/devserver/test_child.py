@@ -17,7 +17,7 @@ import pytest
 from textual.widgets import DataTable
 from typer.testing import CliRunner
 
-from durable.cli import dev as dev_command
+from durable.cli import dev_run as dev_command
 from durable.cli.main import app as cli
 from durable.devserver.dev import launch as dev_launch
 from durable.devserver.dev.child import (

@@ -79,7 +79,7 @@ class Dev:
 
 # what is going on; whether import-time lines are wanted; how to get there
 MOMENTS: list[tuple[str, bool, Callable[[Dev], None]]] = [
-    ("loading the command line (typer)", True, lambda dev: dev.imported("typer")),
+    ("reading the command line", True, lambda dev: dev.imported("durable.cli.dev_argv")),
     ("in `durable dev`", True, lambda dev: dev.imported("durable.devserver.dev")),
     ("the worker just spawned", False, lambda dev: dev.spawned()),
     ("the server booting", False, lambda dev: dev.spawned(0.15)),

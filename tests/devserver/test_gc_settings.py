@@ -34,7 +34,7 @@ if sys.argv[1] == "start":
     production.ProductionServer = Stub
     production.run_production(options)
 else:
-    launch.launch_first_worker = lambda options: None
+    launch.launch_first_worker = lambda options, **_: None
     launch._build = lambda options, launched, sockets: Stub()
     launch.run(options)
 """

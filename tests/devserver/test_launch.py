@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,3 +145,43 @@ def test_a_damaged_database_is_refused_at_start(tmp_path: Path) -> None:
     assert f"error: cannot open the database {db}" in result.stderr
     assert "is damaged" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_the_first_passes_go_out_before_the_http_side_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart's first resumed step does not wait for the HTTP side's imports and set-up:
+    the scheduler's first round has started its passes when the API is built."""
+    import durable.devserver.api as api
+
+    (tmp_path / "app.py").write_text(APP)
+    options = DevOptions(
+        paths=[tmp_path / "app.py"],
+        db=str(tmp_path / "dev.db"),
+        root=tmp_path,
+        port=free_port(),
+        reload=False,
+    )
+    server = DevServer(options)
+    first_round_done: list[bool] = []
+    build = api.create_app
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        first_round_done.append(server.orchestrator.scheduler.first_round.is_set())
+        server.stop()
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(api, "create_app", recording)
+    asyncio.run(server.serve())
+    assert first_round_done == [True]
+
+
+def test_the_dev_server_imports_rich_and_watchfiles_only_when_it_needs_them() -> None:
+    probe = (
+        "import json, sys; import durable.devserver.dev.server; "
+        "print(json.dumps([m for m in ('rich', 'watchfiles', 'typer') if m in sys.modules]))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(output) == []

@@ -45,7 +45,7 @@ def test_a_busy_port_or_a_foreign_address_is_a_listen_error() -> None:
 def test_the_inspector_path_names_a_foreign_host_as_such(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from durable.cli import dev as dev_command
+    from durable.cli import dev_run as dev_command
 
     code = dev_command._dev_with_tui([], "192.0.2.1", free_port(), str(tmp_path / "dev.db"))
     assert code == 2

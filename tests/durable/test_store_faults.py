@@ -153,3 +153,28 @@ def test_a_killed_server_leaves_no_lock_behind(tmp_path: Path) -> None:
         assert holder.stdout is not None
         holder.stdout.close()
     registered(db, "after").close()
+
+
+def test_an_interrupt_right_after_the_migration_commits_stays_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (``durable dev`` raises SystemExit for it) landing just after the migration's
+    COMMIT: the interrupt ends the open, not "cannot rollback - no transaction is active"
+    (which ``durable dev`` reported as an unusable database, exit 2)."""
+    from durable._stores import sqlite_connection
+
+    original = sqlite_connection._Connection.execute
+
+    def interrupted_after_commit(self: Any, sql: str, parameters: Any = (), /) -> Any:
+        cursor = original(self, sql, parameters)
+        if sql == "COMMIT":
+            raise SystemExit(0)
+        return cursor
+
+    monkeypatch.setattr(sqlite_connection._Connection, "execute", interrupted_after_commit)
+    with pytest.raises(SystemExit):
+        SQLiteStore(tmp_path / "dev.db")
+    monkeypatch.undo()
+    store = SQLiteStore(tmp_path / "dev.db")  # migrated and committed: it opens
+    assert store.schema_version > 0
+    store.close()

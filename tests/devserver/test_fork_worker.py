@@ -1,0 +1,140 @@
+"""``durable dev`` forks its first worker (Linux): the child is set up as a spawned worker
+would be, and the server adopts it as it adopts a spawned one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from durable.devserver.spawn import ForkedProcess, can_fork
+from tests.support.harness import DevProcess, wait_for
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks on Linux")
+
+APP = textwrap.dedent(
+    """
+    import os, sys
+    from durable import Durable
+
+    print("imported in", os.getcwd(), "stdin", os.readlink("/proc/self/fd/0"))
+    print("to stderr", file=sys.stderr)
+    app = Durable(id="forked")
+
+    @app.function(id="hello", triggers=[{"event": "t/hello"}])
+    async def hello(ctx):
+        return await ctx.step.run("pid", os.getpid)
+    """
+)
+
+# Forks in a fresh interpreter (pytest's own may run threads): binds a listening socket, forks
+# the worker as `durable dev` does, lets a server adopt it and prints what the child holds.
+SCRIPT = textwrap.dedent(
+    """
+    import asyncio, json, os, socket, sys
+    from pathlib import Path
+    from durable.devserver.spawn import can_fork, fork_worker
+    from durable.devserver.dev.server import DevServer
+    from durable.devserver.options import DevOptions
+
+    root = Path(sys.argv[1])
+    listening = socket.create_server(("127.0.0.1", 0))
+    inode = os.fstat(listening.fileno()).st_ino
+    assert can_fork()
+    launched = fork_worker([root / "app.py"], root, close_in_child=[listening])
+    pid = launched.process.pid
+    options = DevOptions(paths=[root / "app.py"], db=str(root / "dev.db"), root=root)
+    output = []
+
+    async def boot():
+        server = DevServer(options, launched=launched)
+        server._worker_output = output.append
+        await server.start()
+        fds = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        adopted = server.executor.current.process.pid
+        await server.executor.close()
+        server.store.close()
+        return fds, adopted, sorted(server.registry.functions)
+
+    fds, adopted, functions = asyncio.run(boot())
+    print(json.dumps({
+        "pid": pid, "adopted": adopted, "functions": functions, "output": output,
+        "holds_listener": f"socket:[{inode}]" in fds,
+        "code": launched.process.poll(),
+    }))
+    """
+)
+
+
+def test_a_forked_worker_is_set_up_as_a_spawned_one_and_adopted(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.splitlines()[-1])
+    assert seen["adopted"] == seen["pid"]  # the forked worker, not a second one
+    assert seen["functions"] == ["hello"]
+    # its output comes back on the pipe (stdout and stderr), from the project's folder,
+    # with stdin from /dev/null
+    assert f"imported in {tmp_path} stdin /dev/null" in seen["output"]
+    assert "to stderr" in seen["output"]
+    assert seen["holds_listener"] is False  # the HTTP port is the server's alone
+    assert seen["code"] is not None  # stopped and reaped by the executor
+
+
+def test_durable_dev_forks_its_worker_and_runs_steps_in_it(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    dev = DevProcess(tmp_path, tmp_path / "app.py", reload=False).start()
+    try:
+        assert dev.process is not None
+        server = dev.process.pid
+        children = Path(f"/proc/{server}/task/{server}/children").read_text().split()
+        [worker] = [int(pid) for pid in children]
+        # forked, not executed anew: the same program and command line as the server's
+        assert (
+            Path(f"/proc/{worker}/cmdline").read_bytes()
+            == Path(f"/proc/{server}/cmdline").read_bytes()
+        )
+        dev.send({"name": "t/hello", "data": {}})
+        [run] = wait_for(lambda: dev.finished("hello", 1), 30, "the run")
+        assert run["status"] == "completed"
+        assert run["output"] == worker
+    finally:
+        dev.stop()
+
+
+def test_forked_process_exit_codes_are_popens() -> None:
+    assert can_fork() in (True, False)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(3)
+    os.close(write_end)
+    exited = ForkedProcess(pid, os.fdopen(read_end, "rb"))
+    assert exited.wait() == 3 and exited.poll() == 3
+    exited.kill()  # reaped: its pid is not signalled again
+    assert exited.stdout is not None
+    exited.stdout.close()
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        signal.pause()
+        os._exit(0)
+    os.close(write_end)
+    killed = ForkedProcess(pid, os.fdopen(read_end, "rb"))
+    assert killed.poll() is None
+    with pytest.raises(subprocess.TimeoutExpired):
+        killed.wait(timeout=0.01)
+    killed.kill()
+    assert killed.wait(timeout=10) == -signal.SIGKILL
+    assert killed.stdout is not None
+    killed.stdout.close()
