@@ -222,20 +222,13 @@ class Server:
         first_round.cancel()
         await asyncio.sleep(0)  # the passes just started send their requests
         self._say_started()
-        from .api import create_app
-        from .guard import allowed_hosts
-
-        hosts = allowed_hosts(self.options.host, self.options.allow_hosts)
-        app = create_app(
-            self.context,
-            hosts=hosts,
-            signing_key=self.options.signing_key,
-            event_keys=self.options.event_keys,
-            metrics=self.metrics.render,
-        )
-        http = _http_server(
-            app, self.options.host, self.options.port, own_logging=self.uvicorn_logging
-        )
+        try:
+            app, http = self._build_http()
+        except BaseException:  # the passes started end as at a stop, not cancelled mid-way
+            scheduling.cancel()
+            await asyncio.gather(scheduling, return_exceptions=True)
+            await self.drain(self.options.drain_timeout)
+            raise
         serving = asyncio.ensure_future(http.serve(sockets=self.sockets))
         tasks = [scheduling, serving]
         tasks += [asyncio.ensure_future(coro) for coro in self.background()]
@@ -259,6 +252,25 @@ class Server:
             self.context.reads.close()
         self.store.close()
         self._closed = True
+
+    def _build_http(self) -> tuple[Any, Any]:
+        """The API app and the uvicorn server serving it (imported here: after the first
+        passes went out)."""
+        from .api import create_app
+        from .guard import allowed_hosts
+
+        hosts = allowed_hosts(self.options.host, self.options.allow_hosts)
+        app = create_app(
+            self.context,
+            hosts=hosts,
+            signing_key=self.options.signing_key,
+            event_keys=self.options.event_keys,
+            metrics=self.metrics.render,
+        )
+        http = _http_server(
+            app, self.options.host, self.options.port, own_logging=self.uvicorn_logging
+        )
+        return app, http
 
     def abandon(self) -> None:
         """End, without the event loop, what an interrupted :meth:`serve` began: Ctrl-C

@@ -152,25 +152,34 @@ def spawn_worker(files: list[Path], root: Path, python: str = sys.executable) ->
     return spawned
 
 
+#: ``DURABLE_FORK_WORKER=0`` spawns the first worker too (a profiler or a coverage tool set up
+#: at interpreter start, by ``sitecustomize``, then sees it start).
+FORK_ENV = "DURABLE_FORK_WORKER"
+
+
 def can_fork() -> bool:
     """Whether this process may fork a worker: Linux (elsewhere a fork without exec is not
-    safe with every system library), and no thread besides this one (a fork copies only the
-    calling thread: a lock another held would stay locked in the child)."""
+    safe with every system library), no thread besides this one (a fork copies only the
+    calling thread: a lock another held would stay locked in the child), and not turned off
+    (:data:`FORK_ENV`)."""
     threading = sys.modules.get("threading")
     alone = threading is None or threading.active_count() == 1
-    return sys.platform.startswith("linux") and hasattr(os, "fork") and alone
+    wanted = os.environ.get(FORK_ENV, "1") != "0"
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and alone and wanted
 
 
 def fork_worker(
     files: list[Path], root: Path, *, close_in_child: Iterable[socket.socket] = ()
 ) -> SpawnedWorker:
     """Fork a worker for ``files`` (:func:`can_fork` must be true), as :func:`spawn_worker`
-    would spawn it: its own socket pair and output pipe, stdin from ``/dev/null``, ``root``
-    as its directory, SIGINT and SIGTERM blocked until it ignores them. The child closes
-    ``close_in_child`` (this process's listening sockets: the worker must not hold the port)."""
+    would spawn it: its own socket pair and output pipe, stdin from ``/dev/null``, no other
+    descriptor of this process (``close_in_child``, the listening sockets, are detached
+    first: the worker must not hold the port), ``root`` as its directory and ``sys.path[0]``,
+    stdout and stderr with the encodings a new interpreter would choose, SIGINT and SIGTERM
+    blocked until it ignores them, its own ``atexit`` handlers only."""
     ours, theirs = socket.socketpair()
     read_end, write_end = os.pipe()
-    inherited = [sock.fileno() for sock in close_in_child]
+    parent = os.getpid()  # (read after the fork, it could already be init's)
     for stream in (sys.stdout, sys.stderr):  # or the child writes what this one buffered
         if stream is not None:
             stream.flush()
@@ -185,7 +194,9 @@ def fork_worker(
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         raise
     if pid == 0:  # the worker (it never returns)
-        _run_forked_worker(theirs, ours, read_end, write_end, inherited, files, root)
+        _run_forked_worker(
+            _Child(theirs, [ours, *close_in_child], read_end, write_end, parent), files, root
+        )
     theirs.close()
     os.close(write_end)
     spawned = SpawnedWorker(ForkedProcess(pid, os.fdopen(read_end, "rb")), ours, files, root)
@@ -197,49 +208,92 @@ def fork_worker(
     return spawned
 
 
-def _run_forked_worker(
-    theirs: socket.socket,
-    ours: socket.socket,
-    read_end: int,
-    write_end: int,
-    inherited: list[int],
-    files: list[Path],
-    root: Path,
-) -> NoReturn:
+@dataclass(slots=True)
+class _Child:
+    """What the forked child holds of the parent's set-up."""
+
+    theirs: socket.socket  #: the worker's end of the socket pair
+    detach: list[socket.socket]  #: the parent's sockets: they own no descriptor here
+    read_end: int
+    write_end: int
+    parent: int
+
+
+def _run_forked_worker(child: _Child, files: list[Path], root: Path) -> NoReturn:
     """The forked child: become ``python -m durable.devserver.worker``, then ``_exit``."""
     code = 1
     try:
-        for fd in (*inherited, read_end, ours.detach()):
-            os.close(fd)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.close(devnull)
-        os.dup2(write_end, 1)
-        os.dup2(write_end, 2)
-        os.close(write_end)
+        import atexit
+
+        atexit._clear()  # the parent's handlers are not this process's to run
+        logging = sys.modules.get("logging")
+        if logging is not None:  # its import registered it, in the parent: first again
+            atexit.register(logging.shutdown)
+        fd = _set_up_descriptors(child)
         os.chdir(root)
         os.environ["PYTHONUNBUFFERED"] = "1"  # as spawned: for the processes user code starts
-        sys.stdout = _unbuffered(1, "strict")
-        sys.stderr = _unbuffered(2, "backslashreplace")
         from . import worker
 
-        argv = ["--fd", str(theirs.detach()), "--root", str(root), "--parent", str(os.getppid())]
+        sys.modules["__main__"] = worker  # (multiprocessing re-imports the worker, not the CLI)
+        if sys.path and not sys.flags.safe_path:
+            sys.path[0] = str(root)  # as ``python -m`` run in ``root`` puts it
+        argv = ["--fd", str(fd), "--root", str(root), "--parent", str(child.parent)]
         argv += [str(file) for file in files]
         sys.argv = [worker.__file__ or "durable.devserver.worker", *argv]
-        worker.main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        try:
+            worker.main(argv)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        _finalize()
     except BaseException:
         traceback.print_exc()
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):  # nothing is left to tell it to
                 stream.flush()
-        os._exit(code)  # never the parent's atexit handlers, nor its objects' finalizers
+        os._exit(code)  # never the parent's objects' finalizers
 
 
-def _unbuffered(fd: int, errors: str) -> io.TextIOWrapper:
-    """A text stream on ``fd`` that writes through at once (``PYTHONUNBUFFERED``)."""
+def _set_up_descriptors(child: _Child) -> int:
+    """stdin from /dev/null, stdout and stderr into the pipe, every other descriptor closed
+    but the socket's (as ``close_fds``); the socket's descriptor."""
+    for sock in child.detach:
+        sock.detach()  # the objects now own nothing: closing (or collecting) them is harmless
+    os.close(child.read_end)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(child.write_end, 1)
+    os.dup2(child.write_end, 2)
+    fd = child.theirs.detach()
+    os.closerange(3, fd)
+    os.closerange(fd + 1, os.sysconf("SC_OPEN_MAX"))
+    out, err = sys.__stdout__, sys.__stderr__
+    sys.stdout = _unbuffered(1, out, "strict")
+    sys.stderr = _unbuffered(2, err, "backslashreplace")
+    setattr(sys, "__stdout__", sys.stdout)  # noqa: B010 - (typeshed: a final name)
+    setattr(sys, "__stderr__", sys.stderr)  # noqa: B010
+    return fd
+
+
+def _finalize() -> None:
+    """What an interpreter does at a normal exit: join the non-daemon threads, then run the
+    ``atexit`` handlers (user code's, ``logging``'s)."""
+    import atexit
+    import threading
+
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        shutdown()
+    atexit._run_exitfuncs()
+
+
+def _unbuffered(fd: int, like: io.TextIOBase | None, errors: str) -> io.TextIOWrapper:
+    """A text stream on ``fd`` that writes through at once (``PYTHONUNBUFFERED``), with the
+    encoding this interpreter chose for ``like`` (``PYTHONIOENCODING``, the locale, UTF-8
+    mode: as a new interpreter would choose for a pipe)."""
     raw = io.FileIO(fd, "w", closefd=False)
-    return io.TextIOWrapper(raw, encoding="utf-8", errors=errors, write_through=True)
+    encoding = getattr(like, "encoding", None) or "utf-8"
+    errors = getattr(like, "errors", None) or errors
+    return io.TextIOWrapper(raw, encoding=encoding, errors=errors, write_through=True)

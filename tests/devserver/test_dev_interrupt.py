@@ -91,7 +91,12 @@ def test_ctrl_c_while_starting_exits_0_quietly_and_leaves_no_worker(tmp_path: Pa
     db = tmp_path / "dev.db"
     for moment, import_times, reach in MOMENTS:
         dev = Dev(tmp_path, db, {"PYTHONPROFILEIMPORTTIME": "1"} if import_times else None)
-        reach(dev)
+        try:
+            reach(dev)
+        except BaseException:  # never leave it running (a moment not reached)
+            os.killpg(dev.process.pid, signal.SIGKILL)
+            dev.process.wait()
+            raise
         printed = dev.interrupt()
         shown = f"{moment}:\n{printed}"
         assert "Traceback" not in printed and "Exception ignored" not in printed, shown

@@ -185,3 +185,31 @@ def test_the_dev_server_imports_rich_and_watchfiles_only_when_it_needs_them() ->
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert json.loads(output) == []
+
+
+def test_a_failure_building_the_http_side_stops_the_scheduler_and_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler starts before the HTTP side is built: if that fails (a broken install),
+    the scheduler is stopped and the passes drained before the error propagates."""
+    (tmp_path / "app.py").write_text(APP)
+    options = DevOptions(
+        paths=[tmp_path / "app.py"],
+        db=str(tmp_path / "dev.db"),
+        root=tmp_path,
+        port=free_port(),
+        reload=False,
+    )
+    server = DevServer(options)
+
+    def broken() -> Any:
+        raise RuntimeError("uvicorn is broken")
+
+    monkeypatch.setattr(server, "_build_http", broken)
+    with pytest.raises(RuntimeError, match="uvicorn is broken"):
+        asyncio.run(server.serve())
+    assert not server.orchestrator.scheduler.running
+    worker = server.executor.current
+    assert worker is not None and worker.process is not None
+    assert worker.process.poll() is not None  # stopped, not left behind
+    server.abandon()
