@@ -274,6 +274,25 @@ def all_finished(dev: DevProcess, function: str, count: int) -> bool:
     return len(ended) >= count
 
 
+#: How often the throughput benches ask whether the runs have ended: each poll is a few API
+#: requests the server serves beside the runs, so not too often (the time they report is the
+#: last run's ``ended_at``, recorded by the server, not the moment a poll noticed it).
+POLL_SECONDS = 0.1
+
+
+def last_ended_at(dev: DevProcess, function: str, count: int, timeout: float = 300) -> float:
+    """Wait until ``count`` runs of ``function`` have ended; the latest ``ended_at`` among
+    them (epoch seconds, millisecond resolution, the server's clock: this machine's)."""
+    wait_for(
+        lambda: not any_unfinished(dev, function) and all_finished(dev, function, count),
+        timeout,
+        f"{count} runs of {function}",
+        POLL_SECONDS,
+    )
+    ended = [run["ended_at"] for run in dev.runs(function=function) if run["ended_at"]]
+    return max(iso_to_epoch(moment) for moment in ended)
+
+
 class Stopwatch:
     """``with Stopwatch() as w: ...; w.seconds``."""
 

@@ -154,7 +154,9 @@ class Orchestrator:
         """Accept validated events (see :func:`~durable._define.events.validate_events`) and commit
         them before returning their records (see :meth:`Runs.ingest`): all or none."""
         async with self.transaction():
-            return self.runs.ingest(events)
+            records = self.runs.ingest(events)
+        self.scheduler.start_now()  # the runs they started: their first passes go now
+        return records
 
     def start_run(
         self,

@@ -67,6 +67,9 @@ class SQLiteStore(SQLiteFlowOps, Transactions):
         #: event nobody waits for, or the end of a run that waited for nothing, costs no query
         self._wait_names: set[str] | None = None
         self._waiting_runs: set[str] | None = None
+        #: runs this store inserted that have no step yet: a new run's first pass reads no
+        #: history (a rollback can only take steps away, so the set stays true after one)
+        self._stepless: set[str] = set()
         self._db = connect(self.path)
         self._committed_changes = 0  #: ``total_changes`` at the last commit or rollback
         try:
@@ -137,6 +140,7 @@ class SQLiteStore(SQLiteFlowOps, Transactions):
         self._db.execute(
             f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 23)})", run_row(run)
         )
+        self._stepless.add(run.run_id)
 
     def update_run(self, run: RunRecord) -> None:
         self._db.execute(
@@ -151,6 +155,7 @@ class SQLiteStore(SQLiteFlowOps, Transactions):
         ).rowcount
         if ended:  # an ended run's lease, whoever holds it, fences in nothing more
             self._leases.pop(run.run_id, None)
+        self._stepless.discard(run.run_id)
         return bool(ended)
 
     def make_ready(self, run_id: str, now: float) -> bool:
@@ -285,6 +290,7 @@ class SQLiteStore(SQLiteFlowOps, Transactions):
     # -- steps --------------------------------------------------------------------------
 
     def upsert_step(self, step: StepRecord) -> None:
+        self._stepless.discard(step.run_id)
         self._db.execute(_UPSERT_STEP, step_row(step))
 
     def get_steps(
@@ -294,6 +300,8 @@ class SQLiteStore(SQLiteFlowOps, Transactions):
         statuses: Collection[StepStatus] | None = None,
         claim: Lease | None = None,
     ) -> list[StepRecord]:
+        if run_id in self._stepless:
+            return []
         where, params = "run_id=?", [run_id]
         if statuses is not None:
             where += f" AND status IN ({', '.join('?' * len(statuses))})"

@@ -281,6 +281,29 @@ async def test_the_scheduler_alone_starts_due_runs_within_their_concurrency_limi
     assert parts.in_flight.tasks == {}
 
 
+async def test_start_now_starts_due_runs_at_once_while_the_loop_runs() -> None:
+    """Ingest calls start_now() once its events are committed: the new run's pass starts
+    without waiting for the loop's next round. Without the loop (a virtual clock driven by
+    hand) it starts nothing."""
+    parts = Parts()
+    passes = FakePasses(parts.store)
+    scheduler = _scheduler(parts, passes)
+    early = parts.runs.start_run("greet", {"name": "greet/go"})
+    parts.journal.flush()
+    assert scheduler.start_now() == 0 and passes.started == []
+    looping = asyncio.ensure_future(scheduler.run_forever())
+    await scheduler.first_round.wait()  # its first round starts the run already due
+    await asyncio.sleep(0)
+    assert passes.started == [early.run_id]
+    late = parts.runs.start_run("greet", {"name": "greet/go"})
+    parts.journal.flush()
+    assert scheduler.start_now() == 1
+    assert late.run_id in parts.in_flight.tasks  # before the loop's next round
+    passes.release.set()
+    looping.cancel()
+    await asyncio.gather(looping, return_exceptions=True)
+
+
 class PageCountingStore(MemoryStore):
     """A memory store that records the limit of every ``ready_runs`` page read."""
 

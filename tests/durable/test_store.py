@@ -801,3 +801,26 @@ def test_sqlite_creates_parent_directories(tmp_path: Path) -> None:
         assert store.get_run("r1") is not None
     finally:
         store.close()
+
+
+def test_sqlite_reads_no_history_of_a_run_it_inserted_until_a_step_is_written(
+    tmp_path: Path,
+) -> None:
+    """A new run's first pass costs no history query; once a step is written (or the
+    transaction that wrote one is rolled back), its steps are read from the file."""
+    store = SQLiteStore(tmp_path / "dev.db")
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    store.insert_run(make_run("r1"))
+    assert store.get_steps("r1") == []
+    assert not [s for s in statements if "FROM steps" in s]
+    store.commit()
+    store.upsert_step(make_step("r1", "a", 0))
+    store.rollback()  # the step is gone again: read from the file, which says so
+    assert store.get_steps("r1") == []
+    assert [s for s in statements if "FROM steps" in s]
+    store.insert_run(make_run("r2"))
+    store.upsert_step(make_step("r2", "b", 0))
+    store.commit()
+    assert [step.key for step in store.get_steps("r2")] == ["b"]
+    store.close()
