@@ -1,4 +1,4 @@
-"""10,000 runs sleeping at once through ``durable dev``: memory, waking them all, new events.
+"""100,000 runs sleeping at once through ``durable dev``: memory, waking them all, new events.
 
 Starts ``durable dev`` (server + worker), measures event latency with nothing sleeping, then
 starts N runs that each do one step, ``step.sleep_until`` a common moment a few seconds ahead,
@@ -45,7 +45,7 @@ from tests.support.harness import DevProcess, wait_for
 
 TARGET_RSS_MB = 300.0
 TARGET_SLOWDOWN = 1.5
-TARGET_LATENCY_MS = 5.0
+TARGET_LATENCY_MS = 1.0  # SPEC section 6, "target now"
 
 APP = textwrap.dedent(
     """
@@ -72,7 +72,7 @@ def count_status(dev: DevProcess, status: str) -> int:
     return len(dev.runs(status=status, function="nap"))
 
 
-def collect(runs: int = 10_000, events: int = 50, margin: float | None = None) -> Report:
+def collect(runs: int = 100_000, events: int = 50, margin: float | None = None) -> Report:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "app.py").write_text(APP + FIRST_STEP_APP)
@@ -227,7 +227,7 @@ def collect(runs: int = 10_000, events: int = 50, margin: float | None = None) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=50)
     args = parser.parse_args()
     prepare()
