@@ -8,7 +8,6 @@ The server never imports user code: it lists candidate files (Python files that 
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -47,6 +46,8 @@ def configured_modules(root: Path) -> list[str] | None:
     path = root / "pyproject.toml"
     if not path.is_file():
         return None
+    import tomllib  # (~5 ms: only for a project that has the file)
+
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:

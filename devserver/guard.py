@@ -27,10 +27,11 @@ import hmac
 import ipaddress
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+if TYPE_CHECKING:  # (the launcher imports this module's checks before the HTTP side)
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 #: Host names every server answers to: this machine.
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,6 +246,8 @@ def _run_forked_worker(child: _Child, files: list[Path], root: Path) -> NoReturn
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         _finalize()
     except BaseException:
+        import traceback
+
         traceback.print_exc()
     finally:
         for stream in (sys.stdout, sys.stderr):

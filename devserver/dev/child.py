@@ -11,7 +11,6 @@ dies without a chance to clean up (``kill -9``, a closed terminal).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -64,10 +63,19 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _die_with_parent_hook() -> Callable[[], None]:
+    """A ``preexec_fn`` asking the kernel to SIGTERM the child when this process dies.
+    ctypes is imported here (only the TUI's server child needs it), not in the child between
+    fork and exec."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def hook() -> None:  # pragma: no cover - runs in the child between fork and exec
+        with contextlib.suppress(Exception):
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return hook
 
 
 class ServerStartError(RuntimeError):
@@ -116,7 +124,7 @@ class ServerChild:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,  # the terminal's Ctrl-C is the TUI's, not the server's
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                preexec_fn=_die_with_parent_hook() if sys.platform == "linux" else None,
             )
 
     def wait_ready(self, timeout: float) -> None:

@@ -213,3 +213,26 @@ def test_a_failure_building_the_http_side_stops_the_scheduler_and_the_worker(
     assert worker is not None and worker.process is not None
     assert worker.process.poll() is not None  # stopped, not left behind
     server.abandon()
+
+
+def test_reading_the_options_listening_and_discovering_import_nothing_more(
+    tmp_path: Path,
+) -> None:
+    """What runs before the first worker starts: the option checks, the listening sockets,
+    the discovery (no pyproject.toml here). None of these modules is needed that early."""
+    (tmp_path / "app.py").write_text(APP)
+    probe = (
+        "import json, sys; from pathlib import Path; "
+        "from durable.cli.dev_argv import parse_dev_argv; "
+        "from durable.cli.checks import security; from durable.devserver import wants_tui; "
+        "from durable.devserver.listen import listen; "
+        "from durable.devserver.discovery import discover; "
+        "security('durable dev', '127.0.0.1', None, []); wants_tui(True, False); "
+        f"listen('127.0.0.1', 0); discover([], Path({str(tmp_path)!r})); "
+        "print(json.dumps([m for m in ('typer', 'ctypes', 'tomllib', 'encodings.idna', "
+        "'starlette', 'asyncio') if m in sys.modules]))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path
+    ).stdout
+    assert json.loads(output) == []
