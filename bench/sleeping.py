@@ -148,7 +148,13 @@ def collect(runs: int = 100_000, events: int = 50, margin: float | None = None) 
             target=TARGET_RSS_MB,
             digits=0,
         ),
-        Figure("sleeping_worker_rss_mb", "  worker RSS", worker_rss, "MB", digits=0),
+        Figure(
+            "sleeping_worker_rss_mb",
+            "  worker processes RSS (the worker and its spare)",
+            worker_rss,
+            "MB",
+            digits=0,
+        ),
         Figure(
             "sleeping_completed",
             f"  runs that woke and completed (of {runs:,})",

@@ -37,7 +37,7 @@ from .pool import WorkerPool
 from .reads import OffLoopReads
 from .registry import FunctionInfo, RegistrationError, Registry, function_info_from_wire
 from .retention import Retention
-from .spawn import SpawnedWorker
+from .spawn import Spare, SpawnedWorker
 from .workers import WorkerExecutor, WorkerProcess
 
 
@@ -73,6 +73,9 @@ class Server:
     command = "durable"
     #: uvicorn's own logging set-up (None: its records go to the root logger's handlers)
     uvicorn_logging = True
+    #: keep a worker process started ahead (:class:`~.spawn.Spare`): a reload or a crashed
+    #: worker's replacement skips the interpreter's start-up and the engine's imports
+    keeps_a_spare = False
 
     def __init__(
         self,
@@ -129,6 +132,7 @@ class Server:
             else None
         )
         self.files: list[Path] = []
+        self.spare = Spare(self.root) if self.keeps_a_spare else None
         self._warming: asyncio.Future[None] | None = None
         self._stop = asyncio.Event()
         self._workers: weakref.WeakSet[WorkerProcess] = weakref.WeakSet()  #: for abandon()
@@ -141,6 +145,7 @@ class Server:
             self.root,
             on_output=self._worker_output,
             import_timeout=self.options.import_timeout,
+            spare=self.spare,
         )
         self._workers.add(worker)
         return worker
@@ -236,6 +241,8 @@ class Server:
             tasks.append(asyncio.ensure_future(self.retention.run_forever()))
         while not http.started and not serving.done():
             await asyncio.sleep(0.01)
+        if self.spare is not None:  # the next worker's start-up, while nothing waits for it
+            self.spare.refill()
         if on_ready is not None:
             on_ready()
         await self._stop.wait()
@@ -280,6 +287,8 @@ class Server:
         if self.launched is not None:  # not adopted yet
             self.launched.discard()
             self.launched = None
+        if self.spare is not None:
+            self.spare.close()
         for worker in list(self._workers):
             worker.abandon()
         for sock in self.sockets or []:
@@ -300,6 +309,8 @@ class Server:
             await asyncio.wait(passes, timeout=timeout)
         if self._warming is not None:
             self._warming.cancel()
+        if self.spare is not None:
+            self.spare.close()
         await self.executor.close()
         left = list(self.orchestrator.in_flight.tasks.values())
         if left:  # they end now (their worker is gone): let them write that down

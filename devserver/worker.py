@@ -209,10 +209,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--parent", type=int, default=None, help="the server's pid")
+    parser.add_argument("--spare", action="store_true", help="wait for the files to load")
     parser.add_argument("files", nargs="*", type=Path)
     args = parser.parse_args(argv)
     die_with_parent(args.parent)
-    asyncio.run(main_async(args.fd, args.root, args.files))
+    files = wait_for_files(args.fd) if args.spare else args.files
+    asyncio.run(main_async(args.fd, args.root, files))
+
+
+def wait_for_files(fd: int) -> list[Path]:
+    """A spare (:class:`~durable.devserver.spawn.Spare`): block until the server says which
+    files to load; exit if it closes the socket first. Reads exactly the one line (the
+    server sends nothing else before this worker's hello)."""
+    sock = socket.socket(fileno=fd)
+    try:
+        data = b""
+        while not data.endswith(b"\n"):
+            waiting = sock.recv(65536, socket.MSG_PEEK)
+            if not waiting:
+                raise SystemExit(0)  # the server is gone, or discarded this spare
+            end = waiting.find(b"\n")
+            if end < 0:
+                time.sleep(0.001)  # the rest of the line is on its way
+                continue
+            data = sock.recv(end + 1)
+    finally:
+        sock.detach()  # the descriptor stays open: main_async takes it over
+    message = json.loads(data)
+    return [Path(file) for file in message["files"]]
 
 
 if __name__ == "__main__":

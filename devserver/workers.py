@@ -40,7 +40,7 @@ from .framing import MESSAGE_LIMIT, encode
 from .imports import DEFAULT_IMPORT_TIMEOUT, WorkerStartError, not_loaded_reason, read_hello
 from .isolation import Isolation
 from .outbox import Outbox
-from .spawn import Process, SpawnedWorker, spawn_worker
+from .spawn import Process, Spare, SpawnedWorker, spawn_worker
 from .watchdog import Watchdog, WatchdogConfig
 
 OutputSink = Callable[[str], None]
@@ -70,9 +70,11 @@ class WorkerProcess:
         python: str = sys.executable,
         watchdog: WatchdogConfig | None = None,
         import_timeout: float = DEFAULT_IMPORT_TIMEOUT,
+        spare: Spare | None = None,
     ) -> None:
         self.files = files
         self.root = root
+        self.spare = spare  #: a process started ahead, taken by :meth:`launch` if there is one
         self.import_timeout = import_timeout
         self.on_output = on_output or (lambda line: print(line, file=sys.stderr))
         self.python = python
@@ -108,6 +110,8 @@ class WorkerProcess:
         """Spawn the process now (or adopt ``spawned``); :meth:`start` then connects to it."""
         if self.process is not None:
             return
+        if spawned is None and self.spare is not None:
+            spawned = self.spare.take(self.files)
         spawned = spawned or spawn_worker(self.files, self.root, self.python)
         self.process, self._socket = spawned.process, spawned.socket
 

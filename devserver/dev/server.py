@@ -25,6 +25,7 @@ class DevServer(Server):
     """One ``durable dev`` process."""
 
     command = "durable dev"
+    keeps_a_spare = True  # a saved file's new worker starts from it
 
     def __init__(
         self,

@@ -1,0 +1,107 @@
+"""A worker started ahead of need (``Spare``): a reload's or a replacement's new worker is the
+spare, which loads the files only when taken, and the next spare starts at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+from pathlib import Path
+
+from durable.devserver.spawn import Spare
+from durable.devserver.workers import WorkerProcess
+from tests.support.harness import DevProcess, wait_for
+
+APP = textwrap.dedent(
+    """
+    import os
+    from durable import Durable
+
+    VERSION = {version}
+    app = Durable(id="spare")
+
+    @app.function(id="which", triggers=[{{"event": "t/which"}}])
+    async def which(ctx):
+        return await ctx.step.run("pid", lambda: [VERSION, os.getpid()])
+    """
+)
+
+
+def write_app(root: Path, version: int) -> Path:
+    path = root / "app.py"
+    path.write_text(APP.format(version=version))
+    return path
+
+
+async def test_a_taken_spare_loads_the_files_and_a_new_spare_starts(tmp_path: Path) -> None:
+    path = write_app(tmp_path, 1)
+    spare = Spare(tmp_path)
+    try:
+        spare.refill()
+        waiting = spare.waiting
+        assert waiting is not None
+        worker = WorkerProcess([path], tmp_path, spare=spare)
+        worker.launch()
+        assert worker.process is waiting.process  # the spare, not a new spawn
+        hello = await worker.start()
+        assert [f["id"] for f in hello["functions"]] == ["which"]
+        assert spare.waiting is not None and spare.waiting is not waiting  # the next one
+        await worker.stop()
+    finally:
+        spare.close()
+
+
+async def test_a_dead_spare_is_replaced_by_a_spawn(tmp_path: Path) -> None:
+    path = write_app(tmp_path, 1)
+    spare = Spare(tmp_path)
+    try:
+        spare.refill()
+        dead = spare.waiting
+        assert dead is not None
+        os.kill(dead.process.pid, signal.SIGKILL)
+        wait_for(lambda: dead.process.poll() is not None, 10, "the kill")
+        worker = WorkerProcess([path], tmp_path, spare=spare)
+        worker.launch()
+        assert worker.process is not None and worker.process is not dead.process
+        hello = await worker.start()
+        assert [f["id"] for f in hello["functions"]] == ["which"]
+        await worker.stop()
+    finally:
+        spare.close()
+
+
+def test_closing_ends_the_waiting_spare_and_starts_no_more(tmp_path: Path) -> None:
+    spare = Spare(tmp_path)
+    spare.refill()
+    waiting = spare.waiting
+    assert waiting is not None
+    spare.close()
+    assert waiting.process.poll() is not None  # killed and reaped
+    spare.refill()
+    assert spare.waiting is None
+    assert spare.take([tmp_path / "app.py"]) is None
+
+
+def spares_of(server: int) -> list[int]:
+    """The server's children waiting as spares."""
+    children = Path(f"/proc/{server}/task/{server}/children").read_text().split()
+    return [int(p) for p in children if b"--spare" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
+def test_durable_dev_reloads_into_its_spare(tmp_path: Path) -> None:
+    path = write_app(tmp_path, 1)
+    dev = DevProcess(tmp_path, path).start()
+    try:
+        assert dev.process is not None
+        server = dev.process.pid
+        [spare] = wait_for(lambda: spares_of(server), 30, "a spare")
+        write_app(tmp_path, 2)
+        wait_for(lambda: dev.get("/health").get("reloads", 0) >= 1, 30, "the reload")
+        dev.send({"name": "t/which", "data": {}})
+        [run] = wait_for(lambda: dev.finished("which", 1), 30, "the run")
+        assert run["output"] == [2, spare]  # the new code, in the former spare
+        # the next one waits (the former spare, now the worker, keeps its command line)
+        [_] = wait_for(lambda: set(spares_of(server)) - {spare}, 30, "the next spare")
+    finally:
+        output = dev.stop()
+    assert "Traceback" not in output
