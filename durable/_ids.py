@@ -8,14 +8,14 @@ import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+#: every 10-bit value as its two characters: an id is 13 look-ups (a character at a time,
+#: with ``divmod``, took three times as long: two ids per event ingested)
+_PAIRS = [first + second for first in _ALPHABET for second in _ALPHABET]
 
 
 def _encode(number: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        number, rem = divmod(number, 32)
-        chars.append(_ALPHABET[rem])
-    return "".join(reversed(chars))
+    """The low ``5 * length`` bits of ``number`` in ``length`` characters (``length`` even)."""
+    return "".join([_PAIRS[(number >> shift) & 1023] for shift in range(5 * length - 10, -1, -10)])
 
 
 _RANDOM_MAX = (1 << 80) - 1
@@ -37,7 +37,7 @@ def new_id(ms: int | None = None) -> str:
         else:
             random = int.from_bytes(os.urandom(10), "big") >> 1  # room to count up
         _last[0], _last[1] = stamp, random
-    return _encode(stamp, 10) + _encode(random, 16)
+    return _encode(stamp << 80 | random, 26)
 
 
 def derived_id(*parts: str) -> str:

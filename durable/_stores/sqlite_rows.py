@@ -41,7 +41,24 @@ def load(text: str | None) -> Any:
 
 
 def run_row(run: RunRecord) -> tuple[Any, ...]:
-    return rows.run_row(run, dump)
+    return rows.run_row(run, _run_json(run))
+
+
+def _run_json(run: RunRecord) -> rows.Encode:
+    """:data:`dump`, except that a run's one trigger event is encoded once: its ``events``
+    column is that text in brackets (the same text ``dump`` would write for the list)."""
+    if len(run.events) != 1 or run.events[0] is not run.event:
+        return dump
+    event = dump(run.event)
+
+    def encode(value: Any) -> Any:
+        if value is run.event:
+            return event
+        if value is run.events:
+            return f"[{event}]"
+        return dump(value)
+
+    return encode
 
 
 def run_changes(run: RunRecord) -> tuple[Any, ...]:

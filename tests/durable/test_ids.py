@@ -31,3 +31,19 @@ async def test_runs_started_at_one_virtual_instant_are_listed_newest_first() -> 
             await t.send({"name": "t/echo", "data": {"n": n}})
         await t.settle()
         assert [r.output for r in t.runs(function="echo")] == list(range(19, -1, -1))
+
+
+def test_ids_keep_their_encoding() -> None:
+    """Derived ids are stored (a sent event's id, a cron tick's): the same parts must give
+    the same id in every version. Crockford base32, time first."""
+    from durable._ids import derived_id
+
+    assert derived_id("a", "b") == "01JTPNT1SQXD8HM7SW8SR7NMXJ"
+    assert derived_id("fn", "cron", "2026") == "1G4S3KCN05TV1BAET7E6WC9RGR"
+    assert new_id(0).startswith("0000000000") and len(new_id(0)) == 26
+    assert new_id((1 << 48) - 1).startswith("7ZZZZZZZZZ")
+    first, second = new_id(1_700_000_000_000), new_id(1_700_000_000_000)
+    assert first[:10] == second[:10] == "01HF7YAT00"
+    assert int(second[10:].translate(str.maketrans("JKMNPQRSTVWXYZ", "IJKLMNOPQRSTUV")), 32) == (
+        int(first[10:].translate(str.maketrans("JKMNPQRSTVWXYZ", "IJKLMNOPQRSTUV")), 32) + 1
+    )

@@ -824,3 +824,15 @@ def test_sqlite_reads_no_history_of_a_run_it_inserted_until_a_step_is_written(
     store.commit()
     assert [step.key for step in store.get_steps("r2")] == ["b"]
     store.close()
+
+
+def test_a_runs_one_trigger_event_is_written_as_any_other_value_would_be() -> None:
+    """The SQLite row encodes a run's single trigger event once and reuses the text for its
+    ``events`` column: the row is the one the plain encoder writes, character for character."""
+    from durable._stores import rows, sqlite_rows
+
+    event = {"name": "x/y", "data": {"a": [1, 2.5, {"é": None, "s": "\udcff"}]}, "id": "E"}
+    single = make_run("r1", event=event, events=[event])
+    several = make_run("r2", event=event, events=[event, dict(event)])
+    for run in (single, several):
+        assert sqlite_rows.run_row(run) == rows.run_row(run, rows.json_text)
