@@ -171,29 +171,44 @@ class Spare:
         self.root = root
         self.python = python
         self._waiting: SpawnedWorker | None = None
+        self._installed: tuple[tuple[str, int], ...] = ()  #: see :func:`installed_stamp`
         self._closed = False
 
     def take(self, files: list[Path]) -> SpawnedWorker | None:
-        """The spare, told to load ``files`` (None if there is none, or it died); a new
-        spare is started meanwhile."""
+        """The spare, told to load ``files``; None if there is none, it died, packages were
+        installed since it started (it would import from a stale ``sys.path``), or the list
+        is too long for one message that never blocks (:data:`LOAD_LIMIT`). A new spare is
+        started meanwhile."""
         spare, self._waiting = self._waiting, None
+        message = encode_load(files)
         taken = None
-        if spare is not None and spare.process.poll() is None:
+        if spare is not None:
+            fresh = spare.process.poll() is None and self._installed == installed_stamp()
             try:
-                spare.socket.sendall(encode_load(files))
-                spare.files = list(files)
-                taken = spare
+                if fresh and len(message) <= LOAD_LIMIT:
+                    spare.socket.sendall(message)  # (fits the socket's buffer: no wait)
+                    spare.files = list(files)
+                    taken = spare
             except OSError:  # it died a moment ago
+                pass
+            if taken is None:
                 spare.discard()
-        elif spare is not None:
-            spare.discard()
         self.refill()
         return taken
 
     def refill(self) -> None:
-        """Start a spare unless one waits (or :meth:`close` was called)."""
+        """Start a spare unless one waits (or :meth:`close` was called); none if the
+        process cannot be started now (the next worker is spawned as before)."""
         if self._waiting is None and not self._closed:
-            self._waiting = spawn_worker([], self.root, self.python, spare=True)
+            self._installed = installed_stamp()
+            try:
+                self._waiting = spawn_worker([], self.root, self.python, spare=True)
+            except OSError as exc:  # out of processes or descriptors: no spare this time
+                import logging  # (not on the launcher's way to the first worker)
+
+                logging.getLogger("durable.devserver").warning(
+                    "cannot start a spare worker process: %s", exc
+                )
 
     @property
     def waiting(self) -> SpawnedWorker | None:
@@ -206,6 +221,24 @@ class Spare:
         if self._waiting is not None:
             self._waiting.discard()
             self._waiting = None
+
+
+#: The longest list of files sent to a spare (a longer one is spawned with the files on its
+#: command line, as before): well under a socket pair's buffer, so sending never blocks.
+LOAD_LIMIT = 64 * 1024
+
+
+def installed_stamp() -> tuple[tuple[str, int], ...]:
+    """When the site-packages folders last changed (``pip install`` adds and removes entries
+    there, ``.pth`` files included): a spare started before a change is not used."""
+    import site
+
+    folders = [*site.getsitepackages(), site.getusersitepackages()]
+    stamp = []
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            stamp.append((folder, os.stat(folder).st_mtime_ns))
+    return tuple(stamp)
 
 
 def encode_load(files: list[Path]) -> bytes:

@@ -219,20 +219,16 @@ def main(argv: list[str] | None = None) -> None:
 
 def wait_for_files(fd: int) -> list[Path]:
     """A spare (:class:`~durable.devserver.spawn.Spare`): block until the server says which
-    files to load; exit if it closes the socket first. Reads exactly the one line (the
-    server sends nothing else before this worker's hello)."""
+    files to load (one JSON line; it sends nothing else before this worker's hello); exit if
+    it closes the socket first."""
     sock = socket.socket(fileno=fd)
     try:
         data = b""
         while not data.endswith(b"\n"):
-            waiting = sock.recv(65536, socket.MSG_PEEK)
-            if not waiting:
+            chunk = sock.recv(65536)
+            if not chunk:
                 raise SystemExit(0)  # the server is gone, or discarded this spare
-            end = waiting.find(b"\n")
-            if end < 0:
-                time.sleep(0.001)  # the rest of the line is on its way
-                continue
-            data = sock.recv(end + 1)
+            data += chunk
     finally:
         sock.detach()  # the descriptor stays open: main_async takes it over
     message = json.loads(data)

@@ -69,7 +69,10 @@ def _die_with_parent_hook() -> Callable[[], None]:
     fork and exec."""
     import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:  # no libc to ask: the child's socket still tells it the inspector left
+        return lambda: None
 
     def hook() -> None:  # pragma: no cover - runs in the child between fork and exec
         with contextlib.suppress(Exception):

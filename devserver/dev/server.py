@@ -25,7 +25,6 @@ class DevServer(Server):
     """One ``durable dev`` process."""
 
     command = "durable dev"
-    keeps_a_spare = True  # a saved file's new worker starts from it
 
     def __init__(
         self,
@@ -35,6 +34,8 @@ class DevServer(Server):
         launched: SpawnedWorker | None = None,
         sockets: list[socket.socket] | None = None,
     ) -> None:
+        # with hot reload, a spare worker: a saved file's new worker starts from it
+        self.keeps_a_spare = options.reload
         super().__init__(options, log or HeadlessLog(), launched=launched, sockets=sockets)
         self._reloading = asyncio.Lock()
 

@@ -155,7 +155,8 @@ class Orchestrator:
         them before returning their records (see :meth:`Runs.ingest`): all or none."""
         async with self.transaction():
             records = self.runs.ingest(events)
-        self.scheduler.start_now()  # the runs they started: their first passes go now
+        if any(record.run_ids for record in records):
+            self.scheduler.start_now()  # the runs they started: their first passes go now
         return records
 
     def start_run(

@@ -123,12 +123,14 @@ class Scheduler:
         and its deadline and cron checks): a server calls it once ingested events are
         committed, so that an event's first step starts sooner. Only while
         :meth:`run_forever` runs: a virtual clock (``TestEngine``) starts passes when told.
-        Returns how many started; a refused claim is left to the loop's round."""
+        Returns how many started; a failure (a refused claim) is left to the loop's round,
+        which reports it."""
         if not self.running:
             return 0
         try:
             return self._start_due()
-        except StoreError:
+        except Exception:  # the events are committed: the loop's round retries and reports
+            logger.debug("starting passes at once failed; left to the next round", exc_info=True)
             return 0
 
     def _start_due(self) -> int:

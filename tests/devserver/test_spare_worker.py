@@ -8,6 +8,8 @@ import signal
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from durable.devserver.spawn import Spare
 from durable.devserver.workers import WorkerProcess
 from tests.support.harness import DevProcess, wait_for
@@ -105,3 +107,71 @@ def test_durable_dev_reloads_into_its_spare(tmp_path: Path) -> None:
     finally:
         output = dev.stop()
     assert "Traceback" not in output
+
+
+async def test_a_long_file_list_arrives_in_pieces_and_a_longer_one_is_spawned(
+    tmp_path: Path,
+) -> None:
+    """The spare reads its one line however the socket cuts it; a list over LOAD_LIMIT goes
+    to a spawned worker on its command line (sending it never blocks the server)."""
+    from durable.devserver import spawn
+
+    folder = tmp_path / ("a-long-folder-name-" * 4)
+    folder.mkdir()
+    files = [write_app(tmp_path, 1)]
+    for number in range(350):  # ~50 KB of paths: several reads, under the limit
+        module = folder / f"module_{number:04d}_with_a_long_name.py"
+        module.write_text("X = 1\n")
+        files.append(module)
+    assert 32_000 < len(spawn.encode_load(files)) <= spawn.LOAD_LIMIT
+    spare = Spare(tmp_path)
+    try:
+        spare.refill()
+        waiting = spare.waiting
+        worker = WorkerProcess(files, tmp_path, spare=spare, import_timeout=60)
+        worker.launch()
+        assert waiting is not None and worker.process is waiting.process
+        hello = await worker.start()
+        assert [f["id"] for f in hello["functions"]] == ["which"]
+        await worker.stop()
+        too_many = files * 3
+        assert len(spawn.encode_load(too_many)) > spawn.LOAD_LIMIT
+        assert spare.take(too_many) is None  # the waiting spare was discarded, not sent it
+        assert spare.waiting is not None  # and the next one started
+    finally:
+        spare.close()
+
+
+def test_a_spare_started_before_packages_were_installed_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from durable.devserver import spawn
+
+    stamps = iter([(("site-packages", 1),), (("site-packages", 2),), (("site-packages", 2),)])
+    monkeypatch.setattr(spawn, "installed_stamp", lambda: next(stamps))
+    spare = Spare(tmp_path)
+    try:
+        spare.refill()
+        stale = spare.waiting
+        assert stale is not None
+        assert spare.take([tmp_path / "app.py"]) is None  # pip install since: not that one
+        assert stale.process.poll() is not None  # ended
+        assert spare.waiting is not None and spare.waiting is not stale
+    finally:
+        spare.close()
+
+
+def test_no_spare_when_a_process_cannot_be_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from durable.devserver import spawn
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(spawn, "spawn_worker", refused)
+    spare = Spare(tmp_path)
+    spare.refill()
+    assert spare.waiting is None
+    assert "cannot start a spare worker process" in caplog.text
+    assert spare.take([tmp_path / "app.py"]) is None

@@ -304,6 +304,21 @@ async def test_start_now_starts_due_runs_at_once_while_the_loop_runs() -> None:
     await asyncio.gather(looping, return_exceptions=True)
 
 
+async def test_start_now_leaves_a_failure_to_the_loops_round() -> None:
+    """The ingested events are committed when start_now runs: whatever goes wrong starting
+    their passes is not the request's error (the loop's round retries and reports it)."""
+    parts = Parts()
+    passes = FakePasses(parts.store)
+    scheduler = _scheduler(parts, passes)
+    scheduler.running = True  # as while run_forever runs
+
+    def broken(now: float, limit: int) -> list[RunRecord]:
+        raise ValueError("a bug reading due runs")
+
+    parts.store.ready_runs = broken  # type: ignore[method-assign]
+    assert scheduler.start_now() == 0
+
+
 class PageCountingStore(MemoryStore):
     """A memory store that records the limit of every ``ready_runs`` page read."""
 
