@@ -146,9 +146,14 @@ def spawn_worker(
             ours.close()
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             raise
-    spawned = SpawnedWorker(process, ours, files, root)
+    return _unmask(SpawnedWorker(process, ours, files, root), mask)
+
+
+def _unmask(spawned: SpawnedWorker, mask: Iterable[int]) -> SpawnedWorker:
+    """Restore this process's signal mask; a Ctrl-C held back meanwhile raises here, and
+    then ends the worker just started (none is left behind)."""
     try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a Ctrl-C held back raises here
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     except BaseException:
         spawned.discard()
         raise
@@ -288,13 +293,8 @@ def fork_worker(
         )
     theirs.close()
     os.close(write_end)
-    spawned = SpawnedWorker(ForkedProcess(pid, os.fdopen(read_end, "rb")), ours, files, root)
-    try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a Ctrl-C held back raises here
-    except BaseException:
-        spawned.discard()
-        raise
-    return spawned
+    process = ForkedProcess(pid, os.fdopen(read_end, "rb"))
+    return _unmask(SpawnedWorker(process, ours, files, root), mask)
 
 
 @dataclass(slots=True)

@@ -147,6 +147,14 @@ def test_a_damaged_database_is_refused_at_start(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def served_app(root: Path) -> DevOptions:
+    """Options serving :data:`APP` from ``root`` on a free port, without hot reload."""
+    (root / "app.py").write_text(APP)
+    return DevOptions(
+        paths=[root / "app.py"], db=str(root / "dev.db"), root=root, port=free_port(), reload=False
+    )
+
+
 def test_the_first_passes_go_out_before_the_http_side_is_built(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,14 +162,7 @@ def test_the_first_passes_go_out_before_the_http_side_is_built(
     the scheduler's first round has started its passes when the API is built."""
     import durable.devserver.api as api
 
-    (tmp_path / "app.py").write_text(APP)
-    options = DevOptions(
-        paths=[tmp_path / "app.py"],
-        db=str(tmp_path / "dev.db"),
-        root=tmp_path,
-        port=free_port(),
-        reload=False,
-    )
+    options = served_app(tmp_path)
     server = DevServer(options)
     first_round_done: list[bool] = []
     build = api.create_app
@@ -192,14 +193,7 @@ def test_a_failure_building_the_http_side_stops_the_scheduler_and_the_worker(
 ) -> None:
     """The scheduler starts before the HTTP side is built: if that fails (a broken install),
     the scheduler is stopped and the passes drained before the error propagates."""
-    (tmp_path / "app.py").write_text(APP)
-    options = DevOptions(
-        paths=[tmp_path / "app.py"],
-        db=str(tmp_path / "dev.db"),
-        root=tmp_path,
-        port=free_port(),
-        reload=False,
-    )
+    options = served_app(tmp_path)
     server = DevServer(options)
 
     def broken() -> Any:
