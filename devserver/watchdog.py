@@ -29,12 +29,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from durable._define.durations import parse_duration
-from durable._engine.execution import Execution
 
 from .faults import Fault
+
+if TYPE_CHECKING:
+    from durable._engine.execution import Execution
 from .framing import encode
 
 BLOCKED_AFTER_ENV = "DURABLE_BLOCKED_AFTER"
@@ -194,14 +196,18 @@ class LoopWatch:
 
 
 def blocked_report(frame: FrameType | None, stalled: float) -> dict[str, Any]:
-    """``blocked`` message naming the run and step found on a blocked loop's stack."""
+    """``blocked`` message naming the run and step found on a blocked loop's stack (in the
+    worker, which has the engine loaded: the server does not import it for this)."""
+    from durable._engine.execution import Execution
+
+    attempt_code, run_code = Execution._attempt.__code__, Execution.run.__code__
     execution: Execution | None = None
     key = step_id = None
     while frame is not None:
-        if frame.f_code is _ATTEMPT and key is None:
+        if frame.f_code is attempt_code and key is None:
             local = frame.f_locals
             execution, key, step_id = local.get("self"), local.get("key"), local.get("step_id")
-        elif frame.f_code is _RUN and execution is None:
+        elif frame.f_code is run_code and execution is None:
             execution = frame.f_locals.get("self")
         frame = frame.f_back
     where = ""
@@ -216,7 +222,3 @@ def blocked_report(frame: FrameType | None, stalled: float) -> dict[str, Any]:
         "key": key,
         "message": f"the worker's event loop was blocked for {stalled:.1f} s{where}",
     }
-
-
-_ATTEMPT = Execution._attempt.__code__
-_RUN = Execution.run.__code__

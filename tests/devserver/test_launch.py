@@ -177,10 +177,13 @@ def test_the_first_passes_go_out_before_the_http_side_is_built(
     assert first_round_done == [True]
 
 
-def test_the_dev_server_imports_rich_and_watchfiles_only_when_it_needs_them() -> None:
+def test_the_dev_server_imports_what_it_needs_only_when_it_needs_it() -> None:
+    """Not for a restart's way to its first step: the log's console, the file watcher, the
+    PostgreSQL store (a SQLite server), the engine's core (it runs in the worker)."""
     probe = (
         "import json, sys; import durable.devserver.dev.server; "
-        "print(json.dumps([m for m in ('rich', 'watchfiles', 'typer') if m in sys.modules]))"
+        "print(json.dumps([m for m in ('rich', 'watchfiles', 'typer', 'durable._stores.postgres', "
+        "'durable._engine.execution') if m in sys.modules]))"
     )
     output = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
