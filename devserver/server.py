@@ -25,6 +25,7 @@ from durable._ids import new_id
 from durable._orchestration.clock import RealClock
 from durable._orchestration.orchestrator import Orchestrator
 from durable._stores.open import open_store
+from durable._stores.sqlite_precheck import Precheck
 
 from .context import ServerContext
 from .discovery import DiscoveryError, discover, find_project_root
@@ -84,6 +85,7 @@ class Server:
         *,
         launched: SpawnedWorker | None = None,
         sockets: list[socket.socket] | None = None,
+        precheck: Precheck | None = None,
     ) -> None:
         self.options = options
         self.launched = launched  #: a first worker spawned before this server was built
@@ -92,7 +94,7 @@ class Server:
         self.log = log
         self.clock = RealClock()
         self.registry = Registry()
-        self.store = open_store(options.db, fsync=options.fsync)
+        self.store = open_store(options.db, fsync=options.fsync, precheck=precheck)
         self.server_id = new_id(int(self.clock.now() * 1000))
         try:  # a second server on this file is refused: its scheduler would run our steps
             self.store.register_server(self.server_id, self.clock.now())

@@ -14,6 +14,8 @@ from pathlib import Path
 from socket import socket
 from typing import TYPE_CHECKING
 
+from durable._stores.sqlite_precheck import Precheck, start_check
+
 from ..discovery import DiscoveryError, discover, find_project_root
 from ..errors import DatabaseError
 from ..listen import ListenError, listen
@@ -40,7 +42,10 @@ def run(options: DevOptions) -> None:
     server: DevServer | None = None
     try:
         launched = launch_first_worker(options, close_in_child=sockets)
-        server = _build(options, launched, sockets)
+        # the file's integrity check runs while this process imports the engine (a thread:
+        # only once the worker is forked)
+        precheck = start_check(options.db)
+        server = _build(options, launched, sockets, precheck)
         import asyncio
 
         from ..gc_settings import tune_for_server
@@ -59,7 +64,12 @@ def run(options: DevOptions) -> None:
         raise
 
 
-def _build(options: DevOptions, launched: SpawnedWorker | None, sockets: list[socket]) -> DevServer:
+def _build(
+    options: DevOptions,
+    launched: SpawnedWorker | None,
+    sockets: list[socket],
+    precheck: Precheck | None = None,
+) -> DevServer:
     """The server around ``launched``; :class:`DatabaseError` if the store cannot be opened."""
     # asyncio, the engine, the store and the HTTP side: only once the worker is on its way.
     import sqlite3
@@ -71,7 +81,7 @@ def _build(options: DevOptions, launched: SpawnedWorker | None, sockets: list[so
     from .server import DevServer
 
     try:
-        return DevServer(options, launched=launched, sockets=sockets)
+        return DevServer(options, launched=launched, sockets=sockets, precheck=precheck)
     except (SchemaError, StoreError, sqlite3.Error, OSError) as exc:
         shown = redact(options.db)  # a PostgreSQL URL's password is never shown
         raise DatabaseError(f"cannot open the database {shown}: {exc}") from None

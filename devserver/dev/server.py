@@ -12,6 +12,8 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from durable._stores.sqlite_precheck import Precheck
+
 from ..discovery import DiscoveryError
 from ..imports import start_loading
 from ..options import DevOptions
@@ -33,10 +35,13 @@ class DevServer(Server):
         *,
         launched: SpawnedWorker | None = None,
         sockets: list[socket.socket] | None = None,
+        precheck: Precheck | None = None,
     ) -> None:
         # with hot reload, a spare worker: a saved file's new worker starts from it
         self.keeps_a_spare = options.reload
-        super().__init__(options, log or HeadlessLog(), launched=launched, sockets=sockets)
+        super().__init__(
+            options, log or HeadlessLog(), launched=launched, sockets=sockets, precheck=precheck
+        )
         self._reloading = asyncio.Lock()
 
     async def reload(self, changed: set[str] | None = None) -> bool:

@@ -27,6 +27,7 @@ from .base import (
 from .one_by_one import claim_event_ids_one_by_one, claim_runs_one_by_one
 from .sqlite_connection import BUSY_TIMEOUT_MS, ServerLock, connect
 from .sqlite_flow import SQLiteFlowOps
+from .sqlite_precheck import Precheck
 from .sqlite_rows import (
     EVENT_COLUMNS,
     RUN_CHANGES,
@@ -54,8 +55,11 @@ class SchemaError(RuntimeError):
 class SQLiteStore(SQLiteFlowOps, Transactions):
     """The Store protocol on one SQLite file (``":memory:"`` for a throwaway database)."""
 
-    def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, fsync: bool = False, precheck: Precheck | None = None
+    ) -> None:
         self.path = str(path)
+        self._precheck = precheck  #: the integrity check, if it was started early
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock: ServerLock | None = None
@@ -87,7 +91,9 @@ class SQLiteStore(SQLiteFlowOps, Transactions):
 
     def _check_integrity(self) -> None:
         """Refuse a damaged file at open, before anything is written into it."""
-        rows = self._db.fetchall("PRAGMA quick_check")
+        rows = self._precheck.rows() if self._precheck is not None else None
+        if rows is None:
+            rows = self._db.fetchall("PRAGMA quick_check")
         problems = [str(row[0]) for row in rows if row[0] != "ok"]
         if problems:
             shown = "; ".join(problems[:3]) + (

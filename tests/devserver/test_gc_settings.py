@@ -35,7 +35,7 @@ if sys.argv[1] == "start":
     production.run_production(options)
 else:
     launch.launch_first_worker = lambda options, **_: None
-    launch._build = lambda options, launched, sockets: Stub()
+    launch._build = lambda options, launched, sockets, precheck=None: Stub()
     launch.run(options)
 """
 

@@ -178,3 +178,41 @@ def test_an_interrupt_right_after_the_migration_commits_stays_the_error(
     store = SQLiteStore(tmp_path / "dev.db")  # migrated and committed: it opens
     assert store.schema_version > 0
     store.close()
+
+
+def test_the_integrity_check_can_run_early_on_a_thread_and_the_store_takes_its_verdict(
+    tmp_path: Path,
+) -> None:
+    """``durable dev`` starts the file's check at its first moment (the check reads the whole
+    file); the store then uses that verdict, or checks again itself when it could not run."""
+    from durable._stores.sqlite_precheck import Precheck, start_check
+
+    db = tmp_path / "dev.db"
+    assert start_check(str(db)) is None  # no file yet: nothing to check
+    assert start_check(":memory:") is None
+    assert start_check("postgresql://u@127.0.0.1/x") is None
+    SQLiteStore(db).close()
+    check = start_check(str(db))
+    assert check is not None and check.rows() == [("ok",)]
+    SQLiteStore(db, precheck=check).close()
+
+    class Damning(Precheck):  # a verdict of damage, whatever the file says
+        def __init__(self) -> None:
+            pass
+
+        def rows(self) -> list[Any]:
+            return [("row 3 missing from index runs_ready",)]
+
+    with pytest.raises(StoreError, match="is damaged .*row 3 missing from index runs_ready"):
+        SQLiteStore(db, precheck=Damning())
+
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database" * 100)
+    unusable = start_check(str(garbage))
+    assert unusable is not None and unusable.rows() is None  # could not run: the store checks
+    with pytest.raises(Exception) as with_precheck:
+        SQLiteStore(garbage, precheck=unusable)
+    with pytest.raises(Exception) as without:
+        SQLiteStore(garbage)
+    assert type(with_precheck.value) is type(without.value)
+    assert str(with_precheck.value) == str(without.value)
