@@ -203,7 +203,7 @@ def test_the_integrity_check_can_run_early_on_a_thread_and_the_store_takes_its_v
         def rows(self) -> list[Any]:
             return [("row 3 missing from index runs_ready",)]
 
-    with pytest.raises(StoreError, match="is damaged .*row 3 missing from index runs_ready"):
+    with pytest.raises(StoreError, match=r"is damaged .*row 3 missing from index runs_ready"):
         SQLiteStore(db, precheck=Damning())
 
     garbage = tmp_path / "garbage.db"
