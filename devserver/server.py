@@ -74,9 +74,6 @@ class Server:
     command = "durable"
     #: uvicorn's own logging set-up (None: its records go to the root logger's handlers)
     uvicorn_logging = True
-    #: keep a worker process started ahead (:class:`~.spawn.Spare`): a reload or a crashed
-    #: worker's replacement skips the interpreter's start-up and the engine's imports
-    keeps_a_spare = False
 
     def __init__(
         self,
@@ -134,12 +131,18 @@ class Server:
             else None
         )
         self.files: list[Path] = []
-        self.spare = Spare(self.root) if self.keeps_a_spare else None
+        self.spare = Spare(self.root) if self.keeps_a_spare() else None
         self._warming: asyncio.Future[None] | None = None
         self._stop = asyncio.Event()
         self._workers: weakref.WeakSet[WorkerProcess] = weakref.WeakSet()  #: for abandon()
         self._closed = False  #: serve() ended and closed the store
         self.recovered = 0  #: runs start() made ready again (mid-pass when the last server ended)
+
+    def keeps_a_spare(self) -> bool:
+        """Whether to keep a worker process started ahead (:class:`~.spawn.Spare`): a
+        reload or a crashed worker's replacement then skips the interpreter's start-up and
+        the engine's imports. None here (``durable start``)."""
+        return False
 
     def _spawn(self, files: list[Path] | None = None) -> WorkerProcess:
         worker = WorkerProcess(

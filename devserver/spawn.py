@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import signal
 import socket
@@ -23,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn, Protocol
+
+from .framing import encode
 
 #: Signals the worker ignores (:func:`durable.devserver.worker.main`). They stay blocked from
 #: the spawn until it ignores them: Ctrl-C while its interpreter starts and imports must not
@@ -185,9 +186,9 @@ class Spare:
         is too long for one message that never blocks (:data:`LOAD_LIMIT`). A new spare is
         started meanwhile."""
         spare, self._waiting = self._waiting, None
-        message = encode_load(files)
         taken = None
         if spare is not None:
+            message = encode_load(files)
             fresh = spare.process.poll() is None and self._installed == installed_stamp()
             try:
                 if fresh and len(message) <= LOAD_LIMIT:
@@ -247,8 +248,9 @@ def installed_stamp() -> tuple[tuple[str, int], ...]:
 
 
 def encode_load(files: list[Path]) -> bytes:
-    """The message that tells a spare which files to load (one JSON line)."""
-    return (json.dumps({"t": "load", "files": [str(file) for file in files]}) + "\n").encode()
+    """The message that tells a spare which files to load (one line of the socket's
+    framing)."""
+    return encode({"t": "load", "files": [str(file) for file in files]})
 
 
 def can_fork() -> bool:

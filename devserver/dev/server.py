@@ -37,12 +37,14 @@ class DevServer(Server):
         sockets: list[socket.socket] | None = None,
         precheck: Precheck | None = None,
     ) -> None:
-        # with hot reload, a spare worker: a saved file's new worker starts from it
-        self.keeps_a_spare = options.reload
         super().__init__(
             options, log or HeadlessLog(), launched=launched, sockets=sockets, precheck=precheck
         )
         self._reloading = asyncio.Lock()
+
+    def keeps_a_spare(self) -> bool:
+        """With hot reload: a saved file's new worker starts from the spare."""
+        return self.options.reload
 
     async def reload(self, changed: set[str] | None = None) -> bool:
         """Load the code again in a new worker; swap it in if it loaded cleanly."""
