@@ -6,11 +6,19 @@
 
 from __future__ import annotations
 
+import sys
+
 from durable import InvalidDurationError
 from durable.presentation import parse_duration
 
 #: Where the signing key comes from when ``--signing-key`` is not given.
 SIGNING_KEY_ENV = "DURABLE_SIGNING_KEY"
+
+
+def usage_error(message: str) -> int:
+    """Print ``error: message`` on stderr; the exit code of a usage error (2)."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 class OptionError(ValueError):

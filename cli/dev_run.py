@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from durable import InvalidDurationError
 from durable.presentation import parse_duration
 
-from .checks import SIGNING_KEY_ENV, OptionError, retention_seconds, security
+from .checks import SIGNING_KEY_ENV, OptionError, retention_seconds, security, usage_error
 
 if TYPE_CHECKING:
     from durable.devserver import RunApp
@@ -47,19 +47,13 @@ def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def error(message: str) -> int:
-    """Print ``error: message`` on stderr; the exit code of a usage error (2)."""
-    print(f"error: {message}", file=sys.stderr)
-    return 2
-
-
 def run_dev(args: DevArgs) -> int:
     """Check ``args``, then serve until stopped; the exit code. Ctrl-C raises
     :class:`KeyboardInterrupt` (the callers exit 0)."""
     try:
         return _run(args)
     except OptionError as exc:
-        return error(str(exc))
+        return usage_error(str(exc))
 
 
 def _run(args: DevArgs) -> int:
@@ -114,9 +108,9 @@ def _run(args: DevArgs) -> int:
     try:
         run(options)
     except ListenError as exc:
-        return error(_in_use(args.host, args.port) if exc.in_use else str(exc))
+        return usage_error(_in_use(args.host, args.port) if exc.in_use else str(exc))
     except DatabaseError as exc:
-        return error(str(exc))
+        return usage_error(str(exc))
     return 0
 
 
@@ -176,11 +170,11 @@ def _dev_with_tui(
         for sock in bind_listeners(host, port):
             sock.close()
     except ListenError as exc:
-        return error(_in_use(host, port) if exc.in_use else str(exc))
+        return usage_error(_in_use(host, port) if exc.in_use else str(exc))
     try:
         return run_with_tui(args, url, log_path(db), partial(_load_inspector, fixtures))
     except LogNotWritableError as exc:
-        return error(str(exc))
+        return usage_error(str(exc))
     except ServerStartError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

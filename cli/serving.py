@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .checks import SIGNING_KEY_ENV
+from .checks import SIGNING_KEY_ENV, usage_error
 
 SigningKeyOption = Annotated[
     str | None,
@@ -40,5 +40,4 @@ RetentionOption = Annotated[
 
 def fail(message: str) -> typer.Exit:
     """Print ``error: message`` and return the exit (code 2) to raise."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
+    return typer.Exit(usage_error(message))
