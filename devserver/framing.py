@@ -1,7 +1,14 @@
 """The server <-> worker socket's framing: one JSON object per line, with a size limit.
 
-A module of its own (stdlib only) so that the server can spawn a worker before it imports the
-engine: see :mod:`durable.devserver.dev.launch`.
+A module of its own (no engine import) so that the server can spawn a worker before it
+imports the engine: see :mod:`durable.devserver.dev.launch`.
+
+Lines are written and read by orjson (about 10x faster than the standard library on these
+small messages, which the worker and the server exchange three of per step). A message
+orjson refuses (an integer beyond 64 bits, a lone surrogate, a key that is not a string) goes
+out through the standard library instead, marked by a leading space (JSON allows it), and is
+read back by it: orjson would read such an integer as a float. Frames carry strict JSON only
+(events are validated, step results travel as text), so orjson's NaN -> null never applies.
 """
 
 from __future__ import annotations
@@ -9,8 +16,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-#: one encoder for every message (``json.dumps`` with options builds a new one per call)
+import orjson
+
+#: the standard library's encoder, for what orjson refuses (one encoder, not one per call)
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+#: a dataclass or a datetime in a message is a bug: refused, as the standard library does
+_ORJSON = (
+    orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+)
 
 #: Largest message accepted on the socket: a pass's whole history can be 32 MB of state.
 MESSAGE_LIMIT = 64 * 1024 * 1024
@@ -35,8 +49,17 @@ def encode(message: dict[str, Any], limit: int = MESSAGE_LIMIT) -> bytes:
     ``\\udcff``, exactly what ``backslashreplace`` writes there: encoding never fails on text,
     and the other side reads the same string back.
     """
-    text = _encode(message)
-    data = text.encode("utf-8", "backslashreplace") + b"\n"
+    try:
+        data = orjson.dumps(message, option=_ORJSON)
+    except TypeError:  # (orjson.JSONEncodeError is one) read back by the standard library
+        data = b" " + _encode(message).encode("utf-8", "backslashreplace") + b"\n"
     if len(data) > limit:
         raise MessageTooLarge(len(data), limit)
     return data
+
+
+def decode(line: bytes) -> Any:
+    """The message of one line written by :func:`encode`; ValueError if it is not JSON."""
+    if line[:1] == b"{":
+        return orjson.loads(line)  # (orjson.JSONDecodeError is a ValueError)
+    return json.loads(line)

@@ -10,11 +10,12 @@ register; in the normal case one worker starts, as before.
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .framing import decode
 
 if TYPE_CHECKING:
     from .workers import WorkerProcess
@@ -91,7 +92,7 @@ async def read_hello(
             if loading is not None:
                 raise ModuleLoadFailed(loading, f"the worker process {how} while importing it")
             raise WorkerStartError(f"the worker process {how} before loading any module")
-        message: dict[str, Any] = json.loads(line)
+        message: dict[str, Any] = decode(line)
         if message.get("t") != "loading":
             return message
         loading = str(message.get("file"))

@@ -19,6 +19,7 @@ class Outbox:
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
         self._pending: list[bytes] = []
+        self._written: asyncio.Future[None] | None = None  #: done by the next :meth:`flush`
 
     def put(self, data: bytes, *, now: bool = False) -> None:
         """Queue ``data`` (whole lines) behind what is queued already; ``now``: write it at
@@ -31,11 +32,21 @@ class Outbox:
             asyncio.get_running_loop().call_soon(self.flush)
         self._pending.append(data)
 
+    def put_and_wait(self, data: bytes) -> asyncio.Future[None]:
+        """Queue ``data`` like :meth:`put`; the future returned is done once it is handed to
+        the socket (with the rest of this loop pass's block)."""
+        self.put(data)
+        if self._written is None:
+            self._written = asyncio.get_running_loop().create_future()
+        return self._written
+
     def flush(self) -> None:
         """Write everything queued now (nothing if the socket is closing)."""
-        if not self._pending:
-            return
-        data = b"".join(self._pending)
-        self._pending = []
-        if not self.writer.is_closing():
-            self.writer.write(data)
+        written, self._written = self._written, None
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending = []
+            if not self.writer.is_closing():
+                self.writer.write(data)
+        if written is not None and not written.done():
+            written.set_result(None)

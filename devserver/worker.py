@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import socket
 import time
@@ -38,7 +37,7 @@ from durable._engine.wire import (
 from durable._errors import LimitExceededError
 from durable._stored_errors import error_dict
 
-from .framing import MESSAGE_LIMIT, MessageTooLarge, encode
+from .framing import MESSAGE_LIMIT, MessageTooLarge, decode, encode
 from .lifeline import die_with_parent, exit_when_closed
 from .loader import function_info, load
 from .outbox import Outbox
@@ -78,9 +77,12 @@ class _RemoteHost:
     def log(self, line: LogLine) -> None:
         self.worker.send({"t": "log", "x": self.exec_id, "l": log_to_wire(line)})
 
-    def step_started(self, notice: StepStarted) -> None:
-        # At once: if the body kills this process, the server must know which step it was.
-        self.worker.send({"t": "start", "x": self.exec_id, "m": started_to_wire(notice)}, now=True)
+    def step_started(self, notice: StepStarted) -> asyncio.Future[None] | None:
+        # Written before the body runs: if the body kills this process, the server must
+        # know which step it was.
+        return self.worker.send_before(
+            {"t": "start", "x": self.exec_id, "m": started_to_wire(notice)}
+        )
 
 
 class Worker:
@@ -108,10 +110,20 @@ class Worker:
         # (one pass running: nothing would join it)
         self.outbox.put(encode(message), now=now or len(self.tasks) <= 1)
 
+    def send_before(self, message: dict[str, Any]) -> asyncio.Future[None] | None:
+        """Queue a message that must be written before the caller goes on: with a single pass
+        running it is written at once (None); with several, the future returned is done once
+        the block of this loop pass is written, so the passes resuming together (a group
+        commit's replies) share one write instead of one system call each."""
+        if len(self.tasks) <= 1:
+            self.outbox.put(encode(message), now=True)
+            return None
+        return self.outbox.put_and_wait(encode(message))
+
     async def serve(self, reader: asyncio.StreamReader) -> None:
         """Handle server messages until ``stop`` or the socket closes."""
         while line := await reader.readline():
-            message = json.loads(line)
+            message = decode(line)
             kind = message["t"]
             if kind == "exec":
                 task = asyncio.ensure_future(self._execute(message["x"], message["request"]))
@@ -231,7 +243,7 @@ def wait_for_files(fd: int) -> list[Path]:
             data += chunk
     finally:
         sock.detach()  # the descriptor stays open: main_async takes it over
-    message = json.loads(data)
+    message = decode(data)
     return [Path(file) for file in message["files"]]
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import socket
 import sys
@@ -36,7 +35,7 @@ from durable._engine.wire import (
 from durable._orchestration.parking import FunctionNotLoaded
 
 from .faults import Fault, SharedCrash, WorkerDied, verdicts
-from .framing import MESSAGE_LIMIT, encode
+from .framing import MESSAGE_LIMIT, decode, encode
 from .imports import DEFAULT_IMPORT_TIMEOUT, WorkerStartError, not_loaded_reason, read_hello
 from .isolation import Isolation
 from .outbox import Outbox
@@ -161,7 +160,7 @@ class WorkerProcess:
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
             while line := await reader.readline():
-                self._dispatch(json.loads(line))
+                self._dispatch(decode(line))
         except (ConnectionError, ValueError):
             pass
         finally:

@@ -458,7 +458,9 @@ class Execution:
         codec: Codec | None = None,
     ) -> Reply:
         started = self.clock()
-        self.host.step_started(StepStarted(key, step_id, attempt, started, self._seq[key]))
+        sent = self.host.step_started(StepStarted(key, step_id, attempt, started, self._seq[key]))
+        if sent is not None:
+            await sent
         token = current_step.set((key, attempt))
         try:
             result = await call_body(fn, args, kwargs, timeout)

@@ -13,7 +13,7 @@ are plain frozen dataclasses of JSON-ready fields. One round trip per step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, Protocol
@@ -237,8 +237,14 @@ class ExecutionHost(Protocol):
         """Record a log line of the run (fire and forget)."""
         ...
 
-    def step_started(self, notice: StepStarted) -> None:
-        """A step body is about to run (fire and forget)."""
+    def step_started(self, notice: StepStarted) -> Awaitable[None] | None:
+        """A step body is about to run (fire and forget).
+
+        A host may return an awaitable: the body starts once it is done. The worker's host
+        does, so that the notice is on the socket before the body runs (a body that kills the
+        process is known by it) while the notices of the passes resuming together still
+        share one write.
+        """
         ...
 
 

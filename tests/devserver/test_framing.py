@@ -14,7 +14,7 @@ from durable import Durable
 from durable._engine.protocol import ExecutionRequest
 from durable._engine.wire import request_to_wire
 from durable.devserver import worker as worker_module
-from durable.devserver.framing import MESSAGE_LIMIT, MessageTooLarge, encode
+from durable.devserver.framing import MESSAGE_LIMIT, MessageTooLarge, decode, encode
 
 
 @pytest.mark.parametrize("text", ["a\udcffb", "\\\udcff", "\ud83d", "plain", "é\udc80€"])
@@ -23,6 +23,49 @@ def test_a_lone_surrogate_crosses_the_socket_unchanged(text: str) -> None:
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     line.decode("utf-8")  # strict UTF-8 on the wire
     assert json.loads(line) == {"t": "log", "s": text, "k": {text: [text]}}
+    assert decode(line) == {"t": "log", "s": text, "k": {text: [text]}}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        2**64,  # orjson refuses it: the standard library writes it
+        -(2**63) - 1,
+        123456789012345678901234567890,
+        2**64 - 1,  # orjson writes it and reads it back as an int
+        -(2**63),
+        1.5e300,
+        0.1,
+        {"nested": [True, None, "é", {"a": []}]},
+        list(range(5)),
+    ],
+)
+def test_every_value_crosses_the_socket_unchanged(value: Any) -> None:
+    """orjson reads an integer beyond 64 bits as a float: such a message goes through the
+    standard library both ways, and every value comes back equal and of the same type."""
+    message = {"t": "cp", "m": {"output": value, "ids": [value]}}
+    back = decode(encode(message))
+    assert back == message
+    assert type(back["m"]["output"]) is type(value)
+
+
+def test_a_message_orjson_refuses_is_marked_for_the_standard_library() -> None:
+    assert encode({"n": 1}).startswith(b"{")
+    line = encode({"n": 2**70, 3: "int key"})
+    assert line.startswith(b" {") and json.loads(line) == {"n": 2**70, "3": "int key"}
+    assert decode(line) == {"n": 2**70, "3": "int key"}
+
+
+def test_a_dataclass_in_a_message_is_refused_as_before() -> None:
+    """A bug, not data: orjson would write a dataclass as an object; it is refused."""
+    with pytest.raises(TypeError):
+        encode({"request": ExecutionRequest("r", "f", {}, (), {}, 0, 0, 0)})
+
+
+def test_a_line_that_is_not_json_is_a_value_error() -> None:
+    for line in (b"{not json\n", b" [1,\n", b"\xff\n"):
+        with pytest.raises(ValueError):
+            decode(line)
 
 
 def test_a_message_over_the_limit_is_refused_before_it_is_written() -> None:
