@@ -1,0 +1,90 @@
+"""A step's started notice is on the socket before its body runs, with one pass or many."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+from durable import Durable
+from durable._engine.protocol import ExecutionRequest
+from durable._engine.wire import request_to_wire
+from durable.devserver import worker as worker_module
+from durable.devserver.framing import decode
+
+app = Durable(id="notices")
+
+#: what each body found on the server's end of the socket when it began
+seen_by_body: dict[str, list[str]] = {}
+server_end: list[socket.socket] = []
+
+
+def _read_written() -> list[dict[str, Any]]:
+    """Everything the worker has written so far (without waiting)."""
+    data = b""
+    while True:
+        try:
+            chunk = server_end[0].recv(65536, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            break
+        data += chunk
+    return [decode(line) for line in data.splitlines(keepends=True)]
+
+
+written: list[dict[str, Any]] = []
+
+
+@app.function(id="noted", triggers=[{"event": "go"}], retries=0)
+async def noted(ctx: Any) -> None:
+    run_id = ctx.run_id
+
+    async def body() -> None:
+        written.extend(_read_written())
+        seen_by_body[run_id] = [m["m"]["key"] for m in written if m["t"] == "start"]
+
+    await ctx.step.run("first", body)
+
+
+def _request(run_id: str) -> dict[str, Any]:
+    return request_to_wire(
+        ExecutionRequest(
+            run_id=run_id,
+            function_id="noted",
+            event={"name": "go", "data": {}, "id": f"e-{run_id}", "ts": 0},
+            events=(),
+            steps={},
+            attempt=0,
+            state_bytes=0,
+            step_count=0,
+        )
+    )
+
+
+async def test_each_body_starts_after_its_notice_is_written_and_the_notices_share_a_write() -> None:
+    ours, theirs = socket.socketpair()
+    server_end[:] = [ours]
+    _, writer = await asyncio.open_connection(sock=theirs)
+    worker = worker_module.Worker(dict(app.functions), writer)
+    writes: list[bytes] = []
+    real_write = writer.write
+
+    def counting_write(data: bytes) -> None:
+        writes.append(bytes(data))
+        real_write(data)
+
+    writer.write = counting_write  # type: ignore[method-assign]
+    runs = [f"r{n}" for n in range(5)]
+    tasks = [asyncio.ensure_future(worker._execute(n, _request(r))) for n, r in enumerate(runs)]
+    worker.tasks.update(tasks)  # five passes in flight, as serve() keeps them
+    await asyncio.sleep(0.05)  # every body has run; each now waits for its checkpoint's reply
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    writer.close()
+    ours.close()
+    # Every body saw its own run's notice (the first step's key) already on the socket ...
+    assert set(seen_by_body) == set(runs)
+    assert all("first" in keys for keys in seen_by_body.values())
+    # ... and the five notices went out in one write, not one system call each.
+    notice_writes = [w for w in writes if b'"t":"start"' in w]
+    assert len(notice_writes) == 1 and notice_writes[0].count(b'"t":"start"') == 5
