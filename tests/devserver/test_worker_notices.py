@@ -68,11 +68,11 @@ async def test_each_body_starts_after_its_notice_is_written_and_the_notices_shar
     writes: list[bytes] = []
     real_write = writer.write
 
-    def counting_write(data: bytes) -> None:
+    def counting_write(data: bytes | bytearray | memoryview) -> None:
         writes.append(bytes(data))
         real_write(data)
 
-    writer.write = counting_write  # type: ignore[method-assign]
+    writer.write = counting_write  # type: ignore[method-assign,assignment]
     runs = [f"r{n}" for n in range(5)]
     tasks = [asyncio.ensure_future(worker._execute(n, _request(r))) for n, r in enumerate(runs)]
     worker.tasks.update(tasks)  # five passes in flight, as serve() keeps them
