@@ -8,7 +8,6 @@ back the rest, and exits 0.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import sqlite3
@@ -19,6 +18,7 @@ from pathlib import Path
 from durable._errors import StoreError
 from durable._stores.sqlite import SchemaError
 
+from . import loops
 from .discovery import find_project_root
 from .errors import DatabaseError
 from .gc_settings import tune_for_server
@@ -73,7 +73,7 @@ def run_production(options: DevOptions) -> None:
             sock.close()
         raise DatabaseError(f"cannot open the database {options.db}: {exc}") from None
     tune_for_server()
-    asyncio.run(server.serve())
+    loops.run(server.serve())
     log.flush()
 
 

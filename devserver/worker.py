@@ -37,6 +37,7 @@ from durable._engine.wire import (
 from durable._errors import LimitExceededError
 from durable._stored_errors import error_dict
 
+from . import loops
 from .framing import MESSAGE_LIMIT, MessageTooLarge, decode, encode
 from .lifeline import die_with_parent, exit_when_closed
 from .loader import function_info, load
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     die_with_parent(args.parent)
     files = wait_for_files(args.fd) if args.spare else args.files
-    asyncio.run(main_async(args.fd, args.root, files))
+    loops.run(main_async(args.fd, args.root, files))
 
 
 def wait_for_files(fd: int) -> list[Path]:

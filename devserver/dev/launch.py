@@ -46,13 +46,12 @@ def run(options: DevOptions) -> None:
         # only once the worker is forked)
         precheck = start_check(options.db)
         server = _build(options, launched, sockets, precheck)
-        import asyncio
-
+        from .. import loops
         from ..gc_settings import tune_for_server
 
         tune_for_server()
 
-        asyncio.run(server.serve())
+        loops.run(server.serve())
     except BaseException:
         if server is not None:  # it ends what it began (nothing, once serve() returned)
             server.abandon()
