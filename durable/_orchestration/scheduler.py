@@ -434,6 +434,9 @@ class Scheduler:
                 timeout = poll if timeout is None else min(timeout, poll)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout)
+            # Woken by an event's ingest, whose passes start_now() has just started: let them
+            # send their requests to the worker before this round reads the due runs again.
+            await asyncio.sleep(0)
 
     def _wake_from(self, loop: asyncio.AbstractEventLoop) -> None:
         """Another server made work due (called from the store's listening thread)."""

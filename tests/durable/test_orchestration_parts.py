@@ -304,6 +304,42 @@ async def test_start_now_starts_due_runs_at_once_while_the_loop_runs() -> None:
     await asyncio.gather(looping, return_exceptions=True)
 
 
+async def test_a_pass_start_now_started_goes_before_the_round_its_ingest_woke() -> None:
+    """An ingest wakes the loop (new work may be due) and start_now() starts the new run's
+    pass at once: that pass sends its request first, the round that re-reads the due runs
+    comes after (it was ~0.1 ms of every event's way to its first step)."""
+    parts = Parts()
+    passes = FakePasses(parts.store)
+    scheduler = _scheduler(parts, passes)
+    order: list[str] = []
+    real_tick, real_execute = scheduler.tick, passes.execute
+
+    async def tick() -> int:
+        order.append("round")
+        return await real_tick()
+
+    async def execute(run: RunRecord) -> None:
+        order.append("pass")
+        await real_execute(run)
+
+    scheduler.tick = tick  # type: ignore[method-assign]
+    scheduler.execute = execute
+    looping = asyncio.ensure_future(scheduler.run_forever())
+    await scheduler.first_round.wait()
+    for _ in range(5):
+        await asyncio.sleep(0)  # the loop now waits for its wake-up
+    order.clear()
+    parts.runs.start_run("greet", {"name": "greet/go"})  # sets the wake-up, as ingest does
+    parts.journal.flush()
+    assert scheduler.start_now() == 1
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert order[:2] == ["pass", "round"]
+    passes.release.set()
+    looping.cancel()
+    await asyncio.gather(looping, return_exceptions=True)
+
+
 async def test_start_now_leaves_a_failure_to_the_loops_round() -> None:
     """The ingested events are committed when start_now runs: whatever goes wrong starting
     their passes is not the request's error (the loop's round retries and reports it)."""
