@@ -5,40 +5,57 @@ server's loop, and the worker's passes send their checkpoints in one pass of its
 message written on its own was one ``send`` system call (and a wake-up of the other process)
 per message. An :class:`Outbox` gathers the messages of one loop pass and writes them as one
 block at its end, in order (several checkpoints per frame).
+
+Two exceptions keep the other side busy instead of waiting for a long loop pass to end (a
+round starting a hundred passes reads each one's history first): the first message after a
+quiet spell goes at once, and a block is written as soon as its oldest message has waited
+:data:`LINGER` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+
+#: Longest a queued message waits for the end of its loop pass before it is written.
+LINGER = 0.001
 
 
 class Outbox:
     """Encoded messages for ``writer``, written in one block by :meth:`flush`: at the end of
     the current event-loop pass, or at once when the caller must not wait (:meth:`flush`)."""
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, writer: asyncio.StreamWriter, linger: float = LINGER) -> None:
         self.writer = writer
+        self.linger = linger
         self._pending: list[bytes] = []
+        self._since = 0.0  #: when the oldest queued message was queued
+        self._flushed_at = 0.0  #: when the last block was written
         self._written: asyncio.Future[None] | None = None  #: done by the next :meth:`flush`
 
     def put(self, data: bytes, *, now: bool = False) -> None:
         """Queue ``data`` (whole lines) behind what is queued already; ``now``: write it at
         once, with what is queued (nothing else would join it, or it must not wait)."""
-        if now:
-            self._pending.append(data)
-            self.flush()
-            return
+        moment = time.monotonic()
         if not self._pending:
+            if now or moment - self._flushed_at > self.linger:  # (the other side is idle)
+                self._pending.append(data)
+                self.flush()
+                return
             asyncio.get_running_loop().call_soon(self.flush)
+            self._since = moment
         self._pending.append(data)
+        if now or moment - self._since > self.linger:
+            self.flush()
 
     def put_and_wait(self, data: bytes) -> asyncio.Future[None]:
         """Queue ``data`` like :meth:`put`; the future returned is done once it is handed to
         the socket (with the rest of this loop pass's block)."""
-        self.put(data)
         if self._written is None:
             self._written = asyncio.get_running_loop().create_future()
-        return self._written
+        written = self._written
+        self.put(data)
+        return written
 
     def flush(self) -> None:
         """Write everything queued now (nothing if the socket is closing)."""
@@ -46,6 +63,7 @@ class Outbox:
         if self._pending:
             data = b"".join(self._pending)
             self._pending = []
+            self._flushed_at = time.monotonic()
             if not self.writer.is_closing():
                 self.writer.write(data)
         if written is not None and not written.done():

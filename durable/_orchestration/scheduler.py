@@ -23,7 +23,7 @@ from .._define.config import FunctionConfig
 from .._define.triggers import CronTrigger
 from .._errors import StoreError
 from .._limits import EVENT_DEDUP_WINDOW_SECONDS
-from .._stores.base import EventRecord, Lease, RunRecord, RunStatus, SharedStore, Store
+from .._stores.base import EventRecord, Lease, RunRecord, SharedStore, Store
 from .admission import on_start
 from .clock import Clock
 from .flow import concurrency_slots, cron_event, flow_key
@@ -105,16 +105,7 @@ class Scheduler:
 
     def recover(self) -> int:
         """After a restart: make runs that were mid-pass ready again. Returns their number."""
-        store, now, count = self.store, self.clock.now(), 0
-        if isinstance(store, SharedStore):
-            # Other servers may be mid-pass right now: a dead server's runs come back by
-            # reaping (heartbeat), not by making every parked run due from here.
-            return 0
-        for run in store.unfinished_runs():
-            if run.ready_at is None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
-                run.ready_at = now  # one server on this store: nobody else writes it
-                store.update_run(run)
-                count += 1
+        count = self.store.resume_interrupted(self.clock.now())
         self.journal.flush()
         return count
 

@@ -262,8 +262,11 @@ class Store(Protocol):
         """The earliest ``ready_at`` of a non-terminal run."""
         ...
 
-    def unfinished_runs(self) -> list[RunRecord]:
-        """Every non-terminal run (for recovery after a restart)."""
+    def resume_interrupted(self, now: float) -> int:
+        """After a restart: make due at ``now`` every queued or running run that is not due
+        (its pass was cut short by the stop), in one write; how many. A store many servers
+        share does nothing: a dead server's runs come back by reaping, and the others' are
+        theirs to finish."""
         ...
 
     def upsert_step(self, step: StepRecord) -> None:

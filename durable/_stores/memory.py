@@ -7,7 +7,16 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from .base import EventRecord, Lease, LogRecord, RunRecord, StepRecord, StepStatus, WaitRecord
+from .base import (
+    EventRecord,
+    Lease,
+    LogRecord,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+    WaitRecord,
+)
 from .one_by_one import claim_event_ids_one_by_one, claim_runs_one_by_one
 from .transaction import Transactions
 
@@ -158,8 +167,13 @@ class MemoryStore(Transactions):
         ]
         return min(times) if times else None
 
-    def unfinished_runs(self) -> list[RunRecord]:
-        return [copy.deepcopy(r) for r in self._runs.values() if not r.status.terminal]
+    def resume_interrupted(self, now: float) -> int:
+        count = 0
+        for run in self._runs.values():
+            if run.ready_at is None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+                run.ready_at = now
+                count += 1
+        return count
 
     def upsert_step(self, step: StepRecord) -> None:
         self._steps[step.run_id][step.key] = copy.deepcopy(step)

@@ -380,13 +380,8 @@ class PostgresStore(PostgresClaimOps, PostgresFlowOps, Transactions):
         )
         return float(row[0]) if row and row[0] is not None else None
 
-    def unfinished_runs(self) -> list[RunRecord]:
-        # Runs another live server holds are its own to finish: not this server's to recover.
-        rows = self._db.all(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE status NOT IN {TERMINAL} AND {_NOT_HELD}",
-            {"me": self._server_id},
-        )
-        return [run_from(row) for row in rows]
+    def resume_interrupted(self, now: float) -> int:
+        return 0  # many servers: a dead one's runs come back by reaping (heartbeats)
 
     # -- steps --------------------------------------------------------------------------
 

@@ -289,9 +289,15 @@ class SQLiteStore(SQLiteFlowOps, Transactions):
         )
         return float(row[0]) if row and row[0] is not None else None
 
-    def unfinished_runs(self) -> list[RunRecord]:
-        rows = self._db.fetchall(f"SELECT {RUN_COLUMNS} FROM runs WHERE status NOT IN {TERMINAL}")
-        return [run_from(row) for row in rows]
+    def resume_interrupted(self, now: float) -> int:
+        # (found through the status index: the sleeping and waiting runs are not read)
+        return int(
+            self._db.execute(
+                "UPDATE runs SET ready_at=? WHERE status IN ('queued', 'running') "
+                "AND ready_at IS NULL",
+                (now,),
+            ).rowcount
+        )
 
     # -- steps --------------------------------------------------------------------------
 

@@ -85,6 +85,23 @@ async def test_each_body_starts_after_its_notice_is_written_and_the_notices_shar
     # Every body saw its own run's notice (the first step's key) already on the socket ...
     assert set(seen_by_body) == set(runs)
     assert all("first" in keys for keys in seen_by_body.values())
-    # ... and the five notices went out in one write, not one system call each.
-    notice_writes = [w for w in writes if b'"t":"start"' in w]
-    assert len(notice_writes) == 1 and notice_writes[0].count(b'"t":"start"') == 5
+    # ... and the five notices went out together, not one system call each (the first one
+    # at once, the socket having been quiet: see test_outbox).
+    notice_writes = [w.count(b'"t":"start"') for w in writes if b'"t":"start"' in w]
+    assert sum(notice_writes) == 5 and len(notice_writes) <= 2 and notice_writes[-1] >= 4
+
+
+def test_warm_up_loads_what_a_first_pass_would() -> None:
+    """The worker calls warm_up() once it has said hello: the first pass then finds the step
+    context loaded (a fresh interpreter, so that nothing else loaded it first)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, durable.devserver.worker as w\n"
+        "before = 'durable._engine.context' in sys.modules\n"
+        "w.warm_up()\n"
+        "print(before, 'durable._engine.context' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

@@ -17,6 +17,7 @@ from durable._stores.base import (
     LogRecord,
     RunRecord,
     RunStatus,
+    SharedStore,
     StepRecord,
     StepStatus,
     Store,
@@ -307,14 +308,28 @@ def test_finishing_a_run_takes_it_out_of_the_ready_queue(store: Store) -> None:
     store.update_run(run)
     assert store.ready_runs(10.0, 10) == []
     assert store.next_ready_at() is None
-    assert store.unfinished_runs() == []
+    assert store.resume_interrupted(20.0) == 0
 
 
-def test_unfinished_runs(store: Store) -> None:
+def test_resume_interrupted_makes_queued_and_running_runs_that_are_not_due_due(
+    store: Store,
+) -> None:
+    """After a restart (one server on the store): the runs cut short mid-pass go again."""
     for i, status in enumerate(LIVE + TERMINAL):
         store.insert_run(make_run(f"r-{status}", float(i), status=status))
-    assert {r.run_id for r in store.unfinished_runs()} == {f"r-{s}" for s in LIVE}
-    assert all(not r.status.terminal for r in store.unfinished_runs())
+    store.insert_run(make_run("due-later", 1.0, ready_at=50.0))
+    if isinstance(store, SharedStore):  # many servers: reaping hands back a dead one's runs
+        assert store.resume_interrupted(20.0) == 0
+        return
+    assert store.resume_interrupted(20.0) == 2  # the queued and the running one
+    due = {r.run_id for r in store.ready_runs(20.0, 100)}
+    assert due == {"r-queued", "r-running"}
+    assert store.get_run("due-later").ready_at == 50.0  # type: ignore[union-attr]
+    for status in LIVE + TERMINAL:
+        run = store.get_run(f"r-{status}")
+        assert run is not None and run.status == status
+        assert (run.ready_at == 20.0) == (status in ("queued", "running"))
+    assert store.resume_interrupted(30.0) == 0  # due already: nothing more
 
 
 def test_deadlines(store: Store) -> None:
