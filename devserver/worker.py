@@ -26,6 +26,7 @@ from typing import Any
 from durable._define.app import DurableFunction
 from durable._engine.execution import Execution
 from durable._engine.protocol import Checkpoint, ExecutionResult, LogLine, Reply, StepStarted
+from durable._engine.threads import step_threads
 from durable._engine.wire import (
     checkpoint_to_wire,
     log_to_wire,
@@ -42,6 +43,7 @@ from .framing import MESSAGE_LIMIT, MessageTooLarge, decode, encode
 from .lifeline import die_with_parent, exit_when_closed
 from .loader import function_info, load
 from .outbox import Outbox
+from .spin import Spinner
 from .watchdog import LoopWatch, WatchdogConfig
 
 
@@ -73,6 +75,7 @@ class _RemoteHost:
             ) from None
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.worker.pending[(self.exec_id, number)] = future
+        self.worker.spinner.expect()
         return reply_from_wire(await future)
 
     def log(self, line: LogLine) -> None:
@@ -98,6 +101,8 @@ class Worker:
         self.functions = functions
         self.writer = writer
         self.outbox = Outbox(writer)  #: checkpoints of one loop pass go out together
+        #: polls for the server's reply instead of sleeping (not while a sync body runs)
+        self.spinner = Spinner(may_spin=lambda: step_threads.busy == 0)
         self.clock = clock
         self.pending: dict[tuple[int, int], asyncio.Future[dict[str, Any]]] = {}
         self.cancelled: set[str] = set()

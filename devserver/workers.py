@@ -40,6 +40,7 @@ from .imports import DEFAULT_IMPORT_TIMEOUT, WorkerStartError, not_loaded_reason
 from .isolation import Isolation
 from .outbox import Outbox
 from .spawn import Process, Spare, SpawnedWorker, spawn_worker
+from .spin import Spinner
 from .watchdog import Watchdog, WatchdogConfig
 
 OutputSink = Callable[[str], None]
@@ -82,6 +83,7 @@ class WorkerProcess:
         self.hello: dict[str, Any] = {}
         self._writer: asyncio.StreamWriter | None = None
         self._outbox: Outbox | None = None  #: replies of one loop pass go out together
+        self.spinner = Spinner()  #: polls for the next checkpoint instead of sleeping
         self._passes: dict[int, _Pass] = {}
         self._next = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -219,6 +221,7 @@ class WorkerProcess:
                 running.done.set_exception(exc)
             reply = STOP
         self.send({"t": "reply", "x": message["x"], "c": message["c"], "r": reply_to_wire(reply)})
+        self.spinner.expect()  # the pass's next checkpoint follows
 
     def send(self, message: dict[str, Any]) -> None:
         """Write one message to the worker (dropped if it is gone)."""
