@@ -22,6 +22,8 @@ import orjson
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 #: a dataclass or a datetime in a message is a bug: refused, as the standard library does
+#: (orjson would still write an Enum or a UUID, which the standard library refuses: messages
+#: are built from wire dicts of plain values, so neither reaches it)
 _ORJSON = (
     orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 )

@@ -8,8 +8,9 @@ block at its end, in order (several checkpoints per frame).
 
 Two exceptions keep the other side busy instead of waiting for a long loop pass to end (a
 round starting a hundred passes reads each one's history first): the first message after a
-quiet spell goes at once, and a block is written as soon as its oldest message has waited
-:data:`LINGER` seconds.
+quiet spell goes at once, and a block whose oldest message has waited :data:`LINGER` seconds
+is written with the next message queued (there is no timer: a block nobody adds to waits for
+the end of its loop pass).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-#: Longest a queued message waits for the end of its loop pass before it is written.
+#: How long a queued block may wait before the next message queued writes it at once.
 LINGER = 0.001
 
 
@@ -31,7 +32,9 @@ class Outbox:
         self._pending: list[bytes] = []
         self._since = 0.0  #: when the oldest queued message was queued
         self._flushed_at = 0.0  #: when the last block was written
-        self._written: asyncio.Future[None] | None = None  #: done by the next :meth:`flush`
+        #: one future per :meth:`put_and_wait` caller, done by the next :meth:`flush` (one
+        #: each: a waiter that is cancelled cancels its own future, not the others')
+        self._written: list[asyncio.Future[None]] = []
 
     def put(self, data: bytes, *, now: bool = False) -> None:
         """Queue ``data`` (whole lines) behind what is queued already; ``now``: write it at
@@ -51,20 +54,22 @@ class Outbox:
     def put_and_wait(self, data: bytes) -> asyncio.Future[None]:
         """Queue ``data`` like :meth:`put`; the future returned is done once it is handed to
         the socket (with the rest of this loop pass's block)."""
-        if self._written is None:
-            self._written = asyncio.get_running_loop().create_future()
-        written = self._written
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._written.append(written)
         self.put(data)
         return written
 
     def flush(self) -> None:
         """Write everything queued now (nothing if the socket is closing)."""
-        written, self._written = self._written, None
-        if self._pending:
-            data = b"".join(self._pending)
-            self._pending = []
-            self._flushed_at = time.monotonic()
-            if not self.writer.is_closing():
-                self.writer.write(data)
-        if written is not None and not written.done():
-            written.set_result(None)
+        written, self._written = self._written, []
+        try:
+            if self._pending:
+                data = b"".join(self._pending)
+                self._pending = []
+                self._flushed_at = time.monotonic()
+                if not self.writer.is_closing():
+                    self.writer.write(data)
+        finally:  # (a write that raised must not leave its waiters waiting forever)
+            for future in written:
+                if not future.done():
+                    future.set_result(None)

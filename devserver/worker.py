@@ -101,7 +101,8 @@ class Worker:
         self.functions = functions
         self.writer = writer
         self.outbox = Outbox(writer)  #: checkpoints of one loop pass go out together
-        #: polls for the server's reply instead of sleeping (not while a sync body runs)
+        #: polls for the server's reply instead of sleeping (not while a sync body runs; a
+        #: hung one, which keeps its thread, turns polling off for this worker's life)
         self.spinner = Spinner(may_spin=lambda: step_threads.busy == 0)
         self.clock = clock
         self.pending: dict[tuple[int, int], asyncio.Future[dict[str, Any]]] = {}

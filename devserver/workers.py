@@ -145,11 +145,14 @@ class WorkerProcess:
     async def _pump_output(self) -> None:
         assert self.process is not None and self.process.stdout is not None
         output = asyncio.StreamReader()
-        await asyncio.get_running_loop().connect_read_pipe(
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(output), self.process.stdout
         )
-        while line := await output.readline():
-            self.on_output(line.decode(errors="replace").rstrip("\n"))
+        try:
+            while line := await output.readline():
+                self.on_output(line.decode(errors="replace").rstrip("\n"))
+        finally:  # (uvloop keeps a pipe open at its end: one descriptor per worker replaced)
+            transport.close()
 
     async def _exit_code(self) -> int:
         """Wait for the process to end. Only called once it is ending (its socket closed, or
@@ -165,6 +168,14 @@ class WorkerProcess:
                 self._dispatch(decode(line))
         except (ConnectionError, ValueError):
             pass
+        except asyncio.CancelledError:
+            # The server is going down without having stopped this worker (it failed while
+            # starting): end the process, which would otherwise wait for this socket to close
+            # while this task waits for it to exit.
+            if self.process is not None and self.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+            raise
         finally:
             self._closed.set()
             code = await self._exit_code() if self.process else None

@@ -238,7 +238,7 @@ class ExecutionHost(Protocol):
         ...
 
     def step_started(self, notice: StepStarted) -> Awaitable[None] | None:
-        """A step body is about to run (fire and forget).
+        """A step body is about to run: nothing is answered.
 
         A host may return an awaitable: the body starts once it is done. The worker's host
         does, so that the notice is on the socket before the body runs (a body that kills the

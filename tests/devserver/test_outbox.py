@@ -58,3 +58,23 @@ async def test_now_writes_what_is_queued_and_put_and_wait_is_done_once_written()
     assert writer.writes == [b"first\n", b"a\nb\nc\n"] and waiting.done()
     await asyncio.sleep(0)  # the end-of-pass flush finds nothing more to write
     assert len(writer.writes) == 2
+
+
+async def test_a_cancelled_waiter_does_not_cancel_the_others() -> None:
+    """Passes resuming together wait for one write: a pass cancelled while it waits (a
+    cancel from the server, a TaskGroup sibling failing) must not take the others with it."""
+    outbox, writer = _outbox(linger=0.5)
+    outbox.put(b"first\n")  # at once: the rest wait for the end of the loop pass
+    waiters = [asyncio.ensure_future(_send(outbox, f"{n}\n".encode())) for n in range(3)]
+    await asyncio.sleep(0)  # each waiter has queued its message and waits for the write
+    assert writer.writes == [b"first\n"]
+    waiters[1].cancel()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert results[0] == "written" and results[2] == "written"
+    assert isinstance(results[1], asyncio.CancelledError)
+    assert writer.writes == [b"first\n", b"0\n1\n2\n"]
+
+
+async def _send(outbox: Outbox, data: bytes) -> str:
+    await outbox.put_and_wait(data)
+    return "written"

@@ -73,3 +73,25 @@ def test_a_checkpoint_that_raises_ends_the_pass_and_the_worker_serves_on(
     assert checkpoints == 1  # the handler was told to stop: no second step was attempted
     assert alive
     assert any("checkpoint of run run-1 failed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_server_going_down_without_stopping_its_worker_ends_it(tmp_path: Path) -> None:
+    """A server that fails while starting, its worker running, is torn down by cancelling
+    its tasks (asyncio.run's clean-up): the socket reader ends the worker instead of waiting
+    forever for it to exit (it exits only once that socket closes)."""
+    (tmp_path / "app.py").write_text(APP)
+
+    async def scenario() -> int | None:
+        worker = WorkerProcess([tmp_path / "app.py"], tmp_path, on_output=lambda line: None)
+        await worker.start()
+        await asyncio.sleep(0.05)  # its socket reader waits for the next message
+        tasks = list(worker._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
+        assert worker.process is not None
+        code = worker.process.poll()
+        await worker.kill()  # (closes its end of the socket)
+        return code
+
+    assert asyncio.run(scenario()) is not None  # the process has ended
