@@ -130,6 +130,7 @@ class Worker:
     async def serve(self, reader: asyncio.StreamReader) -> None:
         """Handle server messages until ``stop`` or the socket closes."""
         while line := await reader.readline():
+            self.spinner.arrived()
             message = decode(line)
             kind = message["t"]
             if kind == "exec":

@@ -165,6 +165,7 @@ class WorkerProcess:
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
             while line := await reader.readline():
+                self.spinner.arrived()
                 self._dispatch(decode(line))
         except (ConnectionError, ValueError):
             pass

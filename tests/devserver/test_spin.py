@@ -67,3 +67,43 @@ async def test_no_spinning_while_may_spin_says_no(monkeypatch: pytest.MonkeyPatc
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert not spinner._spinning
+
+
+async def _window_ends(spinner: Spinner) -> None:
+    while spinner._spinning:
+        await asyncio.sleep(0)
+
+
+async def test_an_answer_ends_the_window_and_windows_that_catch_nothing_pause_polling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Steps slower than the window (answers that never come within it): after MISSES empty
+    windows only one expect in PROBE_EVERY polls; a probe that catches an answer resumes."""
+    monkeypatch.setattr(spin, "cpus", lambda: 2)
+    monkeypatch.delenv(spin.SPIN_ENV, raising=False)
+    spinner = Spinner(window=0.002)
+    spinner.expect()
+    spinner.arrived()  # the answer: polling stops at the next round, the window counts
+    await _window_ends(spinner)
+    assert spinner.misses == 0
+    for _ in range(spin.MISSES):  # slow answers: each window ends with nothing read
+        spinner.expect()
+        assert spinner._spinning
+        await _window_ends(spinner)
+    assert spinner.misses == spin.MISSES
+    polled = 0
+    for _ in range(spin.PROBE_EVERY * 2):
+        spinner.expect()
+        polled += spinner._spinning
+        await _window_ends(spinner)
+    assert polled == 2  # paused: one probe in PROBE_EVERY
+    for _ in range(spin.PROBE_EVERY - 1):
+        spinner.expect()
+        assert not spinner._spinning
+    spinner.expect()  # the probe ...
+    assert spinner._spinning
+    spinner.arrived()  # ... catches an answer: full polling again
+    await _window_ends(spinner)
+    assert spinner.misses == 0
+    spinner.expect()
+    assert spinner._spinning
