@@ -16,6 +16,7 @@ the end of its loop pass).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 #: How long a queued block may wait before the next message queued writes it at once.
@@ -31,7 +32,7 @@ class Outbox:
         self.linger = linger
         self._pending: list[bytes] = []
         self._since = 0.0  #: when the oldest queued message was queued
-        self._flushed_at = 0.0  #: when the last block was written
+        self._flushed_at = -math.inf  #: when the last block was written
         #: one future per :meth:`put_and_wait` caller, done by the next :meth:`flush` (one
         #: each: a waiter that is cancelled cancels its own future, not the others')
         self._written: list[asyncio.Future[None]] = []
@@ -53,7 +54,8 @@ class Outbox:
 
     def put_and_wait(self, data: bytes) -> asyncio.Future[None]:
         """Queue ``data`` like :meth:`put`; the future returned is done once it is handed to
-        the socket (with the rest of this loop pass's block)."""
+        the socket (with the rest of this loop pass's block), or once nothing more can be
+        written (the socket is closing)."""
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._written.append(written)
         self.put(data)

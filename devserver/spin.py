@@ -4,14 +4,15 @@ A process sleeping in ``epoll_wait`` is woken by the kernel when its socket rece
 on a virtual machine that wake-up (an idle virtual CPU to start again) costs tens of
 microseconds, twice per checkpoint round trip (the server's answer, the worker's next
 checkpoint). While the other side answers, this side polls instead: the answer is read as
-soon as it arrives, without a wake-up. A loop spins only for :data:`WINDOW` seconds after
-its last message, only with a CPU to spare (two or more), and not while ``may_spin`` says
-no (the worker: a sync step body on a thread needs the interpreter lock the loop would hold).
+soon as it arrives, without a wake-up. A loop polls for at most :data:`WINDOW` seconds after
+its last request, until an answer is read (:meth:`Spinner.arrived`), only with a CPU to spare
+(two or more), and not while ``may_spin`` says no (the worker: a sync step body on a thread
+needs the interpreter lock the loop would hold).
 
 Polling pays only when the answer comes within the window (no-op or fast steps). When the
-other side is slower (steps that take milliseconds), windows end with nothing read: after
-:data:`MISSES` such windows in a row, only one ``expect`` in :data:`PROBE_EVERY` polls, until
-one catches an answer again. Polling costs at most a sixteenth of a window per message then.
+other side is slower (steps that take milliseconds, a handler working between steps),
+windows end with no answer read: after :data:`MISSES` such windows in a row, only about one
+request in :data:`PROBE_EVERY` opens a window, until one catches an answer again.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from collections.abc import Callable
 #: How long a loop keeps polling after it sent a message that expects an answer.
 WINDOW = 0.0003
 
-#: Windows in a row that caught no message before polling pauses.
+#: Windows in a row that caught no answer before polling pauses.
 MISSES = 3
 
-#: While paused, one ``expect`` in this many polls (to notice that answers come fast again).
+#: While paused, one request in this many opens a window (to notice fast answers again).
 PROBE_EVERY = 16
 
 #: ``DURABLE_SPIN=0``: sleep at once (as a one-CPU machine does)
@@ -43,40 +44,57 @@ def cpus() -> int:
 
 
 class Spinner:
-    """Polls the running loop for ``window`` seconds after each :meth:`expect`."""
+    """Polls the running loop for up to ``window`` seconds after an :meth:`expect`, until
+    :meth:`arrived` (paused while windows catch nothing: see the module)."""
 
     def __init__(self, window: float = WINDOW, may_spin: Callable[[], bool] = lambda: True) -> None:
         enabled = os.environ.get(SPIN_ENV, "1") != "0" and cpus() >= 2
         self.window = window if enabled else 0.0
         self.may_spin = may_spin
         self._until = 0.0
+        self._polled_at = 0.0  #: the last poll of the current window
         self._spinning = False
-        self._caught = False  #: a message was read during the current window
-        self.misses = 0  #: windows in a row that ended with nothing read
-        self._skipped = 0  #: expects passed over while paused
+        self._loop: asyncio.AbstractEventLoop | None = None  #: the loop of the current chain
+        self._caught = False  #: an answer was read during the current window
+        self.misses = 0  #: windows in a row that were polled to their end and caught nothing
+        self._skipped = 0  #: requests passed over while paused
 
     def expect(self) -> None:
-        """An answer is due soon: poll instead of sleeping until ``window`` has passed, or
-        until a message is read (:meth:`arrived`)."""
+        """A request went out and its answer is due soon: poll instead of sleeping."""
         if not self.window or not self.may_spin():
             return
-        if self.misses >= MISSES and not self._spinning:
+        loop = asyncio.get_running_loop()
+        if self._spinning and self._loop is not loop:  # (a chain left on a closed loop)
+            self._spinning = False
+        if self._spinning:
+            if self._caught:  # an answer came this turn: this request opens a new window
+                self._caught, self.misses = False, 0
+            self._until = time.monotonic() + self.window
+            return
+        if self.misses >= MISSES:
             self._skipped += 1
             if self._skipped < PROBE_EVERY:
                 return
         self._skipped = 0
-        self._until = time.monotonic() + self.window
-        if not self._spinning:
-            self._spinning, self._caught = True, False
-            asyncio.get_running_loop().call_soon(self._spin)
+        self._polled_at = time.monotonic()
+        self._until = self._polled_at + self.window
+        self._spinning, self._caught, self._loop = True, False, loop
+        loop.call_soon(self._spin)
 
     def arrived(self) -> None:
-        """A message was read: the current window, if any, caught its answer."""
+        """An answer was read: the current window, if any, caught it."""
         self._caught = True
 
     def _spin(self) -> None:
-        if not self._caught and time.monotonic() < self._until and self.may_spin():
+        now = time.monotonic()
+        if self._caught:
+            self._spinning, self.misses = False, 0
+        elif not self.may_spin():  # cut short (a sync body started): not a miss
+            self._spinning = False
+        elif now < self._until:
+            self._polled_at = now
             asyncio.get_running_loop().call_soon(self._spin)  # the loop polls, not sleeps
-            return
-        self._spinning = False
-        self.misses = 0 if self._caught else self.misses + 1
+        else:
+            self._spinning = False
+            if now - self._polled_at < self.window:  # (a loop blocked past the window
+                self.misses += 1  # did not poll it: not a miss)

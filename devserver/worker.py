@@ -130,7 +130,6 @@ class Worker:
     async def serve(self, reader: asyncio.StreamReader) -> None:
         """Handle server messages until ``stop`` or the socket closes."""
         while line := await reader.readline():
-            self.spinner.arrived()
             message = decode(line)
             kind = message["t"]
             if kind == "exec":
@@ -140,6 +139,7 @@ class Worker:
                 self.runs[task] = message["request"]["run_id"]
                 task.add_done_callback(self.runs.pop)
             elif kind == "reply":
+                self.spinner.arrived()
                 future = self.pending.pop((message["x"], message["c"]), None)
                 if future is not None and not future.done():
                     future.set_result(message["r"])

@@ -163,9 +163,9 @@ class WorkerProcess:
         return code
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
+        cancelled = False
         try:
             while line := await reader.readline():
-                self.spinner.arrived()
                 self._dispatch(decode(line))
         except (ConnectionError, ValueError):
             pass
@@ -173,6 +173,7 @@ class WorkerProcess:
             # The server is going down without having stopped this worker (it failed while
             # starting): end the process, which would otherwise wait for this socket to close
             # while this task waits for it to exit.
+            cancelled = True
             if self.process is not None and self.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     self.process.kill()
@@ -182,14 +183,20 @@ class WorkerProcess:
             code = await self._exit_code() if self.process else None
             if self._watching is not None and self.fault is None:
                 self._watching.cancel()  # (when it ended the worker, it is ending by itself)
-            in_flight = {n: p.run_id for n, p in self._passes.items() if not p.done.done()}
-            if self.fault is None and len(in_flight) > 1:
-                self.on_output(
-                    f"the worker died (exit code {code}) with {len(in_flight)} runs in flight; "
-                    "each runs again alone, without losing an attempt"
-                )
-            for number, error in verdicts(self.fault, code, in_flight).items():
-                self._passes[number].done.set_exception(error)
+            if cancelled:  # the passes are being cancelled too: no verdict, no message
+                for running in self._passes.values():
+                    running.done.cancel()
+                if self._writer is not None:
+                    self._writer.close()
+            else:
+                in_flight = {n: p.run_id for n, p in self._passes.items() if not p.done.done()}
+                if self.fault is None and len(in_flight) > 1:
+                    self.on_output(
+                        f"the worker died (exit code {code}) with {len(in_flight)} runs in "
+                        "flight; each runs again alone, without losing an attempt"
+                    )
+                for number, error in verdicts(self.fault, code, in_flight).items():
+                    self._passes[number].done.set_exception(error)
             self._passes.clear()
 
     async def end_for(self, fault: Fault) -> None:
@@ -207,10 +214,12 @@ class WorkerProcess:
         if message["t"] == "blocked":
             self._spawn(self.watchdog.blocked(message))
             return
+        kind = message["t"]
+        if kind in ("cp", "done"):  # the answers a reply or a request waits for
+            self.spinner.arrived()
         running = self._passes.get(message.get("x", -1))
         if running is None:
             return
-        kind = message["t"]
         if kind == "cp":
             task = asyncio.ensure_future(self._checkpoint(running, message))
             running.tasks.add(task)

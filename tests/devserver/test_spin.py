@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
+from pathlib import Path
 
 import pytest
 
 from durable.devserver import spin
+from durable.devserver.framing import encode
 from durable.devserver.spin import Spinner
+from durable.devserver.worker import Worker
+from durable.devserver.workers import WorkerProcess
 
 
 async def test_the_loop_polls_through_the_window_then_sleeps(
@@ -107,3 +112,96 @@ async def test_an_answer_ends_the_window_and_windows_that_catch_nothing_pause_po
     assert spinner.misses == 0
     spinner.expect()
     assert spinner._spinning
+
+
+async def test_a_request_after_an_answer_in_the_same_turn_opens_a_new_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many passes: an answer is read and another request goes out before the next poll;
+    that request still gets its window."""
+    monkeypatch.setattr(spin, "cpus", lambda: 2)
+    monkeypatch.delenv(spin.SPIN_ENV, raising=False)
+    spinner = Spinner(window=10.0)
+    spinner.expect()
+    spinner.arrived()
+    spinner.expect()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert spinner._spinning  # the second request's window is running
+    spinner.arrived()
+    await _window_ends(spinner)
+    assert spinner.misses == 0
+
+
+async def test_a_window_cut_short_or_not_polled_is_not_a_miss(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(spin, "cpus", lambda: 2)
+    monkeypatch.delenv(spin.SPIN_ENV, raising=False)
+    body_running = False
+    spinner = Spinner(window=0.005, may_spin=lambda: not body_running)
+    spinner.expect()
+    body_running = True  # a sync body started: the window ends early, nothing missed
+    await _window_ends(spinner)
+    assert spinner.misses == 0
+    body_running = False
+    spinner.expect()
+    time.sleep(0.02)  # the loop is blocked past the whole window: it was never polled
+    await _window_ends(spinner)
+    assert spinner.misses == 0
+    spinner.expect()
+    await _window_ends(spinner)  # polled to its end, nothing read: that one is a miss
+    assert spinner.misses == 1
+
+
+async def test_a_spinner_left_spinning_on_a_closed_loop_spins_on_the_next_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(spin, "cpus", lambda: 2)
+    monkeypatch.delenv(spin.SPIN_ENV, raising=False)
+    spinner = Spinner(window=10.0)
+    other = asyncio.new_event_loop()
+    spinner._spinning, spinner._loop = True, other  # as if that loop closed mid-window
+    other.close()
+    spinner.expect()
+    assert spinner._spinning and spinner._loop is asyncio.get_running_loop()
+    spinner.arrived()
+    await _window_ends(spinner)
+
+
+def test_only_answers_end_a_window(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The server's window after a reply ends at the pass's next checkpoint (or its end), not
+    at the step-started notice that comes first; the worker's at the reply."""
+    monkeypatch.setattr(spin, "cpus", lambda: 2)
+    monkeypatch.delenv(spin.SPIN_ENV, raising=False)
+
+    async def scenario() -> None:
+        server_side = WorkerProcess([tmp_path / "app.py"], tmp_path)
+        server_side.spinner = Spinner(window=10.0)
+        server_side.spinner.expect()
+        notice = {"key": "s", "id": "s", "attempt": 0, "started_at": 0.0, "seq": 0}
+        for message in ({"t": "start", "x": 7, "m": notice}, {"t": "log", "x": 7, "l": {}}):
+            server_side._dispatch(message)  # (no pass 7: only the spinner hears of it)
+            assert not server_side.spinner._caught
+        server_side._dispatch({"t": "cp", "x": 7, "c": 1, "m": {}})
+        assert server_side.spinner._caught
+        await _window_ends(server_side.spinner)
+
+        ours, theirs = socket.socketpair()  # (ours: the server's end, a plain socket)
+        reader, writer = await asyncio.open_connection(sock=theirs)
+        worker_side = Worker({}, writer)
+        worker_side.spinner = Spinner(window=10.0)
+        serving = asyncio.ensure_future(worker_side.serve(reader))
+        worker_side.spinner.expect()
+        ours.sendall(encode({"t": "ping", "n": 1}))
+        await asyncio.sleep(0.05)
+        assert worker_side.spinner._spinning and not worker_side.spinner._caught
+        ours.sendall(encode({"t": "reply", "x": 1, "c": 1, "r": {}}))
+        await asyncio.wait_for(_window_ends(worker_side.spinner), 5)
+        ours.sendall(encode({"t": "stop"}))
+        await asyncio.wait_for(serving, 5)
+        writer.close()
+        await writer.wait_closed()
+        ours.close()
+
+    asyncio.run(scenario())
