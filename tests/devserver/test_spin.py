@@ -16,11 +16,14 @@ from durable.devserver.worker import Worker
 from durable.devserver.workers import WorkerProcess
 
 
-async def test_the_loop_polls_through_the_window_then_sleeps(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def two_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine with a CPU to spare, polling not turned off."""
     monkeypatch.setattr(spin, "cpus", lambda: 2)
     monkeypatch.delenv(spin.SPIN_ENV, raising=False)
+
+
+async def test_the_loop_polls_through_the_window_then_sleeps(two_cpus: None) -> None:
     spinner = Spinner(window=0.05)
     rounds = 0
     real_spin = spinner._spin
@@ -56,11 +59,9 @@ def test_cpus_counts_the_cpus_this_process_may_use() -> None:
     assert 1 <= spin.cpus() <= (__import__("os").cpu_count() or 1)
 
 
-async def test_no_spinning_while_may_spin_says_no(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_no_spinning_while_may_spin_says_no(two_cpus: None) -> None:
     """The worker's spinner stops while a sync step body runs on a thread: the body needs
     the interpreter lock that a polling loop would hold."""
-    monkeypatch.setattr(spin, "cpus", lambda: 2)
-    monkeypatch.delenv(spin.SPIN_ENV, raising=False)
     body_running = True
     spinner = Spinner(window=0.05, may_spin=lambda: not body_running)
     spinner.expect()
@@ -80,12 +81,10 @@ async def _window_ends(spinner: Spinner) -> None:
 
 
 async def test_an_answer_ends_the_window_and_windows_that_catch_nothing_pause_polling(
-    monkeypatch: pytest.MonkeyPatch,
+    two_cpus: None,
 ) -> None:
     """Steps slower than the window (answers that never come within it): after MISSES empty
     windows only one expect in PROBE_EVERY polls; a probe that catches an answer resumes."""
-    monkeypatch.setattr(spin, "cpus", lambda: 2)
-    monkeypatch.delenv(spin.SPIN_ENV, raising=False)
     spinner = Spinner(window=0.002)
     spinner.expect()
     spinner.arrived()  # the answer: polling stops at the next round, the window counts
@@ -115,12 +114,10 @@ async def test_an_answer_ends_the_window_and_windows_that_catch_nothing_pause_po
 
 
 async def test_a_request_after_an_answer_in_the_same_turn_opens_a_new_window(
-    monkeypatch: pytest.MonkeyPatch,
+    two_cpus: None,
 ) -> None:
     """Many passes: an answer is read and another request goes out before the next poll;
     that request still gets its window."""
-    monkeypatch.setattr(spin, "cpus", lambda: 2)
-    monkeypatch.delenv(spin.SPIN_ENV, raising=False)
     spinner = Spinner(window=10.0)
     spinner.expect()
     spinner.arrived()
@@ -133,11 +130,7 @@ async def test_a_request_after_an_answer_in_the_same_turn_opens_a_new_window(
     assert spinner.misses == 0
 
 
-async def test_a_window_cut_short_or_not_polled_is_not_a_miss(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(spin, "cpus", lambda: 2)
-    monkeypatch.delenv(spin.SPIN_ENV, raising=False)
+async def test_a_window_cut_short_or_not_polled_is_not_a_miss(two_cpus: None) -> None:
     body_running = False
     spinner = Spinner(window=0.005, may_spin=lambda: not body_running)
     spinner.expect()
@@ -155,10 +148,8 @@ async def test_a_window_cut_short_or_not_polled_is_not_a_miss(
 
 
 async def test_a_spinner_left_spinning_on_a_closed_loop_spins_on_the_next_one(
-    monkeypatch: pytest.MonkeyPatch,
+    two_cpus: None,
 ) -> None:
-    monkeypatch.setattr(spin, "cpus", lambda: 2)
-    monkeypatch.delenv(spin.SPIN_ENV, raising=False)
     spinner = Spinner(window=10.0)
     other = asyncio.new_event_loop()
     spinner._spinning, spinner._loop = True, other  # as if that loop closed mid-window
@@ -169,11 +160,9 @@ async def test_a_spinner_left_spinning_on_a_closed_loop_spins_on_the_next_one(
     await _window_ends(spinner)
 
 
-def test_only_answers_end_a_window(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_only_answers_end_a_window(two_cpus: None, tmp_path: Path) -> None:
     """The server's window after a reply ends at the pass's next checkpoint (or its end), not
     at the step-started notice that comes first; the worker's at the reply."""
-    monkeypatch.setattr(spin, "cpus", lambda: 2)
-    monkeypatch.delenv(spin.SPIN_ENV, raising=False)
 
     async def scenario() -> None:
         server_side = WorkerProcess([tmp_path / "app.py"], tmp_path)
