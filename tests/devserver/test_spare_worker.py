@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,41 +36,44 @@ def write_app(root: Path, version: int) -> Path:
     return path
 
 
-async def test_a_taken_spare_loads_the_files_and_a_new_spare_starts(tmp_path: Path) -> None:
-    path = write_app(tmp_path, 1)
-    spare = Spare(tmp_path)
+@pytest.fixture
+def spare(tmp_path: Path) -> Iterator[Spare]:
+    """A spare for ``tmp_path`` with a process waiting (closed after the test)."""
+    started = Spare(tmp_path)
+    started.refill()
     try:
-        spare.refill()
-        waiting = spare.waiting
-        assert waiting is not None
-        worker = WorkerProcess([path], tmp_path, spare=spare)
-        worker.launch()
-        assert worker.process is waiting.process  # the spare, not a new spawn
-        hello = await worker.start()
-        assert [f["id"] for f in hello["functions"]] == ["which"]
-        assert spare.waiting is not None and spare.waiting is not waiting  # the next one
-        await worker.stop()
+        yield started
     finally:
-        spare.close()
+        started.close()
 
 
-async def test_a_dead_spare_is_replaced_by_a_spawn(tmp_path: Path) -> None:
+async def test_a_taken_spare_loads_the_files_and_a_new_spare_starts(
+    tmp_path: Path, spare: Spare
+) -> None:
     path = write_app(tmp_path, 1)
-    spare = Spare(tmp_path)
-    try:
-        spare.refill()
-        dead = spare.waiting
-        assert dead is not None
-        os.kill(dead.process.pid, signal.SIGKILL)
-        wait_for(lambda: dead.process.poll() is not None, 10, "the kill")
-        worker = WorkerProcess([path], tmp_path, spare=spare)
-        worker.launch()
-        assert worker.process is not None and worker.process is not dead.process
-        hello = await worker.start()
-        assert [f["id"] for f in hello["functions"]] == ["which"]
-        await worker.stop()
-    finally:
-        spare.close()
+    waiting = spare.waiting
+    assert waiting is not None
+    worker = WorkerProcess([path], tmp_path, spare=spare)
+    worker.launch()
+    assert worker.process is waiting.process  # the spare, not a new spawn
+    hello = await worker.start()
+    assert [f["id"] for f in hello["functions"]] == ["which"]
+    assert spare.waiting is not None and spare.waiting is not waiting  # the next one
+    await worker.stop()
+
+
+async def test_a_dead_spare_is_replaced_by_a_spawn(tmp_path: Path, spare: Spare) -> None:
+    path = write_app(tmp_path, 1)
+    dead = spare.waiting
+    assert dead is not None
+    os.kill(dead.process.pid, signal.SIGKILL)
+    wait_for(lambda: dead.process.poll() is not None, 10, "the kill")
+    worker = WorkerProcess([path], tmp_path, spare=spare)
+    worker.launch()
+    assert worker.process is not None and worker.process is not dead.process
+    hello = await worker.start()
+    assert [f["id"] for f in hello["functions"]] == ["which"]
+    await worker.stop()
 
 
 def test_closing_ends_the_waiting_spare_and_starts_no_more(tmp_path: Path) -> None:
@@ -110,7 +114,7 @@ def test_durable_dev_reloads_into_its_spare(tmp_path: Path) -> None:
 
 
 async def test_a_long_file_list_arrives_in_pieces_and_a_longer_one_is_spawned(
-    tmp_path: Path,
+    tmp_path: Path, spare: Spare
 ) -> None:
     """The spare reads its one line however the socket cuts it; a list over LOAD_LIMIT goes
     to a spawned worker on its command line (sending it never blocks the server)."""
@@ -124,22 +128,17 @@ async def test_a_long_file_list_arrives_in_pieces_and_a_longer_one_is_spawned(
         module.write_text("X = 1\n")
         files.append(module)
     assert 32_000 < len(spawn.encode_load(files)) <= spawn.LOAD_LIMIT
-    spare = Spare(tmp_path)
-    try:
-        spare.refill()
-        waiting = spare.waiting
-        worker = WorkerProcess(files, tmp_path, spare=spare, import_timeout=60)
-        worker.launch()
-        assert waiting is not None and worker.process is waiting.process
-        hello = await worker.start()
-        assert [f["id"] for f in hello["functions"]] == ["which"]
-        await worker.stop()
-        too_many = files * 3
-        assert len(spawn.encode_load(too_many)) > spawn.LOAD_LIMIT
-        assert spare.take(too_many) is None  # the waiting spare was discarded, not sent it
-        assert spare.waiting is not None  # and the next one started
-    finally:
-        spare.close()
+    waiting = spare.waiting
+    worker = WorkerProcess(files, tmp_path, spare=spare, import_timeout=60)
+    worker.launch()
+    assert waiting is not None and worker.process is waiting.process
+    hello = await worker.start()
+    assert [f["id"] for f in hello["functions"]] == ["which"]
+    await worker.stop()
+    too_many = files * 3
+    assert len(spawn.encode_load(too_many)) > spawn.LOAD_LIMIT
+    assert spare.take(too_many) is None  # the waiting spare was discarded, not sent it
+    assert spare.waiting is not None  # and the next one started
 
 
 def test_a_spare_started_before_packages_were_installed_is_not_used(
