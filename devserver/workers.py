@@ -208,13 +208,13 @@ class WorkerProcess:
         await self.kill()
 
     def _dispatch(self, message: dict[str, Any]) -> None:
-        if message["t"] == "pong":
+        kind = message["t"]
+        if kind == "pong":
             self.watchdog.answered()
             return
-        if message["t"] == "blocked":
+        if kind == "blocked":
             self._spawn(self.watchdog.blocked(message))
             return
-        kind = message["t"]
         if kind in ("cp", "done"):  # the answers a reply or a request waits for
             self.spinner.arrived()
         running = self._passes.get(message.get("x", -1))
